@@ -1,0 +1,251 @@
+"""feeds.yaml → a typed, validated Config. Every error names its key path and the fix."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .errors import ConfigError
+from .filter import Topic, compile_topics
+
+T = TypeVar("T")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    tool: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    user_agent: str
+    timeout: float
+    max_mb: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    poll_times: tuple[str, ...]  # "HH:MM" local times, every day
+    digest_day: str  # mon..sun
+    digest_time: str  # "HH:MM"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One entry of `sources`: the common keys; `settings` is the type's own validated dataclass."""
+
+    name: str
+    type: str
+    url: str
+    settings: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    timezone: ZoneInfo
+    database: Path
+    digests: Path
+    contact: Contact
+    http: HttpSettings
+    schedule: ScheduleSettings
+    sources: tuple[SourceConfig, ...]
+    topics: tuple[Topic, ...]
+
+
+# ---- small checkers: each returns the value or raises ConfigError(path, message) ----
+
+
+def describe(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "empty"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def require_mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(path, f"must be a mapping of keys to values, not {describe(value)}")
+    return value
+
+
+def check_keys(raw: Mapping[str, Any], path: str, allowed: set[str], required: set[str] = frozenset()) -> None:
+    for key in raw:
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise ConfigError(join(path, str(key)), f"unknown key; expected one of: {known}")
+    for key in sorted(required):
+        if key not in raw:
+            raise ConfigError(join(path, key), "is required but missing")
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def text(value: Any, path: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(path, f"must be text, not {describe(value)}")
+    if not allow_empty and not value.strip():
+        raise ConfigError(path, "must not be empty")
+    return value.strip()
+
+
+def integer(value: Any, path: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(path, f"must be a whole number from {lo} to {hi}, not {describe(value)}")
+    if not lo <= value <= hi:
+        raise ConfigError(path, f"must be from {lo} to {hi}, not {value}")
+    return value
+
+
+def number(value: Any, path: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(path, f"must be a number from {lo:g} to {hi:g}, not {describe(value)}")
+    if not lo <= value <= hi:
+        raise ConfigError(path, f"must be from {lo:g} to {hi:g}, not {value}")
+    return float(value)
+
+
+def http_url(value: Any, path: str) -> str:
+    url = text(value, path)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(path, f"must be a full http(s) URL with a host, e.g. https://example.org/path, not {url!r}")
+    return url
+
+
+def clock_time(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not HHMM_RE.match(value):
+        raise ConfigError(path, f'must be a 24-hour time "HH:MM" in quotes, e.g. "06:00", not {value!r}')
+    return value
+
+
+def optional(raw: Mapping[str, Any], key: str, path: str, check: Callable[[Any, str], T], default: T) -> T:
+    return check(raw[key], join(path, key)) if key in raw and raw[key] is not None else default
+
+
+# ---- sections ----
+
+TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Read and validate feeds.yaml. Raises ConfigError (one line) on any problem."""
+    path = Path(path)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("", f"{path}: no such file (pass --config PATH, or run in the folder holding feeds.yaml)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("", f"{path}: cannot read: {exc}") from None
+    try:
+        raw = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError("", f"{path}: YAML syntax error{where}: {problem}") from None
+    return parse(raw, base=path.resolve().parent, path=path)
+
+
+def parse(raw: Any, *, base: Path, path: Path) -> Config:
+    if raw is None:
+        raise ConfigError("", f"{path}: the file is empty; it needs at least `sources` and `topics`")
+    raw = require_mapping(raw, "")
+    check_keys(raw, "", TOP_KEYS, required={"sources", "topics"})
+    tz_name = optional(raw, "timezone", "", text, "America/Chicago")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("timezone", f"unknown time zone {tz_name!r}; use an IANA name such as America/Chicago") from None
+    return Config(
+        path=path,
+        timezone=tz,
+        database=base / optional(raw, "database", "", text, "watcher.db"),
+        digests=base / optional(raw, "digests", "", text, "digests"),
+        contact=parse_contact(raw.get("contact") or {}),
+        http=parse_http(raw.get("http") or {}),
+        schedule=parse_schedule(raw.get("schedule") or {}),
+        sources=parse_sources(raw["sources"]),
+        topics=compile_topics(raw["topics"], "topics"),
+    )
+
+
+def parse_contact(raw: Any) -> Contact:
+    raw = require_mapping(raw, "contact")
+    check_keys(raw, "contact", {"tool", "email"})
+    email = optional(raw, "email", "contact", text, "")
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise ConfigError("contact.email", f"must be an e-mail address, not {email!r}")
+    return Contact(tool=optional(raw, "tool", "contact", text, "watcher"), email=email)
+
+
+def parse_http(raw: Any) -> HttpSettings:
+    from . import __version__
+
+    raw = require_mapping(raw, "http")
+    check_keys(raw, "http", {"user_agent", "timeout", "max_mb"})
+    return HttpSettings(
+        user_agent=optional(raw, "user_agent", "http", text, f"watcher/{__version__} (literature watch)"),
+        timeout=optional(raw, "timeout", "http", lambda v, p: number(v, p, 1, 600), 30.0),
+        max_mb=optional(raw, "max_mb", "http", lambda v, p: integer(v, p, 1, 2000), 200),
+    )
+
+
+def parse_schedule(raw: Any) -> ScheduleSettings:
+    raw = require_mapping(raw, "schedule")
+    check_keys(raw, "schedule", {"poll", "digest"})
+    polls = raw.get("poll", ["06:00"])
+    if isinstance(polls, str):
+        polls = [polls]
+    if not isinstance(polls, list) or not polls:
+        raise ConfigError("schedule.poll", 'must be a time "HH:MM" or a list of them, e.g. ["06:00", "18:00"]')
+    poll_times = tuple(clock_time(v, f"schedule.poll[{i}]") for i, v in enumerate(polls))
+    digest = require_mapping(raw.get("digest") or {}, "schedule.digest")
+    check_keys(digest, "schedule.digest", {"day", "time"})
+    day = optional(digest, "day", "schedule.digest", text, "mon").lower()[:3]
+    if day not in WEEKDAYS:
+        raise ConfigError("schedule.digest.day", f"must be a weekday name such as mon, not {digest['day']!r}")
+    return ScheduleSettings(
+        poll_times=poll_times, digest_day=day, digest_time=optional(digest, "time", "schedule.digest", clock_time, "07:00")
+    )
+
+
+def parse_sources(raw: Any) -> tuple[SourceConfig, ...]:
+    from .sources.registry import source_types
+
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("sources", "must be a non-empty list of sources, each with name, type and url")
+    types = source_types()
+    seen: dict[str, int] = {}
+    out = []
+    for i, entry in enumerate(raw):
+        path = f"sources[{i}]"
+        entry = require_mapping(entry, path)
+        check_keys(entry, path, set(entry), required={"name", "type", "url"})
+        name = text(entry["name"], f"{path}.name")
+        if not NAME_RE.match(name):
+            raise ConfigError(f"{path}.name", f"{name!r}: use 1-40 lower-case letters, digits, '-' or '_'")
+        if name in seen:
+            raise ConfigError(f"{path}.name", f"{name!r} is already the name of sources[{seen[name]}]; names must be unique")
+        seen[name] = i
+        kind = text(entry["type"], f"{path}.type")
+        if kind not in types:
+            raise ConfigError(f"{path}.type", f"unknown source type {kind!r}; known types: {', '.join(sorted(types))}")
+        url = http_url(entry["url"], f"{path}.url")
+        rest = {k: v for k, v in entry.items() if k not in ("name", "type", "url")}
+        settings = types[kind].parse_settings(rest, path)
+        out.append(SourceConfig(name=name, type=kind, url=url, settings=settings))
+    return tuple(out)

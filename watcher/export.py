@@ -1,0 +1,72 @@
+"""Every stored item, matched or not, as JSON Lines or CSV rows."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from .store import Store, StoredItem
+
+# Leading columns for CSV; any further keys follow in sorted order.
+CSV_FIELDS = (
+    "id", "source", "url", "first_seen", "matched", "matched_terms", "pmid", "title", "abstract", "journal",
+    "pub_year", "date", "authors", "doi", "publication_types", "mesh_headings", "keywords",
+)
+
+
+def record(stored: StoredItem) -> dict[str, Any]:
+    item = asdict(stored.item)
+    extra = item.pop("extra")
+    return {
+        "id": item.pop("id"),
+        "source": item.pop("source"),
+        "url": item.pop("url"),
+        "first_seen": stored.first_seen,
+        "matched": stored.match.matched,
+        "matched_terms": list(stored.match.terms),
+        "matched_topics": list(stored.match.topics),
+        **item,
+        **extra,
+    }
+
+
+def records(store: Store) -> Iterator[dict[str, Any]]:
+    for stored in store.iter_items():
+        yield record(stored)
+
+
+def write_jsonl(store: Store, out: TextIO) -> int:
+    count = 0
+    for row in records(store):
+        out.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+        count += 1
+    return count
+
+
+def flat(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(flat(v) if not isinstance(v, dict) else json.dumps(v, ensure_ascii=False) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def cell(value: Any) -> str:
+    """A spreadsheet would run a cell starting with = + - @ as a formula; a leading ' keeps it text."""
+    text = flat(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def write_csv(store: Store, out: TextIO) -> int:
+    rows = list(records(store))
+    extra = sorted({k for row in rows for k in row} - set(CSV_FIELDS))
+    writer = csv.DictWriter(out, fieldnames=[*CSV_FIELDS, *extra], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: cell(v) for k, v in row.items()})
+    return len(rows)

@@ -1,0 +1,122 @@
+"""For each source: fetch → filter → store, one transaction per batch."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .config import Config, SourceConfig
+from .errors import WatcherError
+from .filter import match
+from .model import Item
+from .sources.registry import source_types
+from .store import PollRecord, Store, utc_iso
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(slots=True)
+class SourceReport:
+    name: str
+    ok: bool = False
+    fetched: int = 0
+    new: int = 0
+    new_matched: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class PollReport:
+    run_id: int
+    sources: list[SourceReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.sources)
+
+
+def make_source(source: SourceConfig, config: Config, env: Mapping[str, str], sleep: Callable[[float], None]):
+    return source_types()[source.type].build(source, config, env, sleep)
+
+
+def poll(
+    config: Config,
+    store: Store,
+    *,
+    clock: Clock = utc_now,
+    env: Mapping[str, str] = os.environ,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str, int], None] | None = None,
+    only: set[str] | None = None,
+) -> PollReport:
+    """Poll every configured source. A failing source is recorded and the others go on."""
+    report = PollReport(run_id=store.begin_run("poll", now=clock()))
+    for source_config in config.sources:
+        if only is not None and source_config.name not in only:
+            continue
+        report.sources.append(poll_source(config, store, source_config, report.run_id, clock, env, sleep, progress))
+    store.finish_run(
+        report.run_id,
+        now=clock(),
+        status="ok" if report.ok else "failed",
+        new_items=sum(s.new for s in report.sources),
+        matched=sum(s.new_matched for s in report.sources),
+        failures=sum(not s.ok for s in report.sources),
+    )
+    return report
+
+
+def poll_source(
+    config: Config,
+    store: Store,
+    source_config: SourceConfig,
+    run_id: int,
+    clock: Clock,
+    env: Mapping[str, str],
+    sleep: Callable[[float], None],
+    progress: Callable[[str, int], None] | None,
+) -> SourceReport:
+    name = source_config.name
+    result = SourceReport(name)
+    log.info("poll %s: start", name)
+    try:
+        source = make_source(source_config, config, env, sleep)
+        for batch in source.fetch(store.source_state(name), clock().astimezone(config.timezone)):
+            items = unique(batch.items)
+            entries = [(item, match(item, config.topics)) for item in items]
+            saved = store.save_batch(
+                name, entries, now=clock(), cursor=batch.cursor, validators=batch.validators, final=batch.final
+            )
+            result.fetched += len(items)
+            result.new += saved.new
+            result.new_matched += saved.new_matched
+            if progress:
+                progress(name, result.fetched)
+        result.ok = True
+    except WatcherError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # a bug or an unforeseen upstream shape must not stop the other sources
+        log.debug("poll %s: unexpected error", name, exc_info=True)
+        result.error = f"internal error: {type(exc).__name__}: {exc}"
+    if result.ok:
+        log.info("poll %s: ok, %d fetched, %d new, %d newly matched", name, result.fetched, result.new, result.new_matched)
+    else:
+        log.error("poll %s: failed: %s", name, result.error)
+    record = PollRecord(name, utc_iso(clock()), result.ok, result.fetched, result.new, result.new_matched, result.error)
+    store.record_poll(record, run_id=run_id)
+    return result
+
+
+def unique(items: tuple[Item, ...]) -> list[Item]:
+    """Drop repeats of an id within one batch (the last copy wins: it is the newest)."""
+    return list({item.id: item for item in items}.values())

@@ -1,0 +1,388 @@
+"""The only place with state: one SQLite file holding items, per-source state, failures, runs, digests.
+
+Schema changes are numbered migrations, each applied in its own transaction and recorded in
+PRAGMA user_version, so a crash mid-migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError
+from .model import Hit, Item, Match, Related
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE items (
+        id            TEXT PRIMARY KEY,           -- stable: pubmed:<PMID>, ...
+        source        TEXT NOT NULL,
+        data          TEXT NOT NULL,              -- the Item as JSON
+        matched       INTEGER NOT NULL,
+        match         TEXT NOT NULL,              -- the Match as JSON (topics, hits)
+        first_seen    TEXT NOT NULL,              -- UTC ISO 8601; never changes
+        first_matched TEXT,                       -- UTC; when it first matched: picks its digest week
+        last_seen     TEXT NOT NULL
+    );
+    CREATE INDEX items_first_matched ON items(first_matched) WHERE first_matched IS NOT NULL;
+    CREATE INDEX items_source ON items(source);
+    CREATE TABLE sources (
+        name                 TEXT PRIMARY KEY,
+        cursor               TEXT,
+        etag                 TEXT,
+        last_modified        TEXT,
+        last_attempt         TEXT,
+        last_success         TEXT,
+        last_error           TEXT,
+        last_error_at        TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE runs (
+        id        INTEGER PRIMARY KEY,
+        command   TEXT NOT NULL,
+        started   TEXT NOT NULL,
+        finished  TEXT,
+        status    TEXT,                           -- ok | failed | interrupted; NULL while running
+        new_items INTEGER NOT NULL DEFAULT 0,
+        matched   INTEGER NOT NULL DEFAULT 0,
+        failures  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE polls (                        -- one row per source per poll: the digest header's record
+        id          INTEGER PRIMARY KEY,
+        run_id      INTEGER REFERENCES runs(id),
+        source      TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        ok          INTEGER NOT NULL,
+        fetched     INTEGER NOT NULL DEFAULT 0,
+        new         INTEGER NOT NULL DEFAULT 0,
+        new_matched INTEGER NOT NULL DEFAULT 0,
+        error       TEXT
+    );
+    CREATE INDEX polls_at ON polls(at);
+    CREATE TABLE digests (
+        week       TEXT PRIMARY KEY,              -- YYYY-Www
+        path       TEXT NOT NULL,
+        written_at TEXT NOT NULL,
+        items      INTEGER NOT NULL,
+        sha256     TEXT NOT NULL
+    );
+    """,
+)
+OUR_TABLES = {"items", "sources", "runs", "polls", "digests"}
+
+
+def statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (executescript would commit; we need one transaction)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL in migration: {pending.strip()[:60]}")
+
+
+def utc_iso(moment: datetime) -> str:
+    """Timestamps are stored as UTC text that sorts as time does."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    name: str
+    cursor: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt: str | None = None
+    last_success: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    item: Item
+    match: Match
+    first_seen: str
+    first_matched: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    source: str
+    at: str
+    ok: bool
+    fetched: int = 0
+    new: int = 0
+    new_matched: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    week: str
+    path: str
+    written_at: str
+    items: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    new: int  # items never stored before
+    new_matched: int  # items that matched for the first time
+
+
+# ---- JSON round trip of the dataclasses ----
+
+
+def item_to_json(item: Item) -> str:
+    return json.dumps(asdict(item), ensure_ascii=False, sort_keys=True)
+
+
+def item_from_json(data: str) -> Item:
+    raw = json.loads(data)
+    raw["related"] = tuple(Related(**r) for r in raw.get("related", ()))
+    for key in ("authors", "publication_types", "mesh_headings", "keywords"):
+        raw[key] = tuple(raw.get(key, ()))
+    return Item(**raw)
+
+
+def match_to_json(match: Match) -> str:
+    return json.dumps({"topics": list(match.topics), "hits": [asdict(h) for h in match.hits]}, ensure_ascii=False)
+
+
+def match_from_json(matched: int, data: str) -> Match:
+    raw = json.loads(data)
+    return Match(bool(matched), tuple(raw["topics"]), tuple(Hit(**h) for h in raw["hits"]))
+
+
+class Store:
+    """A thin layer over one sqlite3 connection. Writes happen only inside `transaction()`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    # ---- opening and migrating ----
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a usable watcher database ({exc}); move it aside or fix the path") from None
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc.strerror or exc}") from None
+        if version == 0 and tables - OUR_TABLES:
+            conn.close()
+            raise StoreError(f"{path}: holds tables that are not watcher's ({', '.join(sorted(tables - OUR_TABLES))}); refusing to touch it")
+        if version > len(MIGRATIONS):
+            conn.close()
+            raise StoreError(f"{path}: schema version {version} is newer than this watcher knows ({len(MIGRATIONS)}); upgrade watcher")
+        store = cls(conn, path)
+        try:
+            # WAL lets readers (status, digest) work while a poll writes.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            store.migrate(version)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise StoreError(f"{path}: cannot write the database: {exc}") from None
+        return store
+
+    def migrate(self, version: int) -> None:
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as conn:
+                for statement in statements(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock at once, so a second writer waits here rather than mid-way.
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # ---- writing ----
+
+    def save_batch(
+        self,
+        source: str,
+        entries: Sequence[tuple[Item, Match]],
+        *,
+        now: datetime,
+        cursor: str | None = None,
+        validators: tuple[str | None, str | None] | None = None,
+        final: bool = False,
+    ) -> SaveResult:
+        """Store one batch; on the final batch also move the cursor and mark the source healthy.
+
+        All of it is one transaction: the cursor can only move together with the items it covers.
+        """
+        stamp = utc_iso(now)
+        new = new_matched = 0
+        with self.transaction() as conn:
+            for item, match in entries:
+                row = conn.execute("SELECT first_matched FROM items WHERE id = ?", (item.id,)).fetchone()
+                first_matched = stamp if match.matched else None
+                if row is None:
+                    new += 1
+                    new_matched += match.matched
+                    conn.execute(
+                        "INSERT INTO items (id, source, data, matched, match, first_seen, first_matched, last_seen)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (item.id, source, item_to_json(item), int(match.matched), match_to_json(match), stamp, first_matched, stamp),
+                    )
+                else:
+                    if row["first_matched"] is None and match.matched:
+                        new_matched += 1
+                    # Upstream records get revised (e.g. MeSH added later): keep the newest text,
+                    # never the first-seen time or the week it was first reported in.
+                    conn.execute(
+                        "UPDATE items SET data = ?, matched = ?, match = ?, last_seen = ?,"
+                        " first_matched = COALESCE(first_matched, ?) WHERE id = ?",
+                        (item_to_json(item), int(match.matched), match_to_json(match), stamp, first_matched, item.id),
+                    )
+            if final:
+                self._ensure_source(conn, source)
+                sets = "last_attempt = ?, last_success = ?, consecutive_failures = 0"
+                args: list[Any] = [stamp, stamp]
+                if cursor is not None:
+                    sets += ", cursor = ?"
+                    args.append(cursor)
+                if validators is not None:
+                    sets += ", etag = ?, last_modified = ?"
+                    args.extend(validators)
+                conn.execute(f"UPDATE sources SET {sets} WHERE name = ?", (*args, source))
+        return SaveResult(new, new_matched)
+
+    def record_poll(self, record: PollRecord, *, run_id: int | None = None) -> None:
+        """Log one source's poll; a failure also updates the source's state."""
+        with self.transaction() as conn:
+            if not record.ok:
+                self._ensure_source(conn, record.source)
+                conn.execute(
+                    "UPDATE sources SET last_attempt = ?, last_error = ?, last_error_at = ?,"
+                    " consecutive_failures = consecutive_failures + 1 WHERE name = ?",
+                    (record.at, record.error, record.at, record.source),
+                )
+            conn.execute(
+                "INSERT INTO polls (run_id, source, at, ok, fetched, new, new_matched, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, record.source, record.at, int(record.ok), record.fetched, record.new, record.new_matched, record.error),
+            )
+
+    @staticmethod
+    def _ensure_source(conn: sqlite3.Connection, source: str) -> None:
+        conn.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", (source,))
+
+    def begin_run(self, command: str, *, now: datetime) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute("INSERT INTO runs (command, started) VALUES (?, ?)", (command, utc_iso(now)))
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, *, now: datetime, status: str, new_items: int, matched: int, failures: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET finished = ?, status = ?, new_items = ?, matched = ?, failures = ? WHERE id = ?",
+                (utc_iso(now), status, new_items, matched, failures, run_id),
+            )
+
+    def record_digest(self, record: DigestRecord) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO digests (week, path, written_at, items, sha256) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(week) DO UPDATE SET path = excluded.path, written_at = excluded.written_at,"
+                " items = excluded.items, sha256 = excluded.sha256",
+                (record.week, record.path, record.written_at, record.items, record.sha256),
+            )
+
+    # ---- reading ----
+
+    def source_state(self, name: str) -> SourceState:
+        row = self.conn.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
+        return SourceState(**dict(row)) if row else SourceState(name=name)
+
+    def source_states(self) -> dict[str, SourceState]:
+        return {r["name"]: SourceState(**dict(r)) for r in self.conn.execute("SELECT * FROM sources ORDER BY name")}
+
+    def item_counts(self) -> dict[str, tuple[int, int]]:
+        """source → (items stored, items matched)."""
+        rows = self.conn.execute("SELECT source, COUNT(*), SUM(matched) FROM items GROUP BY source")
+        return {r[0]: (r[1], r[2] or 0) for r in rows}
+
+    def matched_between(self, start: datetime, end: datetime) -> list[StoredItem]:
+        """Items that first matched in [start, end), in a stable order."""
+        rows = self.conn.execute(
+            "SELECT * FROM items WHERE first_matched >= ? AND first_matched < ? AND matched = 1 ORDER BY id",
+            (utc_iso(start), utc_iso(end)),
+        )
+        return [self._stored(r) for r in rows]
+
+    def polls_between(self, start: datetime, end: datetime) -> list[PollRecord]:
+        rows = self.conn.execute(
+            "SELECT source, at, ok, fetched, new, new_matched, error FROM polls WHERE at >= ? AND at < ? ORDER BY at, id",
+            (utc_iso(start), utc_iso(end)),
+        )
+        return [PollRecord(**{**dict(r), "ok": bool(r["ok"])}) for r in rows]
+
+    def last_success_before(self, source: str, end: datetime) -> str | None:
+        row = self.conn.execute(
+            "SELECT MAX(at) FROM polls WHERE source = ? AND ok = 1 AND at < ?", (source, utc_iso(end))
+        ).fetchone()
+        return row[0]
+
+    def iter_items(self) -> Iterator[StoredItem]:
+        for row in self.conn.execute("SELECT * FROM items ORDER BY first_seen, id"):
+            yield self._stored(row)
+
+    def digests(self) -> list[DigestRecord]:
+        return [DigestRecord(**dict(r)) for r in self.conn.execute("SELECT * FROM digests ORDER BY week DESC")]
+
+    def runs(self, limit: int = 20) -> list[sqlite3.Row]:
+        return list(self.conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)))
+
+    @staticmethod
+    def _stored(row: sqlite3.Row) -> StoredItem:
+        return StoredItem(
+            item=item_from_json(row["data"]),
+            match=match_from_json(row["matched"], row["match"]),
+            first_seen=row["first_seen"],
+            first_matched=row["first_matched"],
+        )
