@@ -111,9 +111,7 @@ class PubmedSource:
 
     def esearch(self, window: Window) -> EsearchResult:
         params = {**self.common, "term": self.settings.query, "usehistory": "y", "retmax": "0", **window.params()}
-        response = self.client.get(self.base + "esearch.fcgi", params=params)
-        if response.status != 200:
-            raise FetchError.from_response(response)
+        response = self.client.get(self.base + "esearch.fcgi", params=params).raise_for_status_line((200,))
         found = parse_esearch(response.body)
         if found.count and not (found.webenv and found.query_key):
             raise UpstreamError("esearch found records but returned no WebEnv/QueryKey (usehistory ignored?)")
