@@ -46,6 +46,7 @@ class Fault:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     endpoint: str = ""  # "" any, or "esearch" / "efetch"
+    retstart: int | None = None  # only for the efetch of this batch
 
 
 @dataclass
@@ -66,8 +67,12 @@ class FakeEutils:
         self.records.extend((edat, a) for a in articles)
 
     def fault(self, endpoint: str) -> Response | None:
-        self.requests[-1]["endpoint"] = endpoint
-        if self.faults and self.faults[0].endpoint in ("", endpoint):
+        request = self.requests[-1]
+        request["endpoint"] = endpoint
+        if not self.faults:
+            return None
+        first = self.faults[0]
+        if first.endpoint in ("", endpoint) and first.retstart in (None, int(request.get("retstart", -1))):
             f = self.faults.popleft()
             return Response(f.body, status=f.status, headers=f.headers, content_type="text/xml")
         return None

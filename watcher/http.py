@@ -34,6 +34,8 @@ from requests.structures import CaseInsensitiveDict
 from .errors import FetchError
 
 log = logging.getLogger(__name__)
+# urllib3 logs every request URL at DEBUG, api_key included; `--log-level DEBUG` must not leak it.
+logging.getLogger("urllib3").setLevel(logging.INFO)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5

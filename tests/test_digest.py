@@ -1,0 +1,213 @@
+"""Weekly digests: the right items in the right week, ordered by evidence, escaped, deterministic."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from watcher.config import Config, Contact, HttpSettings, ScheduleSettings, SourceConfig
+from watcher.digest import iso_week, render_week, section_of, week_bounds, write_atomic, write_digest
+from watcher.errors import ConfigError
+from watcher.model import Hit, Item, Match, Related
+from watcher.store import PollRecord, Store, utc_iso
+
+CHICAGO = ZoneInfo("America/Chicago")
+WEEK = "2026-W48"  # Mon 23 Nov – Sun 29 Nov 2026
+MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=CHICAGO)
+HIT = (Hit("drug", "ketamine", "title", "Ketamine"), Hit("condition", "depress*", "abstract", "depression"))
+
+
+def make_config(tmp_path: Path, names=("pubmed",)) -> Config:
+    return Config(
+        path=tmp_path / "feeds.yaml",
+        timezone=CHICAGO,
+        database=tmp_path / "w.db",
+        digests=tmp_path / "digests",
+        contact=Contact("watcher", ""),
+        http=HttpSettings("ua", 30, 200),
+        schedule=ScheduleSettings(("06:00",), "mon", "07:00"),
+        sources=tuple(SourceConfig(n, "pubmed", "https://example.org/", None) for n in names),
+        topics=(),
+    )
+
+
+def article(n: int, title: str, types=("Journal Article",), date="2026-11", **kw) -> Item:
+    return Item(
+        id=f"pubmed:{n}", source=kw.pop("source", "pubmed"), url=f"https://pubmed.ncbi.nlm.nih.gov/{n}/", title=title,
+        abstract=kw.pop("abstract", "BACKGROUND: Ketamine helps.\nRESULTS: It did."), date=date,
+        authors=kw.pop("authors", ("Doe J", "Roe R", "Poe P", "Loe L")), journal="J Affect Disord",
+        doi=f"10.1000/{n}", publication_types=types, **kw,
+    )
+
+
+@pytest.fixture
+def config(tmp_path):
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def store(config):
+    with Store.open(config.database) as s:
+        yield s
+
+
+def save(store, items, when, matched=True):
+    store.save_batch("pubmed", [(i, Match(matched, ("t",) if matched else (), HIT if matched else ())) for i in items], now=when)
+
+
+def test_iso_week_uses_the_configured_time_zone():
+    late_sunday = datetime(2026, 11, 30, 3, 0, tzinfo=timezone.utc)  # still Sunday 29 Nov in Chicago
+    assert iso_week(late_sunday, CHICAGO) == "2026-W48"
+    assert iso_week(late_sunday, ZoneInfo("UTC")) == "2026-W49"
+
+
+def test_week_bounds_are_local_midnights_across_dst():
+    start, end = week_bounds("2026-W45", CHICAGO)  # Sunday 8 Nov 2026 is... after the 1 Nov DST end
+    assert start.utcoffset() == end.utcoffset() == timedelta(hours=-6)
+    start, end = week_bounds("2026-W44", CHICAGO)  # Mon 26 Oct – Sun 1 Nov: DST ends inside
+    assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(days=7, hours=1)
+
+
+@pytest.mark.parametrize("bad", ["2026-48", "2026-W5", "26-W05", "2026-W54"])
+def test_malformed_week_is_a_usage_error(bad):
+    with pytest.raises(ConfigError):
+        week_bounds(bad, CHICAGO)
+
+
+def test_each_item_lands_in_exactly_one_week(store, config):
+    start, end = week_bounds(WEEK, CHICAGO)
+    save(store, [article(1, "Before")], start - timedelta(seconds=1))
+    save(store, [article(2, "First second")], start)
+    save(store, [article(3, "Last second")], end - timedelta(seconds=1))
+    save(store, [article(4, "After")], end)
+    save(store, [article(5, "Unmatched")], start + timedelta(days=1), matched=False)
+    text = render_week(store, config, WEEK)
+    assert "First second" in text and "Last second" in text
+    assert "Before" not in text and "After" not in text and "Unmatched" not in text
+    assert "Before" in render_week(store, config, "2026-W47")
+    assert "After" in render_week(store, config, "2026-W49")
+
+
+def test_sections_follow_strength_of_evidence(store, config):
+    save(store, [
+        article(1, "A case", ("Case Reports",)),
+        article(2, "An RCT", ("Journal Article", "Randomized Controlled Trial")),
+        article(3, "A meta", ("Meta-Analysis", "Review")),
+        article(4, "A cohort", ("Observational Study",)),
+        article(5, "A review", ("Review",)),
+        article(6, "An open-label trial", ("Clinical Trial, Phase II",)),
+        article(7, "A letter", ("Letter",)),
+        article(8, "An FDA approval", (), extra={"section": "regulatory"}),
+    ], MONDAY)
+    text = render_week(store, config, WEEK)
+    headings = re.findall(r"^## (.+) \(\d+\)$", text, re.M)
+    assert headings == [
+        "Regulatory", "Meta-analyses and systematic reviews", "Randomised controlled trials", "Other clinical trials",
+        "Observational studies", "Reviews", "Case reports", "Other",
+    ]
+
+
+def test_an_item_shows_what_an_editor_needs(store, config):
+    save(store, [article(42, "Esketamine for TRD", ("Randomized Controlled Trial",))], MONDAY)
+    text = render_week(store, config, WEEK)
+    assert "[Esketamine for TRD](https://pubmed.ncbi.nlm.nih.gov/42/)" in text
+    assert "Doe J, Roe R, Poe P et al." in text and "Loe L" not in text
+    assert "*J Affect Disord*" in text and "2026-11" in text
+    assert "[doi:10.1000/42](https://doi.org/10.1000/42)" in text
+    assert "Type: Randomized Controlled Trial" in text
+    assert "ketamine in title" in text and "depress\\* (depression) in abstract" in text
+    assert "> BACKGROUND: Ketamine helps. RESULTS: It did." in text
+
+
+def test_retractions_and_errata_are_flagged(store, config):
+    save(store, [
+        article(1, "Retracted one", related=(Related("RetractionIn", "Retraction in: X", "99"),)),
+        article(2, "Corrected one", related=(Related("ErratumIn", "Erratum in: Y", "98"),)),
+        article(3, "Corrigendum", ("Published Erratum",)),
+    ], MONDAY)
+    text = render_week(store, config, WEEK)
+    assert re.search(r"Retracted one\].*RETRACTED", text)
+    assert re.search(r"Corrected one\].*HAS ERRATUM", text)
+    assert re.search(r"Corrigendum\].*ERRATUM NOTICE", text)
+
+
+def test_hostile_titles_cannot_inject_markup(store, config):
+    save(store, [article(
+        1, "Nice](javascript:alert(1)) <script>x</script> | `code`\n# Heading",
+        authors=("<img src=x onerror=alert(1)>",), abstract="[link](data:text/html,x)\n> quoted",
+    )], MONDAY)
+    text = render_week(store, config, WEEK)
+    live = re.sub(r"\\.", "", text)  # backslash-escaped characters are literal text
+    assert "](javascript:" not in live and "<script>" not in live and "<img" not in live
+    assert "](data:" not in live and "\n# Heading" not in live
+    links = re.findall(r"\]\(([^)]*)\)", live)
+    assert links and all(l.startswith("https://") for l in links)
+
+
+def test_same_store_gives_the_same_bytes(store, config):
+    save(store, [article(n, f"Title {n}", date=f"2026-0{n}") for n in range(1, 6)], MONDAY)
+    first = write_digest(store, config, WEEK, now=MONDAY)
+    again = write_digest(store, config, WEEK, now=MONDAY + timedelta(days=3))
+    assert first.sha256 == again.sha256
+    assert render_week(store, config, WEEK) == (config.digests / f"{WEEK}.md").read_text()
+
+
+def test_newest_publication_first_within_a_section(store, config):
+    save(store, [article(1, "Older", date="2025-01"), article(2, "Newer", date="2026-10-02"), article(3, "Undated", date=None)], MONDAY)
+    text = render_week(store, config, WEEK)
+    assert text.index("Newer") < text.index("Older") < text.index("Undated")
+
+
+def test_a_failing_source_is_in_the_header(store, config):
+    at = MONDAY + timedelta(days=1)
+    store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
+    store.record_poll(PollRecord("pubmed", utc_iso(at), False, error="GET https://x/ → HTTP 503 after 4 tries"))
+    text = render_week(store, config, WEEK)
+    assert "Warning: pubmed failed 1 of 2 polls this week" in text
+    assert "HTTP 503 after 4 tries" in text
+    assert "Last success: 2026-11-23 09:00 CST" in text
+
+
+def test_a_source_never_polled_in_the_week_is_flagged(tmp_path):
+    config = make_config(tmp_path, names=("pubmed", "fda"))
+    with Store.open(config.database) as store:
+        store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
+        text = render_week(store, config, WEEK)
+    assert "Warning: fda was not polled this week" in text
+    assert "Warning: pubmed" not in text
+
+
+def test_a_quiet_week_says_so(store, config):
+    store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
+    text = render_week(store, config, WEEK)
+    assert "No new matching items this week." in text and "Warning" not in text
+
+
+def test_index_lists_digests_newest_first(store, config):
+    for week in ("2026-W46", "2026-W48", "2026-W47"):
+        write_digest(store, config, week, now=MONDAY)
+    index = (config.digests / "index.md").read_text()
+    assert re.findall(r"\[(\d{4}-W\d\d)\]\(\1\.md\)", index) == ["2026-W48", "2026-W47", "2026-W46"]
+
+
+def test_atomic_write_leaves_old_file_whole_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "d.md"
+    target.write_text("old and whole")
+
+    def broken_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        write_atomic(target, "new content")
+    assert target.read_text() == "old and whole"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_section_of_unknown_types_is_other():
+    assert section_of(article(1, "x", ("Letter", "Comment"))) == "other"
