@@ -1,0 +1,160 @@
+"""The command line as a user meets it: real subprocesses, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.fake_eutils import FakeEutils, Fault, corpus_articles
+
+# The corpus holds no ketamine record, so the CLI tests watch a topic its real records do contain.
+TOPIC = """
+topics:
+  depression_evidence:
+    groups:
+      condition: [depress*, suicid*]
+      design: [meta-analys*, randomi*, cohort*]
+    false_friends: [respiratory depression]
+"""
+
+
+@dataclass
+class Site:
+    path: Path
+    fake: FakeEutils
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def watcher(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "watcher", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def site(tmp_path, httpserver, corpus_dir):
+    """A feeds.yaml pointing at a local E-utilities stand-in that holds 100 real records from today."""
+    fake = FakeEutils()
+    url = fake.install(httpserver)
+    fake.add(date.today(), corpus_articles(corpus_dir / "pubmed" / "efetch_pubmedportable_100_articles_medlinedate_multilang.xml"))
+    fake.add(date.today() - timedelta(days=1), corpus_articles(corpus_dir / "pubmed" / "efetch_metapub_37729413_meta_analysis_depression_italic.xml"))
+    (tmp_path / "feeds.yaml").write_text(
+        f"sources:\n  - name: pubmed\n    type: pubmed\n    url: {url}\n    query: ketamine\n" + TOPIC
+    )
+    return Site(tmp_path, fake)
+
+
+def test_check_accepts_the_shipped_feeds_yaml():
+    result = watcher("check", cwd=".")
+    assert result.returncode == 0, result.stderr
+    assert "ok:" in result.stdout
+
+
+def test_run_once_polls_and_writes_this_weeks_digest(site):
+    result = watcher("run", "--once", cwd=site)
+    assert result.returncode == 0, result.stderr
+    assert "pubmed: ok, 101 fetched, 101 new" in result.stdout
+    digests = sorted(p.name for p in (site / "digests").glob("*.md"))
+    assert "index.md" in digests and len(digests) == 2
+    week = next(p for p in (site / "digests").glob("*-W*.md")).read_text()
+    assert "Meta-analyses and systematic reviews (1)" in week
+
+
+def test_a_failing_source_exits_1_and_shows_in_status(site):
+    site.fake.faults.append(Fault(200, b"<eSearchResult><ERROR>Database is not supported</ERROR></eSearchResult>"))
+    result = watcher("poll", cwd=site)
+    assert result.returncode == 1
+    assert "pubmed: FAILED: esearch" in result.stdout or "Database is not supported" in result.stdout
+    status = watcher("status", cwd=site)
+    assert status.returncode == 1
+    assert "FAILING:      1 poll(s) in a row" in status.stdout and "Database is not supported" in status.stdout
+
+
+def test_status_after_a_good_poll(site):
+    watcher("poll", cwd=site)
+    status = watcher("status", cwd=site)
+    assert status.returncode == 0
+    assert "items:        101 stored, 1 matched" in status.stdout
+    assert "last digest:    none yet" in status.stdout
+
+
+def test_export_jsonl_has_the_documented_fields(site):
+    watcher("poll", cwd=site)
+    result = watcher("export", "--format", "jsonl", cwd=site)
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 101
+    row = next(r for r in rows if r["matched"])
+    for key in ("id", "source", "url", "first_seen", "matched", "matched_terms", "pmid", "title", "abstract",
+                "journal", "pub_year", "authors", "doi", "publication_types", "mesh_headings"):
+        assert key in row, key
+    assert row["id"] == f"pubmed:{row['pmid']}" and row["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/"
+    assert {"depress*", "meta-analys*"} <= set(row["matched_terms"])
+    assert "Meta-Analysis" in row["publication_types"]
+
+
+def test_export_csv_keeps_lists_readable_and_formulas_inert(site):
+    watcher("poll", cwd=site)
+    result = watcher("export", "--format", "csv", cwd=site)
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 101
+    assert all(not r["title"].startswith(("=", "+", "@")) for r in rows)
+    assert any("; " in r["authors"] for r in rows)
+
+
+def test_digest_of_a_given_week_and_a_bad_week(site):
+    assert watcher("digest", "--week", "2026-W01", cwd=site).returncode == 0
+    assert (site / "digests" / "2026-W01.md").exists()
+    bad = watcher("digest", "--week", "2026-53", cwd=site)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "YYYY-Www" in bad.stderr
+
+
+BAD_CONFIGS = [
+    ("sources: [", "YAML syntax error at line 1"),
+    ("", "the file is empty"),
+    ("- just a list", "must be a mapping"),
+    ("topics: {}", "sources: is required"),
+    ("sources: []\n" + TOPIC, "sources: must be a non-empty list"),
+    ("sources:\n  - name: x\n    type: pubmed\n" + TOPIC, "sources[0].url: is required"),
+    ("sources:\n  - name: x\n    type: nosuch\n    url: https://h/\n" + TOPIC, "sources[0].type: unknown source type 'nosuch'"),
+    ("sources:\n  - name: x\n    type: pubmed\n    url: eutils.ncbi.nlm.nih.gov\n    query: k\n" + TOPIC, "sources[0].url: must be a full http(s) URL"),
+    ("sources:\n  - name: x\n    type: pubmed\n    url: https://h/\n" + TOPIC, "sources[0].query: is required"),
+    ("sources:\n  - name: x\n    type: pubmed\n    url: https://h/\n    query: k\n    batch_size: lots\n" + TOPIC, "sources[0].batch_size: must be a whole number"),
+    ("sources:\n  - name: x\n    type: pubmed\n    url: https://h/\n    query: k\n    bogus: 1\n" + TOPIC, "sources[0].bogus: unknown key"),
+    ("sources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "sources[1].name: 'x' is already the name of sources[0]"),
+    ("timezone: Mars/Olympus\nsources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "timezone: unknown time zone 'Mars/Olympus'"),
+    ("colour: blue\nsources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "colour: unknown key"),
+    ("contact: {email: nobody}\nsources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "contact.email: must be an e-mail address"),
+    ("sources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\ntopics: {}\n", "topics"),
+    ("sources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\ntopics:\n  t:\n    groups:\n      drug: ['ket*mine']\n", "topics.t.groups.drug[0]"),
+    ("schedule: {poll: '6am'}\nsources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "schedule.poll[0]"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_CONFIGS, ids=[m for _, m in BAD_CONFIGS])
+def test_a_broken_config_gives_exit_2_and_one_line_naming_the_key(tmp_path, text, message):
+    (tmp_path / "feeds.yaml").write_text(text)
+    result = watcher("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_a_missing_config_file_is_a_usage_error(tmp_path):
+    result = watcher("--config", "nowhere.yaml", "poll", cwd=tmp_path)
+    assert result.returncode == 2 and "nowhere.yaml: no such file" in result.stderr
+
+
+def test_an_unknown_command_is_a_usage_error(tmp_path):
+    result = watcher("frobnicate", cwd=tmp_path)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
