@@ -170,6 +170,7 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("timezone", f"unknown time zone {tz_name!r}; use an IANA name such as America/Chicago") from None
+    sources = parse_sources(raw["sources"])
     return Config(
         path=path,
         timezone=tz,
@@ -178,8 +179,8 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         contact=parse_contact(raw.get("contact") or {}),
         http=parse_http(raw.get("http") or {}),
         schedule=parse_schedule(raw.get("schedule") or {}),
-        sources=parse_sources(raw["sources"]),
-        topics=compile_topics(raw["topics"], "topics"),
+        sources=sources,
+        topics=compile_topics(raw["topics"], "topics", source_names=[s.name for s in sources]),
     )
 
 
