@@ -12,9 +12,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 from werkzeug import Request, Response
+
+# The poller's window ends on today's date in the configured zone (feeds.yaml default: Chicago),
+# which differs from the machine's UTC date for part of every day.
+LOCAL_TODAY = datetime.now(ZoneInfo("America/Chicago")).date()
 
 HEADER = (
     b'<?xml version="1.0" ?>\n<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN"'

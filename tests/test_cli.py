@@ -8,12 +8,12 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.fake_eutils import FakeEutils, Fault, corpus_articles
+from tests.fake_eutils import LOCAL_TODAY, FakeEutils, Fault, corpus_articles
 
 # The corpus holds no ketamine record, so the CLI tests watch a topic its real records do contain.
 TOPIC = """
@@ -47,8 +47,8 @@ def site(tmp_path, httpserver, corpus_dir):
     """A feeds.yaml pointing at a local E-utilities stand-in that holds 100 real records from today."""
     fake = FakeEutils()
     url = fake.install(httpserver)
-    fake.add(date.today(), corpus_articles(corpus_dir / "pubmed" / "efetch_pubmedportable_100_articles_medlinedate_multilang.xml"))
-    fake.add(date.today() - timedelta(days=1), corpus_articles(corpus_dir / "pubmed" / "efetch_metapub_37729413_meta_analysis_depression_italic.xml"))
+    fake.add(LOCAL_TODAY, corpus_articles(corpus_dir / "pubmed" / "efetch_pubmedportable_100_articles_medlinedate_multilang.xml"))
+    fake.add(LOCAL_TODAY - timedelta(days=1), corpus_articles(corpus_dir / "pubmed" / "efetch_metapub_37729413_meta_analysis_depression_italic.xml"))
     (tmp_path / "feeds.yaml").write_text(
         f"sources:\n  - name: pubmed\n    type: pubmed\n    url: {url}\n    query: ketamine\n" + TOPIC
     )

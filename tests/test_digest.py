@@ -119,7 +119,7 @@ def test_an_item_shows_what_an_editor_needs(store, config):
     assert "Doe J, Roe R, Poe P et al." in text and "Loe L" not in text
     assert "*J Affect Disord*" in text and "2026-11" in text
     assert "[doi:10.1000/42](https://doi.org/10.1000/42)" in text
-    assert "Type: Randomized Controlled Trial" in text
+    assert "  Randomized Controlled Trial · matched: " in text
     assert "ketamine in title" in text and "depress\\* (depression) in abstract" in text
     assert "> BACKGROUND: Ketamine helps. RESULTS: It did." in text
 

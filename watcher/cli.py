@@ -17,7 +17,9 @@ from .config import Config, load
 from .digest import iso_week, write_digest
 from .errors import ConfigError, StoreError, WatcherError
 from .export import write_csv, write_jsonl
+from .lock import DEFAULT_WAIT, WriterLock
 from .poll import PollReport, poll, utc_now
+from .schedule import next_fire_times, poll_due, previous_week, run_forever, stop_on_signals, write_digests
 from .store import Store, parse_utc
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -44,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     commands.add_parser("status", help="per source: last success, last error, items")
     commands.add_parser("check", help="validate feeds.yaml")
+    for writer in ("poll", "digest", "run"):  # the commands that take the writer lock
+        commands.choices[writer].add_argument(
+            "--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
+            help=f"if another watcher is writing, wait this long for it, then give up (default {DEFAULT_WAIT:g})",
+        )
     return parser
 
 
@@ -55,7 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return cmd_check(config)
         if args.command == "run" and not args.once:
-            raise ConfigError("run", "the long-running scheduler is not available yet; use `watcher run --once` from cron")
+            return run_forever(config, wait=args.wait)  # takes the writer lock per job
+        if args.command in ("poll", "digest", "run"):
+            # One writer at a time; then SIGTERM/SIGINT finish the write in progress and exit 0.
+            name = f"watcher {args.command}{' --once' if getattr(args, 'once', False) else ''}"
+            with WriterLock.for_database(config.database, name, wait=args.wait), stop_on_signals() as stop:
+                args.should_stop = stop
+                with Store.open(config.database) as store:
+                    return COMMANDS[args.command](config, store, args)
         with Store.open(config.database) as store:
             return COMMANDS[args.command](config, store, args)
     except ConfigError as exc:
@@ -89,7 +103,9 @@ def report_poll(report: PollReport) -> int:
     if sys.stderr.isatty():
         print("\r", end="", file=sys.stderr)
     for s in report.sources:
-        if s.ok:
+        if s.interrupted:
+            print(f"{s.name}: stopped on request after {s.fetched} fetched, {s.new} new (stored); the rest next poll")
+        elif s.ok:
             print(f"{s.name}: ok, {s.fetched} fetched, {s.new} new, {s.new_matched} newly matched")
         else:
             print(f"{s.name}: FAILED: {s.error}")
@@ -97,7 +113,7 @@ def report_poll(report: PollReport) -> int:
 
 
 def cmd_poll(config: Config, store: Store, args: argparse.Namespace) -> int:
-    return report_poll(poll(config, store, progress=progress_printer()))
+    return report_poll(poll(config, store, progress=progress_printer(), should_stop=getattr(args, "should_stop", None)))
 
 
 def cmd_digest(config: Config, store: Store, args: argparse.Namespace) -> int:
@@ -108,9 +124,15 @@ def cmd_digest(config: Config, store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_run(config: Config, store: Store, args: argparse.Namespace) -> int:
-    code = report_poll(poll(config, store, progress=progress_printer()))
-    args.week = None
-    return max(code, cmd_digest(config, store, args))
+    stop = getattr(args, "should_stop", None)
+    report = poll(config, store, progress=progress_printer(), should_stop=stop)
+    code = report_poll(report)
+    if report.interrupted:
+        return code
+    # Every missing weekly digest (after downtime), then the current week's.
+    for record in write_digests(store, config, now=utc_now(), should_stop=stop):
+        print(f"{config.digests / record.path}: {record.items} item(s)")
+    return code
 
 
 def cmd_export(config: Config, store: Store, args: argparse.Namespace) -> int:
@@ -141,6 +163,13 @@ def cmd_status(config: Config, store: Store, args: argparse.Namespace) -> int:
             print(f"  last error:   {local(state.last_error_at)} (recovered since): {state.last_error}")
     digests = store.digests()
     print(f"last digest:    {digests[0].week} ({local(digests[0].written_at)})" if digests else "last digest:    none yet")
+    # From the config's schedule, not from a running process: the times `watcher run` would use.
+    now = utc_now()
+    next_poll, next_digest = next_fire_times(config, now)
+    due = poll_due(store, config, now)
+    overdue = f" (a poll is overdue since {due.astimezone(tz):%Y-%m-%d %H:%M %Z}; is `watcher run` running?)" if due else ""
+    print(f"next poll:      {next_poll.astimezone(tz):%Y-%m-%d %H:%M %Z}{overdue}")
+    print(f"next digest:    {next_digest.astimezone(tz):%Y-%m-%d %H:%M %Z} (week {previous_week(next_digest, config)})")
     return EXIT_FAILED if failing else EXIT_OK
 
 

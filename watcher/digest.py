@@ -26,6 +26,8 @@ from .store import DigestRecord, PollRecord, Store, StoredItem, parse_utc, utc_i
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 ABSTRACT_CHARS = 320
+# Polls are at least daily; a longer stretch than this without any poll run means the job was down.
+GAP = timedelta(hours=36)
 SHOWN_AUTHORS = 3
 
 # Sections in the order staff read them: strongest evidence first. An item goes to the first
@@ -157,10 +159,16 @@ class DigestView:
     sources: tuple[SourceLine, ...]
     sections: tuple[Section, ...]
     last_poll: str | None
+    gaps: tuple[str, ...] = ()  # "No polls from … to …" notes: the job was down during the week
 
 
 def local_stamp(value: str | None, tz: ZoneInfo) -> str | None:
     return parse_utc(value).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if value else None
+
+
+FIELD_NAMES = {"mesh_headings": "MeSH", "keywords": "keywords", "title": "title", "abstract": "abstract"}
+# Publication types that say nothing about the kind of evidence; left out to keep items short.
+UNINFORMATIVE_TYPES = ("Journal Article", "English Abstract", "Research Support")
 
 
 def describe_hits(hits: Iterable[Hit]) -> str:
@@ -179,7 +187,7 @@ def describe_hits(hits: Iterable[Hit]) -> str:
         shown = f"{escape(term)}"
         if seen_as.get(term):
             shown += " (" + ", ".join(escape(s) for s in seen_as[term][:3]) + ")"
-        parts.append(f"{shown} in {', '.join(fields)}")
+        parts.append(f"{shown} in {', '.join(FIELD_NAMES.get(f, f) for f in fields)}")
     return "; ".join(parts)
 
 
@@ -195,16 +203,17 @@ def entry_for(stored: StoredItem) -> Entry:
         byline=byline,
         doi=escape(item.doi) if item.doi else None,
         doi_url=doi_url,
-        types=", ".join(escape(t) for t in item.publication_types),
+        types=", ".join(escape(t) for t in item.publication_types if not t.startswith(UNINFORMATIVE_TYPES)),
         flags=tuple(flags_of(item)),
         matched=describe_hits(stored.match.hits),
         opening=escape(shorten(item.abstract, ABSTRACT_CHARS)),
     )
 
 
-def sort_key(stored: StoredItem) -> tuple[str, str]:
-    # Newest publication first, then a stable tie-break: the same store gives the same order.
-    return (invert(stored.item.date or ""), stored.item.id)
+def sort_key(stored: StoredItem) -> tuple[bool, str, str]:
+    # Newest publication first, undated last, then a stable tie-break: same store, same order.
+    date = stored.item.date
+    return (date is None, invert(date or ""), stored.item.id)
 
 
 def invert(text: str) -> str:
@@ -239,6 +248,25 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         sources=lines,
         sections=sections,
         last_poll=local_stamp(polls[-1].at, config.timezone) if polls else None,
+        gaps=gap_notes(store, start, end, config.timezone),
+    )
+
+
+def gap_notes(store: Store, start: datetime, end: datetime, tz: ZoneInfo) -> tuple[str, ...]:
+    """One note per stretch of more than GAP without a poll run that overlaps [start, end).
+
+    Only the part of time the store knows about counts: a stretch is bounded by two poll runs
+    (the last one before the week or in it, the next one in it or after it), so the weeks before
+    the first run, and the time after the latest run, never show a gap. No clock is read.
+    """
+    before, after = store.run_before(start), store.run_after(end)
+    stamps = ([before] if before else []) + store.runs_between(start, end) + ([after] if after else [])
+    times = [parse_utc(stamp) for stamp in stamps]
+    return tuple(
+        f"No polls from {local_stamp(utc_iso(a), tz)} to {local_stamp(utc_iso(b), tz)}: the job was not running;"
+        " items first seen after it came back are listed in the week they were found."
+        for a, b in zip(times, times[1:])
+        if b - a > GAP
     )
 
 

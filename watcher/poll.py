@@ -19,6 +19,11 @@ from .store import PollRecord, Store, utc_iso
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+StopCheck = Callable[[], bool]
+
+
+class Interrupted(Exception):
+    """A stop was requested between two batches; caught in `poll_source`, never escapes `poll`."""
 
 
 def utc_now() -> datetime:
@@ -33,16 +38,19 @@ class SourceReport:
     new: int = 0
     new_matched: int = 0
     error: str | None = None
+    interrupted: bool = False  # stopped on request: batches so far are stored, the cursor did not move
 
 
 @dataclass(slots=True)
 class PollReport:
     run_id: int
     sources: list[SourceReport] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
-        return all(s.ok for s in self.sources)
+        # A source stopped on request has not failed: the next poll resumes from its cursor.
+        return all(s.ok or s.interrupted for s in self.sources)
 
 
 def make_source(source: SourceConfig, config: Config, env: Mapping[str, str], sleep: Callable[[float], None]):
@@ -58,20 +66,34 @@ def poll(
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str, int], None] | None = None,
     only: set[str] | None = None,
+    should_stop: StopCheck | None = None,
 ) -> PollReport:
-    """Poll every configured source. A failing source is recorded and the others go on."""
+    """Poll every configured source. A failing source is recorded and the others go on.
+
+    `should_stop` is asked between sources and between batches (never inside a transaction):
+    once it says yes, the poll ends early, the run is recorded as interrupted, and no cursor
+    moves past what is stored.
+    """
     report = PollReport(run_id=store.begin_run("poll", now=clock()))
     for source_config in config.sources:
         if only is not None and source_config.name not in only:
             continue
-        report.sources.append(poll_source(config, store, source_config, report.run_id, clock, env, sleep, progress))
+        if should_stop is not None and should_stop():
+            log.info("poll: stop requested; %s and the sources after it not polled", source_config.name)
+            report.interrupted = True
+            break
+        result = poll_source(config, store, source_config, report.run_id, clock, env, sleep, progress, should_stop)
+        report.sources.append(result)
+        if result.interrupted:
+            report.interrupted = True
+            break
     store.finish_run(
         report.run_id,
         now=clock(),
-        status="ok" if report.ok else "failed",
+        status="interrupted" if report.interrupted else "ok" if report.ok else "failed",
         new_items=sum(s.new for s in report.sources),
         matched=sum(s.new_matched for s in report.sources),
-        failures=sum(not s.ok for s in report.sources),
+        failures=sum(not (s.ok or s.interrupted) for s in report.sources),
     )
     return report
 
@@ -85,6 +107,7 @@ def poll_source(
     env: Mapping[str, str],
     sleep: Callable[[float], None],
     progress: Callable[[str, int], None] | None,
+    should_stop: StopCheck | None = None,
 ) -> SourceReport:
     name = source_config.name
     result = SourceReport(name)
@@ -102,12 +125,20 @@ def poll_source(
             result.new_matched += saved.new_matched
             if progress:
                 progress(name, result.fetched)
+            if should_stop is not None and should_stop() and not batch.final:
+                raise Interrupted
         result.ok = True
+    except Interrupted:
+        result.interrupted = True
     except WatcherError as exc:
         result.error = str(exc)
     except Exception as exc:  # a bug or an unforeseen upstream shape must not stop the other sources
         log.debug("poll %s: unexpected error", name, exc_info=True)
         result.error = f"internal error: {type(exc).__name__}: {exc}"
+    if result.interrupted:
+        # No poll record: this was not an attempt that succeeded or failed, and the cursor stayed.
+        log.warning("poll %s: stopped on request after %d fetched (%d new, stored); the rest comes next poll", name, result.fetched, result.new)
+        return result
     if result.ok:
         log.info("poll %s: ok, %d fetched, %d new, %d newly matched", name, result.fetched, result.new, result.new_matched)
     else:

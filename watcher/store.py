@@ -378,6 +378,53 @@ class Store:
     def runs(self, limit: int = 20) -> list[sqlite3.Row]:
         return list(self.conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)))
 
+    # ---- reading: the schedule's view of the past (catch-up, digest gaps) ----
+
+    def last_poll_at(self) -> str | None:
+        """When the latest poll attempt that ran to its end (ok or failed) began, UTC text.
+
+        Interrupted or still-running runs do not count: after one, a poll is still due. Source
+        polls logged without a run (older databases, tests) count too.
+        """
+        row = self.conn.execute(
+            "SELECT MAX(at) FROM ("
+            " SELECT started AS at FROM runs WHERE command = 'poll' AND status IN ('ok', 'failed')"
+            " UNION ALL SELECT at FROM polls)"
+        ).fetchone()
+        return row[0]
+
+    def first_activity(self) -> str | None:
+        """The earliest run start or item first_seen: where the history of this database begins."""
+        row = self.conn.execute(
+            "SELECT MIN(at) FROM (SELECT MIN(started) AS at FROM runs UNION ALL SELECT MIN(first_seen) FROM items)"
+        ).fetchone()
+        return row[0]
+
+    def runs_between(self, start: datetime, end: datetime, command: str = "poll") -> list[str]:
+        """Start times (UTC text) of the runs of `command` that began in [start, end), oldest first.
+
+        Any status counts: an interrupted run still shows the job was running.
+        """
+        rows = self.conn.execute(
+            "SELECT started FROM runs WHERE command = ? AND started >= ? AND started < ? ORDER BY started, id",
+            (command, utc_iso(start), utc_iso(end)),
+        )
+        return [r[0] for r in rows]
+
+    def run_before(self, moment: datetime, command: str = "poll") -> str | None:
+        """Start time of the latest run of `command` that began before `moment`."""
+        row = self.conn.execute(
+            "SELECT MAX(started) FROM runs WHERE command = ? AND started < ?", (command, utc_iso(moment))
+        ).fetchone()
+        return row[0]
+
+    def run_after(self, moment: datetime, command: str = "poll") -> str | None:
+        """Start time of the earliest run of `command` that began at or after `moment`."""
+        row = self.conn.execute(
+            "SELECT MIN(started) FROM runs WHERE command = ? AND started >= ?", (command, utc_iso(moment))
+        ).fetchone()
+        return row[0]
+
     @staticmethod
     def _stored(row: sqlite3.Row) -> StoredItem:
         return StoredItem(
