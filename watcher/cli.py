@@ -10,12 +10,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 from .config import Config, load
 from .digest import iso_week, write_digest
-from .errors import ConfigError, StoreError, WatcherError
+from .errors import ConfigError, WatcherError
 from .export import write_csv, write_jsonl
 from .lock import DEFAULT_WAIT, WriterLock
 from .poll import PollReport, poll, utc_now

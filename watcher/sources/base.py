@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..http import HttpClient, HttpPolicy
 from ..model import Item
 from ..store import SourceState
 
@@ -34,3 +35,25 @@ class SourceType(Protocol):
 
     @staticmethod
     def parse_settings(raw: Mapping[str, Any], path: str) -> Any: ...
+
+
+def client_for(
+    app: Any,
+    *,
+    rate: float,
+    sleep: Callable[[float], None],
+    secrets: Iterable[str] = (),
+    user_agent: str | None = None,
+    accept: str | None = None,
+    max_bytes: int | None = None,
+) -> HttpClient:
+    """An HttpClient with feeds.yaml's `http` settings and the upstream's own rate and headers."""
+    limit = app.http.max_mb * 1024 * 1024
+    policy = HttpPolicy(
+        user_agent=user_agent or app.http.user_agent,
+        accept=accept,
+        timeout=app.http.timeout,
+        max_bytes=min(limit, max_bytes) if max_bytes else limit,
+        rate=rate,
+    )
+    return HttpClient(policy, secrets=[s for s in secrets if s], sleep=sleep)

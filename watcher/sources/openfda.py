@@ -31,10 +31,10 @@ from requests.utils import parse_header_links
 
 from ..config import SourceConfig, check_keys, integer, optional
 from ..errors import ConfigError, FetchError, ParseError, UpstreamError
-from ..http import SECRET_PARAMS, HttpClient, HttpPolicy, Response
+from ..http import SECRET_PARAMS, HttpClient, Response
 from ..model import Item
 from ..store import SourceState
-from .base import Batch
+from .base import Batch, client_for
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +139,7 @@ class OpenfdaSource:
     @classmethod
     def build(cls, source: SourceConfig, app: Any, env: Mapping[str, str], sleep: Callable[[float], None]) -> OpenfdaSource:
         api_key = (env.get(API_KEY_ENV) or "").strip() or None
-        policy = HttpPolicy(
-            user_agent=app.http.user_agent,
-            accept="application/json",
-            timeout=app.http.timeout,
-            max_bytes=app.http.max_mb * 1024 * 1024,
-            rate=RATE,
-        )
-        client = HttpClient(policy, secrets=[api_key] if api_key else [], sleep=sleep)
+        client = client_for(app, rate=RATE, secrets=[api_key or ""], accept="application/json", sleep=sleep)
         return cls(source, api_key=api_key, client=client)
 
     # ---- the poll ----

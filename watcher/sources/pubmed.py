@@ -10,9 +10,9 @@ from typing import Any
 
 from ..config import SourceConfig, check_keys, integer, optional, text
 from ..errors import FetchError, UpstreamError
-from ..http import HttpClient, HttpPolicy
+from ..http import HttpClient
 from ..store import SourceState
-from .base import Batch
+from .base import Batch, client_for
 from .pubmed_xml import EsearchResult, iter_efetch, parse_esearch, to_item
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,8 @@ class PubmedSource:
     @classmethod
     def build(cls, source: SourceConfig, app: Any, env: Mapping[str, str], sleep: Callable[[float], None]) -> PubmedSource:
         api_key = env.get("NCBI_API_KEY") or None
-        policy = HttpPolicy(
-            user_agent=app.http.user_agent,
-            timeout=app.http.timeout,
-            max_bytes=app.http.max_mb * 1024 * 1024,
-            rate=10.0 if api_key else 3.0,  # NCBI's published limits
-        )
-        client = HttpClient(policy, secrets=[api_key] if api_key else [], sleep=sleep)
+        # NCBI's published limits: 3 requests/s, 10 with a key.
+        client = client_for(app, rate=10.0 if api_key else 3.0, secrets=[api_key or ""], sleep=sleep)
         return cls(source, tool=app.contact.tool, email=app.contact.email, api_key=api_key, client=client)
 
     # ---- the poll ----

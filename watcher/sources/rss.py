@@ -35,10 +35,10 @@ from feedparser.encodings import convert_to_utf8
 
 from ..config import SourceConfig, check_keys, optional, text
 from ..errors import ConfigError, FetchError, ParseError, UpstreamError
-from ..http import HttpClient, HttpPolicy
+from ..http import HttpClient
 from ..model import Item
 from ..store import SourceState
-from .base import Batch
+from .base import Batch, client_for
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ MAX_TEXT = 20_000  # characters kept of one summary (the digest shows ~300)
 SNIFF_BYTES = 8192
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 WHITESPACE = re.compile(r"\s+")
+
+RATE = 1.0  # requests/s to one feed host: feeds are one request per poll; be polite
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +107,10 @@ class RssSource:
     @classmethod
     def build(cls, source: SourceConfig, app: Any, env: Mapping[str, str], sleep: Callable[[float], None]) -> RssSource:
         settings: RssSettings = source.settings
-        policy = HttpPolicy(
-            user_agent=settings.user_agent or app.http.user_agent,
-            accept=settings.accept,
-            timeout=app.http.timeout,
-            max_bytes=min(app.http.max_mb * 1024 * 1024, FEED_MAX_BYTES),
+        client = client_for(
+            app, rate=RATE, user_agent=settings.user_agent, accept=settings.accept, max_bytes=FEED_MAX_BYTES, sleep=sleep
         )
-        return cls(source, client=HttpClient(policy, sleep=sleep))
+        return cls(source, client=client)
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:
         conditional = bool(state.etag or state.last_modified)

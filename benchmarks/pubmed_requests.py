@@ -1,0 +1,263 @@
+"""Benchmark: E-utilities requests per poll, and the wall time of a whole poll, for N new records.
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python benchmarks/pubmed_requests.py                 # N = 1, 500, 5000, 12000
+    .venv/bin/python benchmarks/pubmed_requests.py --counts 1,20000
+
+Each N runs the real `watcher.poll.poll` (esearch → efetch batches → parse → filter → SQLite) against
+a local E-utilities stand-in (tests/fake_eutils.FakeEutils on a pytest-httpserver bound to
+127.0.0.1), with a fresh database and a config written to a temporary directory. The N records are
+real corpus records (as in pubmed_parse.py) under distinct PMIDs, spread evenly over the 31 days of
+the first poll's window (lookback_days 30). The topics are those of the project's feeds.yaml, so the
+filter does its real work. `sleep` is a no-op, so NCBI's 3 requests/s pacing does not slow the
+measurement; the table shows how long the pacing would have waited.
+
+Expected requests: 1 esearch + ceil(N / batch) efetch. esearch cannot page past 9,999 ids, so a
+larger window is split in halves, each with its own esearch and its own efetch batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import logging
+import math
+import pstats
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+for folder in (PROJECT_ROOT, PROJECT_ROOT / "benchmarks"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from pubmed_parse import corpus_root, renumbered, table, templates  # noqa: E402
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+LOOKBACK_DAYS = 30
+ESEARCH_CAP = 9999
+NCBI_RATE = 3.0  # requests/s without an api_key, as PubmedSource.build sets it
+
+# Used only when the project's feeds.yaml cannot be read: a small topic of the same kind.
+FALLBACK_TOPICS: dict[str, Any] = {
+    "ketamine_depression": {
+        "groups": {
+            "drug": {"terms": ["ketamine", "esketamine", "Spravato"], "min_hits": 2, "enough_in": ["title", "keywords", "mesh_headings"]},
+            "condition": ["depress*", "antidepress*", "suicid*", "MDD", "TRD"],
+        },
+        "false_friends": ["respiratory depress*", "CNS depress*"],
+    }
+}
+
+
+def project_topics(path: Path, source: str = "pubmed") -> tuple[dict[str, Any], str]:
+    """The `topics` of feeds.yaml that judge items of `source`, as production applies them.
+
+    The benchmark's config has that one source, and config validation rejects a topic naming a
+    source that does not exist: a topic limited to other sources (it would skip these items anyway)
+    is left out, and a `sources` list that includes this source is cut down to it.
+    """
+    try:
+        topics, skipped = {}, []
+        for name, body in yaml.safe_load(path.read_text(encoding="utf-8"))["topics"].items():
+            limited = body.get("sources")
+            if limited is None:
+                topics[name] = body
+            elif source in limited:
+                topics[name] = {**body, "sources": [source]}
+            else:
+                skipped.append(name)
+        note = f"topics of {path.name} applied to {source}: {', '.join(topics)}"
+        return topics, note + (f" (not: {', '.join(skipped)}, limited to other sources)" if skipped else "")
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        return FALLBACK_TOPICS, f"built-in fallback topic ({type(exc).__name__} reading {path})"
+
+
+def write_config(folder: Path, url: str, topics: dict[str, Any], batch_size: int):
+    from watcher.config import load
+
+    config = {
+        "timezone": "UTC",
+        "database": "watcher.db",
+        "digests": "digests",
+        "contact": {"tool": "watcher-bench", "email": "bench@example.org"},
+        "sources": [
+            {
+                "name": "pubmed",
+                "type": "pubmed",
+                "url": url,
+                "query": "ketamine AND depression",
+                "lookback_days": LOOKBACK_DAYS,
+                "overlap_days": 3,
+                "batch_size": batch_size,
+            }
+        ],
+        "topics": topics,
+    }
+    (folder / "feeds.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return load(folder / "feeds.yaml")
+
+
+def expected_searches(days: list[date], counts: dict[date, int]) -> tuple[int, list[int]]:
+    """(esearch calls, record counts of the windows to fetch), halving as PubmedSource.searches does."""
+    total = sum(counts.get(d, 0) for d in days)
+    if total <= ESEARCH_CAP:
+        return 1, [total] if total else []
+    middle = (len(days) - 1) // 2
+    calls_a, windows_a = expected_searches(days[: middle + 1], counts)
+    calls_b, windows_b = expected_searches(days[middle + 1 :], counts)
+    return 1 + calls_a + calls_b, windows_a + windows_b
+
+
+def no_sleep(seconds: float) -> None:
+    """The poll's sleep: the rate limiter and retry back-off ask, nothing waits."""
+
+
+def pacing_delay(arrivals: list[float], interval: float) -> float:
+    """What the limiter would have added: with the same work between requests, each request that
+    came sooner than `interval` after the one before waits for the rest of it."""
+    return sum(max(0.0, interval - (b - a)) for a, b in zip(arrivals, arrivals[1:]))
+
+
+def one_poll(n: int, articles: list, topics: dict[str, Any], batch_size: int, profile: bool = False) -> dict[str, Any]:
+    from pytest_httpserver import HTTPServer
+
+    from tests.fake_eutils import FakeEutils
+    from watcher.poll import poll
+    from watcher.store import Store
+
+    class TimedFake(FakeEutils):
+        """Notes when each request arrives, to work out what NCBI's pacing would have added."""
+
+        def esearch(self, request):
+            arrivals.append(time.perf_counter())
+            return super().esearch(request)
+
+        def efetch(self, request):
+            arrivals.append(time.perf_counter())
+            return super().efetch(request)
+
+    arrivals: list[float] = []
+    today = NOW.date()
+    days = [today - timedelta(days=LOOKBACK_DAYS - k) for k in range(LOOKBACK_DAYS + 1)]
+    fake = TimedFake()
+    for i, xml in enumerate(renumbered(articles, n)):
+        fake.records.append((days[i % len(days)], xml))
+    per_day: dict[date, int] = {}
+    for day, _xml in fake.records:
+        per_day[day] = per_day.get(day, 0) + 1
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        url = fake.install(server)
+        with tempfile.TemporaryDirectory(prefix="watcher-bench-") as tmp:
+            config = write_config(Path(tmp), url, topics, batch_size)
+            with Store.open(config.database) as store:
+                profiler = cProfile.Profile() if profile else None
+                started = time.perf_counter()
+                if profiler:
+                    report = profiler.runcall(poll, config, store, clock=lambda: NOW, env={}, sleep=no_sleep)
+                else:
+                    report = poll(config, store, clock=lambda: NOW, env={}, sleep=no_sleep)
+                seconds = time.perf_counter() - started
+    finally:
+        server.clear_log()
+        server.stop()
+    source = report.sources[0]
+    if not source.ok:
+        raise SystemExit(f"poll of {n} records failed: {source.error}")
+    if source.new != n:
+        raise SystemExit(f"poll of {n} records stored {source.new}")
+    searches, windows = expected_searches(days, per_day)
+    return {
+        "n": n,
+        "esearch": fake.count("esearch"),
+        "efetch": fake.count("efetch"),
+        "windows": windows,
+        "expected_esearch": searches,
+        "expected_efetch": sum(math.ceil(c / batch_size) for c in windows),
+        "seconds": seconds,
+        "matched": source.new_matched,
+        "pacing": pacing_delay(arrivals, 1 / NCBI_RATE),
+        "profiler": profiler,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--counts", default="1,500,5000,12000", help="numbers of new records, comma-separated")
+    ap.add_argument("--batch-size", type=int, default=500, help="efetch retmax (default 500, as feeds.yaml)")
+    ap.add_argument("--feeds", type=Path, default=PROJECT_ROOT / "feeds.yaml", help="where the topics come from")
+    ap.add_argument("--repeat", type=int, default=3, help="polls per N, each on a fresh database; best time kept (default 3)")
+    ap.add_argument("--profile", action="store_true", help="then profile one more poll of the largest N (main thread)")
+    args = ap.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
+
+    corpus = corpus_root()
+    if not (corpus / "pubmed").is_dir():
+        raise SystemExit(f"shared corpus not found at {corpus}: set WATCHER_CORPUS")
+    articles = templates(corpus)
+    topics, topics_note = project_topics(args.feeds)
+    counts = [int(c) for c in args.counts.split(",")]
+    print(f"one poll per N against 127.0.0.1; batch_size {args.batch_size}; {topics_note}")
+
+    rows = []
+    for n in counts:
+        print(f"  N = {n} ...", end="", flush=True, file=sys.stderr)
+        runs = [one_poll(n, articles, topics, args.batch_size) for _ in range(args.repeat)]
+        if len({(x["esearch"], x["efetch"]) for x in runs}) != 1:
+            raise SystemExit(f"N = {n}: request counts differ between runs: {[(x['esearch'], x['efetch']) for x in runs]}")
+        r = min(runs, key=lambda x: x["seconds"])
+        print(" " + ", ".join(f"{x['seconds']:.1f}" for x in runs) + " s", file=sys.stderr)
+        formula = 1 + math.ceil(n / args.batch_size)
+        total = r["esearch"] + r["efetch"]
+        rows.append([
+            f"{n:,}",
+            str(r["esearch"]),
+            str(r["efetch"]),
+            str(total),
+            str(formula),
+            f"{total - formula:+d}",
+            " + ".join(f"{c:,}" for c in r["windows"]),
+            "yes" if (r["esearch"], r["efetch"]) == (r["expected_esearch"], r["expected_efetch"]) else "NO",
+            f"{r['seconds']:.2f}",
+            f"{n / r['seconds']:,.0f}",
+            f"{r['matched']:,}",
+            f"{r['pacing']:.1f}",
+            f"{r['seconds'] + r['pacing']:.1f}",
+            f"{(total - 1) / NCBI_RATE:.1f}",
+        ])
+    print(f"best of {args.repeat} polls per N, each on a fresh database")
+    print(table(
+        ["N new", "esearch", "efetch", "requests", "1+ceil(N/500)", "diff", "records per window",
+         "as expected", "poll s", "records/s", "matched", "pacing adds s", "paced poll s", "(requests-1)/3 s"],
+        rows,
+    ))
+    print("\nrequests = esearch + efetch. Over 9,999 records the window is split in halves: one esearch for the\n"
+          "whole window, one per half (recursively), and each half's last efetch batch may be partial.\n"
+          "'as expected' compares with that halving computed here from the records' dates.\n"
+          "'pacing adds': the sleep was a no-op; this is what NCBI's 3 requests/s (no api_key) would have\n"
+          "added, from the measured gaps between requests; 'paced poll' = poll + that, never below the\n"
+          "(requests-1)/3 s floor of the last column.")
+    if args.profile:
+        print(f"  profiling N = {max(counts)} ...", file=sys.stderr)
+        profiled = one_poll(max(counts), articles, topics, args.batch_size, profile=True)
+        print(f"\ncProfile of the poll of {profiled['n']:,} records (main thread; the server thread is not in it; "
+              "profiling slows it down)")
+        out = io.StringIO()
+        stats = pstats.Stats(profiled["profiler"], stream=out)
+        stats.sort_stats("cumulative").print_stats(30)
+        stats.sort_stats("tottime").print_stats(15)
+        print(out.getvalue().rstrip())
+
+
+if __name__ == "__main__":
+    main()
