@@ -158,3 +158,14 @@ def test_a_missing_config_file_is_a_usage_error(tmp_path):
 def test_an_unknown_command_is_a_usage_error(tmp_path):
     result = watcher("frobnicate", cwd=tmp_path)
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_status_shows_upstream_errors_without_terminal_control_codes(site):
+    # An upstream message (e.g. openFDA's JSON error text) may carry escape sequences.
+    from watcher.store import PollRecord, Store
+
+    with Store.open(site / "watcher.db") as store:
+        store.record_poll(PollRecord("pubmed", "2026-11-26T12:00:00Z", False, error="bad \x1b]0;pwned\x07 query \x1b[2J"))
+    status = watcher("status", cwd=site)
+    assert "\x1b" not in status.stdout and "\x07" not in status.stdout
+    assert "bad ]0;pwned query [2J" in status.stdout

@@ -16,6 +16,7 @@ from .config import Config, load
 from .digest import iso_week, write_digest
 from .errors import ConfigError, WatcherError
 from .export import write_csv, write_jsonl
+from .markdown import plain
 from .lock import DEFAULT_WAIT, WriterLock
 from .poll import PollReport, poll, utc_now
 from .schedule import next_fire_times, poll_due, previous_week, run_forever, stop_on_signals, write_digests
@@ -107,7 +108,7 @@ def report_poll(report: PollReport) -> int:
         elif s.ok:
             print(f"{s.name}: ok, {s.fetched} fetched, {s.new} new, {s.new_matched} newly matched")
         else:
-            print(f"{s.name}: FAILED: {s.error}")
+            print(f"{s.name}: FAILED: {plain(s.error)}")  # upstream text: no terminal control codes
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -157,9 +158,9 @@ def cmd_status(config: Config, store: Store, args: argparse.Namespace) -> int:
         if state and state.consecutive_failures:
             failing += 1
             print(f"  FAILING:      {state.consecutive_failures} poll(s) in a row")
-            print(f"  last error:   {local(state.last_error_at)}: {state.last_error}")
+            print(f"  last error:   {local(state.last_error_at)}: {plain(state.last_error)}")
         elif state and state.last_error:
-            print(f"  last error:   {local(state.last_error_at)} (recovered since): {state.last_error}")
+            print(f"  last error:   {local(state.last_error_at)} (recovered since): {plain(state.last_error)}")
     digests = store.digests()
     print(f"last digest:    {digests[0].week} ({local(digests[0].written_at)})" if digests else "last digest:    none yet")
     # From the config's schedule, not from a running process: the times `watcher run` would use.
