@@ -169,3 +169,26 @@ def test_status_shows_upstream_errors_without_terminal_control_codes(site):
     status = watcher("status", cwd=site)
     assert "\x1b" not in status.stdout and "\x07" not in status.stdout
     assert "bad ]0;pwned query [2J" in status.stdout
+
+
+def test_a_poll_on_a_terminal_shows_progress_and_in_a_pipe_does_not(site):
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-m", "watcher", "poll"], cwd=site, stdout=subprocess.PIPE, stderr=secondary)
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closed with the child
+            break
+        if not chunk:
+            break
+        shown += chunk
+    child.wait(60)
+    os.close(primary)
+    assert b"pubmed: 100 records fetched" in shown or b"pubmed: 101 records fetched" in shown
+    piped = watcher("poll", cwd=site)
+    assert "records fetched" not in piped.stderr
