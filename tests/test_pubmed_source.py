@@ -177,3 +177,16 @@ def test_the_api_key_is_sent_but_never_stored_or_shown(tmp_path, fake, articles,
     assert secret not in ours
     assert secret.encode() not in config.database.read_bytes()
     assert secret not in (state.last_error or "")
+
+
+def test_a_stop_request_ends_a_retry_wait_without_recording_a_failure(tmp_path, fake, articles):
+    fake.faults.extend(Fault(503, b"busy", {"Retry-After": "120"}, "esearch") for _ in range(4))
+    fake.add(TODAY, articles[:2])
+    config = write_config(tmp_path, fake.base_url)
+    waited: list[float] = []
+    with Store.open(config.database) as store:
+        report = poll(config, store, clock=lambda: NOW, env={}, sleep=waited.append, should_stop=lambda: len(waited) >= 3)
+        state = store.source_state("pubmed")
+    assert report.interrupted and report.sources[0].interrupted and not report.sources[0].error
+    assert sum(waited) < 1 and fake.count("esearch") == 1  # stopped inside the first 120 s wait
+    assert state.consecutive_failures == 0 and state.cursor is None

@@ -26,6 +26,22 @@ class Interrupted(Exception):
     """A stop was requested between two batches; caught in `poll_source`, never escapes `poll`."""
 
 
+def stoppable(sleep: Callable[[float], None], should_stop: StopCheck, step: float = 0.25) -> Callable[[float], None]:
+    """A retry wait (up to minutes, after a 429) that ends the source's poll once a stop is requested."""
+
+    def wait(seconds: float) -> None:
+        remaining = seconds
+        while True:
+            if should_stop():
+                raise Interrupted
+            if remaining <= 0:
+                return
+            sleep(min(step, remaining))
+            remaining -= step
+
+    return wait
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -74,6 +90,8 @@ def poll(
     once it says yes, the poll ends early, the run is recorded as interrupted, and no cursor
     moves past what is stored.
     """
+    if should_stop is not None:
+        sleep = stoppable(sleep, should_stop)
     report = PollReport(run_id=store.begin_run("poll", now=clock()))
     for source_config in config.sources:
         if only is not None and source_config.name not in only:
