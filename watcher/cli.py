@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,7 @@ from .markdown import plain
 from .lock import DEFAULT_WAIT, WriterLock
 from .poll import PollReport, poll, utc_now
 from .schedule import next_fire_times, poll_due, previous_week, run_forever, stop_on_signals, write_digests
-from .store import Store, parse_utc
+from .store import Store, parse_utc, store_failure
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("watcher")
@@ -77,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except WatcherError as exc:
         print(f"watcher: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.Error as exc:  # after Store.open: a full disk, a page damaged since
+        print(f"watcher: error: {store_failure(config.database, exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("watcher: interrupted; work not committed was rolled back", file=sys.stderr)

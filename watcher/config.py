@@ -32,6 +32,7 @@ class HttpSettings:
     user_agent: str
     timeout: float
     max_mb: int
+    deadline: float = 300.0  # one whole response, body included: a trickling server cannot hold a poll longer
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +152,36 @@ def load(path: str | os.PathLike[str]) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("", f"{path}: cannot read: {exc}") from None
     try:
-        raw = yaml.safe_load(raw_text)
+        raw = yaml.load(raw_text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
+        if "'\\t'" in problem:
+            problem += "; indent with spaces, not tabs"
         raise ConfigError("", f"{path}: YAML syntax error{where}: {problem}") from None
+    except ConfigError as exc:  # a key written twice
+        raise ConfigError("", f"{path}: {exc.message}") from None
     return parse(raw, base=path.resolve().parent, path=path)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, except that a key written twice in one mapping is an error: YAML's "the last
+    one wins" would silently drop, say, a whole first `sources:` list."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: SafeLoader reports it
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise ConfigError(
+                    "", f"line {key_node.start_mark.line + 1}: key {key!r} appears twice in one mapping"
+                        f" (first on line {first}); keep one of them")
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse(raw: Any, *, base: Path, path: Path) -> Config:
@@ -197,11 +221,16 @@ def parse_http(raw: Any) -> HttpSettings:
     from . import __version__
 
     raw = require_mapping(raw, "http")
-    check_keys(raw, "http", {"user_agent", "timeout", "max_mb"})
+    check_keys(raw, "http", {"user_agent", "timeout", "deadline", "max_mb"})
+    timeout = optional(raw, "timeout", "http", lambda v, p: number(v, p, 1, 600), 30.0)
+    deadline = optional(raw, "deadline", "http", lambda v, p: number(v, p, 1, 3600), max(300.0, timeout))
+    if deadline < timeout:
+        raise ConfigError("http.deadline", f"must be at least http.timeout ({timeout:g} s), not {deadline:g}")
     return HttpSettings(
         user_agent=optional(raw, "user_agent", "http", text, f"watcher/{__version__} (literature watch)"),
-        timeout=optional(raw, "timeout", "http", lambda v, p: number(v, p, 1, 600), 30.0),
+        timeout=timeout,
         max_mb=optional(raw, "max_mb", "http", lambda v, p: integer(v, p, 1, 2000), 200),
+        deadline=deadline,
     )
 
 
@@ -211,6 +240,8 @@ def parse_schedule(raw: Any) -> ScheduleSettings:
     polls = raw.get("poll", ["06:00"])
     if isinstance(polls, str):
         polls = [polls]
+    elif isinstance(polls, (int, float)) and not isinstance(polls, bool):  # YAML reads 18:00 unquoted as 1080
+        clock_time(polls, "schedule.poll")
     if not isinstance(polls, list) or not polls:
         raise ConfigError("schedule.poll", 'must be a time "HH:MM" or a list of them, e.g. ["06:00", "18:00"]')
     poll_times = tuple(clock_time(v, f"schedule.poll[{i}]") for i, v in enumerate(polls))

@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .config import Config
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, StoreError, os_reason
 from .markdown import escape, safe_url, shorten
 from .model import Hit, Item
 from .store import DigestRecord, PollRecord, Store, StoredItem, parse_utc, utc_iso
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 ABSTRACT_CHARS = 320
+TITLE_CHARS = 400  # real titles are shorter; a 100 kB "title" from a hostile feed is cut, not shown whole
 # Polls are at least daily; a longer stretch than this without any poll run means the job was down.
 GAP = timedelta(hours=36)
 SHOWN_AUTHORS = 3
@@ -198,7 +199,7 @@ def entry_for(stored: StoredItem) -> Entry:
     byline = " · ".join(part for part in (people, f"*{escape(item.journal)}*" if item.journal else "", escape(item.date)) if part)
     doi_url = safe_url(f"https://doi.org/{item.doi}") if item.doi else None
     return Entry(
-        title=escape(item.title) or "(untitled)",
+        title=escape(shorten(item.title, TITLE_CHARS)) or "(untitled)",
         url=safe_url(item.url),
         byline=byline,
         doi=escape(item.doi) if item.doi else None,
@@ -326,7 +327,7 @@ def write_digest(store: Store, config: Config, week: str, *, now: datetime) -> D
     try:
         write_atomic(path, content)
     except OSError as exc:
-        raise StoreError(f"{path}: cannot write the digest: {exc.strerror or exc}") from None
+        raise StoreError(f"{path}: cannot write the digest: {os_reason(exc)}") from None
     record = DigestRecord(
         week=week,
         path=path.name,
@@ -346,5 +347,5 @@ def write_index(store: Store, config: Config) -> Path:
     try:
         write_atomic(path, content)
     except OSError as exc:
-        raise StoreError(f"{path}: cannot write the index: {exc.strerror or exc}") from None
+        raise StoreError(f"{path}: cannot write the index: {os_reason(exc)}") from None
     return path

@@ -30,3 +30,9 @@ class UpstreamError(WatcherError):
 
 class StoreError(WatcherError):
     """The database is unusable (corrupt, foreign, too new, read-only)."""
+
+
+def os_reason(exc: OSError) -> str:
+    """An OSError in words, naming the file it is about: "/srv/x: Not a directory"."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason

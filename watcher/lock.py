@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import WatcherError
+from .errors import WatcherError, os_reason
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,12 @@ class WriterLock:
     def acquire(self) -> None:
         if self.fd is not None:
             raise RuntimeError("WriterLock is not reentrant")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # O_APPEND-free and no truncation on open: the holder's note must survive our open.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # O_APPEND-free and no truncation on open: the holder's note must survive our open.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise WatcherError(f"{self.path}: cannot create the writer lock: {os_reason(exc)}") from None
         deadline = self.clock() + self.wait
         announced = False
         try:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .config import Config, SourceConfig
-from .errors import WatcherError
+from .errors import StoreError, WatcherError
 from .filter import match
 from .model import Item
 from .sources.registry import source_types
-from .store import PollRecord, Store, utc_iso
+from .store import PollRecord, Store, store_failure, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,8 @@ def poll_source(
         result.interrupted = True
     except WatcherError as exc:
         result.error = str(exc)
+    except sqlite3.Error as exc:  # the store failed, not the source (disk full, damaged file): stop the poll
+        raise StoreError(store_failure(store.path, exc)) from None
     except Exception as exc:  # a bug or an unforeseen upstream shape must not stop the other sources
         log.debug("poll %s: unexpected error", name, exc_info=True)
         result.error = f"internal error: {type(exc).__name__}: {exc}"

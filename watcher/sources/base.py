@@ -53,6 +53,7 @@ def client_for(
         user_agent=user_agent or app.http.user_agent,
         accept=accept,
         timeout=app.http.timeout,
+        deadline=app.http.deadline,
         max_bytes=min(limit, max_bytes) if max_bytes else limit,
         rate=rate,
     )

@@ -201,10 +201,15 @@ class OpenfdaSource:
 
     def read(self, endpoint: Endpoint, response: Response) -> dict[str, Any] | None:
         """The JSON document of a 200, None for "no matches", or raise with openFDA's own message."""
+        problem = None
         try:
             doc = json.loads(response.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except UnicodeDecodeError:
+            doc, problem = None, "the answer is not valid UTF-8 JSON"
+        except ValueError:
             doc = None
+        except RecursionError:  # arrays nested thousands deep: json gives up, and so do we
+            doc, problem = None, "the answer is nested too deeply"
         error = doc.get("error") if isinstance(doc, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
         if response.status == 404 and code == "NOT_FOUND":
@@ -220,7 +225,7 @@ class OpenfdaSource:
                 detail = response.status_line.partition(" → ")[2] or f"HTTP {response.status}"
             raise UpstreamError(f"openFDA {endpoint.name} → {detail}")
         if not isinstance(doc, dict):
-            raise ParseError(f"openFDA {endpoint.name}: the answer is not a JSON object")
+            raise ParseError(f"openFDA {endpoint.name}: {problem or 'the answer is not a JSON object'}")
         return doc
 
     def items(self, endpoint: Endpoint, results: Iterable[Any], window: Window) -> Iterator[Item]:

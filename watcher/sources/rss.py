@@ -161,6 +161,13 @@ def parse_feed(
     if root == "html" or (root is None and doctype == "html") or (media in HTML_TYPES and root not in FEED_ROOTS):
         how = "after a redirect " if redirected else ""
         raise UpstreamError(f"answered {how}with an HTML page ({feed_url}) instead of a feed")
+    if root in FEED_ROOTS and not closes(body, root):
+        # feedparser would keep the entries before the cut, the last one half read: without its
+        # guid it gets another id, and stays as a duplicate once the whole feed comes back.
+        raise ParseError(f"feed is truncated: the document ends before its closing </{root}> tag")
+    if nesting(body) > MAX_DEPTH:
+        # feedparser's cost grows faster than the depth: 100,000 levels took it 10 s, a 20 MB feed would take minutes.
+        raise ParseError(f"feed nests elements more than {MAX_DEPTH} deep; refused (untrusted input)")
 
     # No Content-Location: feedparser would resolve ids (RSS permalink guids, Atom ids) against it,
     # and an id must not change when the feed moves. Links are made absolute below (xml:base
@@ -222,12 +229,70 @@ _ROOT = re.compile(r"<([A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
 
 def head_text(body: bytes) -> str:
     """The first few kB as text, enough to see the prolog and the root element's name."""
-    head = body[:SNIFF_BYTES]
+    return body[:SNIFF_BYTES].decode(head_codec(body), "ignore").lstrip("\ufeff")
+
+
+def tail_text(body: bytes) -> str:
+    """The last few kB as text, decoded as `head_text` decodes the start."""
+    start = max(0, len(body) - SNIFF_BYTES) // 4 * 4  # UTF-16/32 stay aligned
+    return body[start:].decode(head_codec(body), "ignore")
+
+
+def closes(body: bytes, root: str) -> bool:
+    """Whether the document ends with the root element's end tag (then only comments, PIs, space)."""
+    tail = tail_text(body).rstrip()
+    while tail.endswith(("-->", "?>")):  # trailing comments and processing instructions
+        start = tail.rfind("<!--" if tail.endswith("-->") else "<?")
+        if start < 0:
+            return False
+        tail = tail[:start].rstrip()
+    return re.search(rf"</(?:[A-Za-z_][\w.\-]*:)?{re.escape(root)}\s*>\Z", tail, re.I) is not None
+
+
+MAX_DEPTH = 256  # libxml2's own limit; real feeds nest about 5 deep, XHTML content a few more
+_TAG = re.compile(rb"<(/?)([A-Za-z_][^\s/<>]*)[^<>]*?(/?)>")  # never crosses a "<": linear time on any input
+_VOID = frozenset(b"area base br col embed hr img input meta param source track wbr".split())
+
+
+def nesting(body: bytes) -> int:
+    """How deep elements nest (CDATA, comments and HTML void elements aside), stopping past MAX_DEPTH."""
+    codec = head_codec(body)
+    if codec.startswith(("utf-16", "utf-32")):
+        body = body.decode(codec, "ignore").encode("utf-8")
+    depth = deepest = 0
+    i = body.find(b"<")
+    while i >= 0:
+        if body.startswith((b"<![CDATA[", b"<!--"), i):
+            end = body.find(b"]]>" if body[i + 2] == ord("[") else b"-->", i)
+            if end < 0:
+                break  # the rest is inside it
+            i = body.find(b"<", end)
+            continue
+        found = _TAG.match(body, i)
+        if found is None:
+            i = body.find(b"<", i + 1)
+            continue
+        closing, name, empty = found.groups()
+        if not empty and name.lower() not in _VOID:
+            if closing:
+                depth = max(0, depth - 1)
+            else:
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if deepest > MAX_DEPTH:
+                        break
+        i = body.find(b"<", found.end())
+    return deepest
+
+
+def head_codec(body: bytes) -> str:
+    """The encoding a BOM or the first character's width shows; latin-1 when neither does."""
     for marks in (_BOMS, _NO_BOM):
         for mark, codec in marks:
-            if head.startswith(mark):
-                return head.decode(codec, "ignore").lstrip("\ufeff")
-    return head.decode("latin-1")  # every ASCII-compatible encoding spells markup alike
+            if body.startswith(mark):
+                return codec
+    return "latin-1"
 
 
 def sniff(body: bytes) -> tuple[str | None, str | None]:

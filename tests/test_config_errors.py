@@ -1,0 +1,165 @@
+"""Broken feeds.yaml files, table-driven, through the real command line.
+
+Each file gives exit code 2 and exactly one line on stderr, `watcher: configuration error: …`,
+that names the key path (or the file and line) and says what to write instead; never a traceback.
+Every case runs `watcher --config F check`; the cases marked `poll` also run `watcher poll`, which
+must refuse before touching a database or the network.
+
+All runs start at once, four at a time, in a module fixture: sixty interpreter start-ups cost
+about a fifth of their sequential time, and each parametrised test only reads its result.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+SRC = f"  - {{name: pubmed, type: pubmed, url: '{EUTILS}', query: ketamine}}\n"
+TOPICS = "topics:\n  t:\n    groups:\n      drug: [ketamine]\n"
+
+
+def doc(head: str = "", sources: str = SRC, topics: str = TOPICS) -> str:
+    return head + "sources:\n" + sources + topics
+
+
+def source(extra: str, kind: str = "pubmed", url: str = EUTILS, name: str = "x") -> str:
+    base = {"pubmed": "query: ketamine, ", "rss": "", "openfda": ""}[kind]
+    return doc(sources=f"  - {{name: {name}, type: {kind}, url: '{url}', {base}{extra}}}\n")
+
+
+def topic(body: str) -> str:
+    return doc(topics="topics:\n" + body)
+
+
+# (id, feeds.yaml text or bytes, fragments the one line must contain: the key path first, then the fix)
+CASES: list[tuple[str, str | bytes, tuple[str, ...]]] = [
+    # -- the file itself --
+    ("yaml-unclosed-bracket", "sources: [", ("YAML syntax error at line 1",)),
+    ("yaml-tab-indent", "sources:\n\t- name: x\n", ("YAML syntax error at line 2", "indent with spaces, not tabs")),
+    ("yaml-bad-indent", "sources:\n  - name: x\n   type: pubmed\n", ("YAML syntax error at line 3",)),
+    ("yaml-duplicate-key", doc() + "sources: []\n", ("line 7: key 'sources' appears twice", "first on line 1", "keep one")),
+    ("not-utf8", b"sources:\n  - name: caf\xe9\n", ("cannot read", "utf-8")),
+    ("empty-file", "", ("the file is empty", "needs at least `sources` and `topics`")),
+    ("top-level-list", "- just a list\n", ("must be a mapping of keys to values, not a list",)),
+    ("top-level-text", "hello\n", ("must be a mapping of keys to values, not text",)),
+    # -- top-level keys --
+    ("missing-sources", TOPICS, ("sources: is required but missing",)),
+    ("missing-topics", "sources:\n" + SRC, ("topics: is required but missing",)),
+    ("unknown-top-key", "colour: blue\n" + doc(), ("colour: unknown key", "expected one of: contact, database")),
+    ("misspelt-sources", "source:\n" + SRC + TOPICS, ("source: unknown key", "sources")),
+    ("database-empty", doc("database: ''\n"), ("database: must not be empty",)),
+    ("digests-not-text", doc("digests: [a, b]\n"), ("digests: must be text, not a list",)),
+    ("timezone-unknown", doc("timezone: Mars/Olympus\n"), ("timezone: unknown time zone 'Mars/Olympus'", "IANA name such as America/Chicago")),
+    ("timezone-number", doc("timezone: 5\n"), ("timezone: must be text, not int",)),
+    ("contact-email", doc("contact: {email: nobody}\n"), ("contact.email: must be an e-mail address",)),
+    ("contact-unknown-key", doc("contact: {phone: '555'}\n"), ("contact.phone: unknown key", "expected one of: email, tool")),
+    ("http-timeout-text", doc("http: {timeout: fast}\n"), ("http.timeout: must be a number from 1 to 600, not text",)),
+    ("http-timeout-zero", doc("http: {timeout: 0}\n"), ("http.timeout: must be from 1 to 600, not 0",)),
+    ("http-max-mb-zero", doc("http: {max_mb: 0}\n"), ("http.max_mb: must be from 1 to 2000, not 0",)),
+    ("http-deadline-below-timeout", doc("http: {timeout: 60, deadline: 10}\n"), ("http.deadline: must be at least http.timeout (60 s)",)),
+    ("http-unknown-key", doc("http: {retries: 9}\n"), ("http.retries: unknown key", "expected one of: deadline, max_mb, timeout, user_agent")),
+    ("schedule-poll-words", doc("schedule: {poll: '6am'}\n"), ("schedule.poll[0]: must be a 24-hour time \"HH:MM\" in quotes",)),
+    ("schedule-poll-unquoted", doc("schedule: {poll: 18:00}\n"), ("schedule.poll: must be a 24-hour time \"HH:MM\" in quotes", "not 1080")),  # YAML 1.1: 18:00 is 1080
+    ("schedule-poll-empty-list", doc("schedule: {poll: []}\n"), ("schedule.poll: must be a time \"HH:MM\" or a list of them",)),
+    ("schedule-day", doc("schedule: {digest: {day: someday}}\n"), ("schedule.digest.day: must be a weekday name such as mon",)),
+    ("schedule-time-25h", doc("schedule: {digest: {time: '25:00'}}\n"), ("schedule.digest.time: must be a 24-hour time",)),
+    ("schedule-unknown-key", doc("schedule: {when: daily}\n"), ("schedule.when: unknown key", "expected one of: digest, poll")),
+    # -- sources --
+    ("sources-empty", doc(sources=" []\n"), ("sources: must be a non-empty list of sources",)),
+    ("sources-mapping", doc(sources="  pubmed: {type: pubmed}\n"), ("sources: must be a non-empty list",)),
+    ("source-is-text", doc(sources="  - pubmed\n"), ("sources[0]: must be a mapping",)),
+    ("source-missing-url", doc(sources="  - {name: x, type: pubmed, query: k}\n"), ("sources[0].url: is required but missing",)),
+    ("source-missing-name", doc(sources=f"  - {{type: pubmed, url: '{EUTILS}', query: k}}\n"), ("sources[0].name: is required but missing",)),
+    ("source-bad-name", source("", name="'PubMed!'"), ("sources[0].name: 'PubMed!': use 1-40 lower-case letters",)),
+    ("source-duplicate-name", doc(sources=SRC + SRC), ("sources[1].name: 'pubmed' is already the name of sources[0]", "must be unique")),
+    ("source-unknown-type", doc(sources=f"  - {{name: x, type: atom, url: '{EUTILS}'}}\n"), ("sources[0].type: unknown source type 'atom'", "known types: openfda, pubmed, rss")),
+    ("source-url-no-scheme", source("", url="eutils.ncbi.nlm.nih.gov/entrez/eutils/"), ("sources[0].url: must be a full http(s) URL with a host, e.g. https://",)),
+    ("source-url-ftp", source("", url="ftp://ftp.ncbi.nlm.nih.gov/"), ("sources[0].url: must be a full http(s) URL",)),
+    ("source-url-no-host", source("", url="https:///path"), ("sources[0].url: must be a full http(s) URL with a host",)),
+    ("pubmed-missing-query", doc(sources=f"  - {{name: x, type: pubmed, url: '{EUTILS}'}}\n"), ("sources[0].query: is required but missing",)),
+    ("pubmed-batch-size-text", source("batch_size: lots"), ("sources[0].batch_size: must be a whole number from 1 to 10000, not text",)),
+    ("pubmed-lookback-zero", source("lookback_days: 0"), ("sources[0].lookback_days: must be from 1 to 3650, not 0",)),
+    ("pubmed-unknown-key", source("retmax: 100"), ("sources[0].retmax: unknown key", "expected one of: batch_size, lookback_days")),
+    ("rss-unknown-section", source("section: news", kind="rss"), ("sources[0].section: unknown section 'news'", "use one of: regulatory")),
+    ("rss-two-line-user-agent", source("user_agent: \"a\\nb\"", kind="rss"), ("sources[0].user_agent: must be a single line",)),
+    ("rss-unknown-key", source("query: k", kind="rss"), ("sources[0].query: unknown key", "expected one of: accept, kind, section, user_agent")),
+    ("openfda-unknown-endpoint", source("endpoints: [drug/event]", kind="openfda"), ("sources[0].endpoints[0]: unknown endpoint 'drug/event'", "use one of: drug/drugsfda")),
+    ("openfda-no-endpoints", source("endpoints: []", kind="openfda"), ("sources[0].endpoints: must be a non-empty list",)),
+    ("openfda-quoted-search", source("search: ['\"spravato\"']", kind="openfda"), ("sources[0].search[0]", "(no quotes)")),
+    ("openfda-search-twice", source("search: [ketamine, ketamine]", kind="openfda"), ("sources[0].search[1]: 'ketamine' is listed twice",)),
+    ("openfda-limit-too-big", source("limit: 5000", kind="openfda"), ("sources[0].limit: must be from 1 to 1000, not 5000",)),
+    # -- topics --
+    ("topics-empty", topic(" {}\n"), ("topics: at least one topic is required",)),
+    ("topics-list", topic("  - ketamine\n"), ("topics: must be a mapping of topic names to topics",)),
+    ("topic-bad-name", topic("  Ketamine Topic:\n    groups:\n      d: [ketamine]\n"), ("topics.Ketamine Topic", "must be 1-40 lower-case letters")),
+    ("topic-no-groups", topic("  t:\n    description: x\n"), ("topics.t.groups: is required",)),
+    ("group-empty-list", topic("  t:\n    groups:\n      drug: []\n"), ("topics.t.groups.drug",)),
+    ("wildcard-inside", topic("  t:\n    groups:\n      drug: ['ket*mine']\n"), ("topics.t.groups.drug[0]: wildcard * may only end a word",)),
+    ("wildcard-leading", topic("  t:\n    groups:\n      drug: ['*ketamine']\n"), ("topics.t.groups.drug[0]: wildcard * may only end a word",)),
+    ("term-unbalanced-quote", topic("  t:\n    groups:\n      drug: ['\"ketamine']\n"), ("topics.t.groups.drug[0]: unbalanced double quote",)),
+    ("term-duplicate", topic("  t:\n    groups:\n      drug: [ketamine, Ketamine]\n"), ("topics.t.groups.drug[1]: duplicates topics.t.groups.drug[0]", "remove one")),
+    ("term-number", topic("  t:\n    groups:\n      drug: [5]\n"), ("topics.t.groups.drug[0]: must be text, not int", "put it in quotes")),
+    ("min-hits-zero", topic("  t:\n    groups:\n      drug: {terms: [ketamine], min_hits: 0}\n"), ("topics.t.groups.drug.min_hits: must be a whole number from 1",)),
+    ("topic-unknown-source", topic("  t:\n    sources: [pubmd]\n    groups:\n      drug: [ketamine]\n"), ("topics.t.sources[0]: no source is named 'pubmd'", "names in `sources`: pubmed")),
+    ("topic-unknown-field", topic("  t:\n    fields: [body]\n    groups:\n      drug: [ketamine]\n"), ("topics.t.fields[0]: unknown field 'body'", "use one of: title")),
+    ("false-friend-without-term", topic("  t:\n    groups:\n      drug: [ketamine]\n    false_friends: [respiratory failure]\n"), ("topics.t.false_friends[0]", "contains no term of any group")),
+    ("topic-unknown-key", topic("  t:\n    group:\n      drug: [ketamine]\n"), ("topics.t.group: unknown key",)),
+]
+POLL_TOO = {"yaml-duplicate-key", "source-url-no-scheme", "timezone-unknown", "wildcard-inside", "openfda-unknown-endpoint"}
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["PYTHONPATH"] = str(PROJECT)
+    return subprocess.run([sys.executable, "-m", "watcher", "--config", "feeds.yaml", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    jobs = {}
+    for case_id, text, _ in CASES:
+        site = tmp_path_factory.mktemp(case_id)
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        (site / "feeds.yaml").write_bytes(data)
+        jobs[case_id, "check"] = site
+        if case_id in POLL_TOO:
+            jobs[case_id, "poll"] = site
+    with ThreadPoolExecutor(4) as pool:
+        futures = {key: pool.submit(run, [key[1]], site) for key, site in jobs.items()}
+        return {key: (jobs[key], f.result()) for key, f in futures.items()}
+
+
+def test_the_table_is_complete():
+    assert len(CASES) >= 25 and len({c[0] for c in CASES}) == len(CASES)
+
+
+RUNS = [(case_id, fragments, "check") for case_id, _, fragments in CASES] + [
+    (case_id, fragments, "poll") for case_id, _, fragments in CASES if case_id in POLL_TOO]
+
+
+@pytest.mark.parametrize(("case_id", "fragments", "command"), RUNS, ids=[f"{c}-{cmd}" for c, _, cmd in RUNS])
+def test_broken_config_gives_exit_2_and_one_line(results, case_id, fragments, command):
+    site, result = results[case_id, command]
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and result.stderr.endswith("\n"), result.stderr
+    assert lines[0].startswith("watcher: configuration error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert sorted(p.name for p in site.iterdir()) == ["feeds.yaml"]  # no database, no lock, no digests
+
+
+def test_a_config_that_is_a_folder(tmp_path):
+    (tmp_path / "feeds.yaml").mkdir()
+    result = run(["check"], tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "feeds.yaml: cannot read" in result.stderr and "Is a directory" in result.stderr

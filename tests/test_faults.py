@@ -1,0 +1,361 @@
+"""Every fault an upstream can throw, against every source, through the real `watcher.poll.poll`.
+
+Each (fault, source) pair is one test. The poll has two sources, the faulty one (first) and a
+healthy RSS feed (second), with tight limits from feeds.yaml (`http: {timeout: 1, deadline: 2,
+max_mb: 1}`) and a sleep that only records, so retries cost no wall time. For each pair:
+
+- the poll ends within WALL_LIMIT seconds, with tracemalloc's peak and the process's resident
+  memory (sampled every 5 ms) growing by less than MEMORY_LIMIT;
+- a failure is recorded with a readable one-line reason, in `sources.last_error` and in `polls`,
+  and the batches before the fault stay stored; where the fault is not a failure by design
+  (429 or a 5xx burst then the answer, an odd Content-Type on a good body), the poll succeeds;
+- the healthy source's items are stored either way;
+- a later healthy poll stores every item exactly once;
+- no local file's content (the XXE marker) and no API key reaches the store, the logs or a digest,
+  and no external entity or DTD URL is ever fetched.
+
+Outcomes are appended as JSON lines to $WATCHER_RELIABILITY_OUT when it is set:
+`benchmarks/reliability_table.py` turns them into the README's reliability table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests import fault_server as fs
+from tests.feed_helpers import ANY_TOPIC, NOW, WEEK
+from watcher.config import load
+from watcher.digest import write_digest
+from watcher.poll import poll
+from watcher.store import Store
+
+WALL_LIMIT = 10.0  # seconds for one poll of both sources, fault included
+MEMORY_LIMIT = 100 * 1024 * 1024  # bytes: tracemalloc peak, and growth of resident memory
+SECRETS = {"NCBI_API_KEY": "ncbiKEY-5e1f0c9a77d2", "OPENFDA_API_KEY": "fdaKEY-a4b93e61c0f8"}
+TRIES = 4  # HttpPolicy.retries
+N_ITEMS = 5  # per faulty source; pubmed batch_size and openFDA limit are 2: three batches / pages
+SOURCES = ("pubmed", "rss", "openfda")
+NAMES = {"pubmed": "pubmed", "rss": "fda-press", "openfda": "openfda"}
+# The request the fault hits: the second efetch batch or openFDA page, so the first one is stored before it.
+TARGETS = {"pubmed": "efetch:2", "rss": "rss", "openfda": "openfda:2"}
+PAGE_SIZE = 2
+
+
+# ---- the catalogue: what each fault is, and what each source should make of it ----
+
+
+@dataclass(frozen=True)
+class Ok:
+    """Not a failure by design: the poll succeeds."""
+
+    min_sleep: float | None = None  # a Retry-After that must have been honoured
+    requests: int | None = None  # requests the target saw (tries)
+
+    ok = True
+
+
+@dataclass(frozen=True)
+class Fails:
+    reason: str  # a regex the one-line reason must match
+
+    ok = False
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    id: str
+    what: str  # for the reliability table
+    make: Callable[[dict], fs.Fault]  # env (canary URL, marker path) → fault
+    expect: dict[str, Ok | Fails]
+    times: int | None = None  # None: the fault answers every request to the target
+    extra: tuple[tuple[Callable[[dict], fs.Fault], int | None], ...] = ()  # further faults, armed after
+
+    def fault_for(self, env: dict) -> list[tuple[fs.Fault, int | None]]:
+        return [(self.make(env), self.times), *((make(env), times) for make, times in self.extra)]
+
+
+def every(expect: Ok | Fails, **per_source: Ok | Fails) -> dict[str, Ok | Fails]:
+    return {s: per_source.get(s, expect) for s in SOURCES}
+
+
+NOT_JSON = Fails(r"openFDA drug/enforcement: the answer is not a JSON object")
+ENTITIES = Fails(r"XML declares its own entities; refused \(untrusted input\)")
+OVER_LIMIT = Fails(r"body larger than the 1 MB limit")
+
+CASES: list[FaultCase] = [
+    FaultCase("429-retry-after-then-ok", "HTTP 429 with `Retry-After: 3`, twice, then the answer",
+              lambda env: fs.status(429, retry_after="3"), every(Ok(min_sleep=3.0, requests=3)), times=2),
+    FaultCase("429-no-retry-after-then-ok", "HTTP 429 without Retry-After, once, then the answer",
+              lambda env: fs.status(429), every(Ok(requests=2)), times=1),
+    FaultCase("429-always", "HTTP 429 (NCBI's body, echoing the api-key) on every try",
+              lambda env: fs.status(429, retry_after="1"), every(Fails(rf"HTTP 429 after {TRIES} tries: API rate limit exceeded"))),
+    FaultCase("5xx-burst-then-ok", "HTTP 500, 502, 503 in a row, then the answer",
+              lambda env: fs.status(500), every(Ok(requests=4)), times=1,
+              extra=((lambda env: fs.status(502), 1), (lambda env: fs.status(503), 1))),
+    FaultCase("5xx-always", "HTTP 500/502/503 on every try (HTML page echoing the request)",
+              lambda env: fs.cycle_5xx(), every(Fails(rf"HTTP 50[023] after {TRIES} tries"))),
+    FaultCase("connection-reset", "TCP reset instead of an answer",
+              lambda env: fs.reset, every(Fails(rf"connection reset \({TRIES} tries\)"))),
+    FaultCase("reset-mid-body", "TCP reset half way through the body",
+              lambda env: fs.reset_mid_body,
+              every(Fails(rf"connection (reset|closed before the body was complete) \({TRIES} tries\)"),
+                    pubmed=Fails(r"connection (reset|closed before the body was complete) while reading the body"))),
+    FaultCase("short-body", "Content-Length promises more than is sent",
+              lambda env: fs.short_body,
+              every(Fails(rf"connection closed before the body was complete \({TRIES} tries\)"),
+                    pubmed=Fails(r"connection closed before the body was complete while reading the body"))),
+    FaultCase("stall", "accepts, then sends nothing (past the 1 s timeout)",
+              lambda env: fs.stall, every(Fails(rf"timed out after 1 s \({TRIES} tries\)"))),
+    FaultCase("trickle", "the answer one byte every 50 ms (each read within the timeout)",
+              lambda env: fs.trickle, every(Fails(r"not complete within the 2 s deadline"))),
+    FaultCase("truncated-document", "a complete HTTP answer whose XML/JSON stops half way",
+              lambda env: fs.truncated,
+              every(NOT_JSON, pubmed=Fails(r"malformed XML"), rss=Fails(r"feed is truncated"))),
+    FaultCase("html-200", "an HTML maintenance page with status 200",
+              lambda env: fs.html_200,
+              every(NOT_JSON, pubmed=Fails(r"not an E-utilities response \(root element <html>\)"),
+                    rss=Fails(r"answered with an HTML page"))),
+    FaultCase("content-type-html", "a good body labelled `Content-Type: text/html`",
+              lambda env: fs.content_type("text/html; charset=utf-8"), every(Ok())),
+    FaultCase("content-type-missing", "a good body without Content-Type",
+              lambda env: fs.content_type(None), every(Ok())),
+    FaultCase("invalid-utf8", "bytes 0xFF 0xFE (not UTF-8) inside a title",
+              lambda env: fs.invalid_utf8,
+              every(Fails(r"openFDA drug/enforcement: the answer is not valid UTF-8 JSON"),
+                    pubmed=Fails(r"malformed XML.*(UTF-8|encoding)"), rss=Ok())),
+    FaultCase("50mb-body", "a 50 MB body without Content-Length (limit 1 MB)",
+              lambda env: fs.big_body(declared=False), every(OVER_LIMIT)),
+    FaultCase("50mb-declared", "a 50 MB body with Content-Length (limit 1 MB)",
+              lambda env: fs.big_body(declared=True), every(Fails(r"body of 50 MB is over the 1 MB limit"))),
+    FaultCase("gzip-bomb-1gb", "`Content-Encoding: gzip` that inflates to 1 GB (~1 MB sent)",
+              lambda env: fs.gzip_bomb(), every(OVER_LIMIT)),
+    FaultCase("billion-laughs", "XML entity bomb: 10 levels of 10 references",
+              lambda env: fs.billion_laughs(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+    FaultCase("quadratic-blowup", "a 50 kB entity referenced 10,000 times (500 MB if expanded)",
+              lambda env: fs.quadratic_blowup(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+    FaultCase("xxe-local-file", "an external entity naming a local file",
+              lambda env: fs.xxe_file(env["marker_path"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+    FaultCase("xxe-url", "external DTD, parameter and general entities naming another local port",
+              lambda env: fs.xxe_url(env["canary"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+    FaultCase("deep-nesting", "elements (JSON: arrays) nested 100,000 deep",
+              lambda env: fs.deep_nesting(),
+              every(Fails(r"openFDA drug/enforcement: the answer is nested too deeply"),
+                    pubmed=Fails(r"malformed XML.*depth"), rss=Fails(r"feed nests elements more than 256 deep"))),
+]
+CASE_BY_ID = {c.id: c for c in CASES}
+
+
+# ---- measuring ----
+
+
+class ResidentPeak:
+    """The process's resident set size, sampled every 5 ms in a thread: C allocations (lxml,
+    zlib) included, which tracemalloc does not see."""
+
+    def __init__(self) -> None:
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.stop = threading.Event()
+        self.base = self.peak = self.sample()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self.page
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.005):
+            self.peak = max(self.peak, self.sample())
+
+    def __enter__(self) -> ResidentPeak:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.sample())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.base
+
+
+# ---- the stage: two sources on a fault server, a canary port, a marker file ----
+
+
+@dataclass
+class Stage:
+    tmp: Path
+    server: fs.FaultServer
+    canary: fs.FaultServer
+    marker: str
+    marker_path: Path
+    expected: dict[str, set[str]] = field(default_factory=dict)
+
+    def config(self, source: str):
+        s = self.server
+        if source == "pubmed":
+            eutils = fs.Eutils(fs.articles(N_ITEMS))
+            faulty = {"name": "pubmed", "type": "pubmed", "url": eutils.install(s), "query": "ketamine", "batch_size": PAGE_SIZE}
+            self.expected["pubmed"] = eutils.ids()
+        elif source == "rss":
+            feed = fs.Feed(fs.entries(N_ITEMS, "fda"))
+            faulty = {"name": "fda-press", "type": "rss", "url": feed.install(s)}
+            self.expected["fda-press"] = feed.ids("fda-press")
+        else:
+            fda = fs.OpenFDA(fs.recalls(N_ITEMS))
+            faulty = {"name": "openfda", "type": "openfda", "url": fda.install(s), "endpoints": ["drug/enforcement"],
+                      "search": ["ketamine"], "limit": PAGE_SIZE}
+            self.expected["openfda"] = fda.ids()
+        healthy = fs.Feed(fs.entries(3, "ok"), label="healthy")
+        self.expected["healthy"] = healthy.ids("healthy")
+        raw = {
+            "timezone": "America/Chicago", "database": "watcher.db", "digests": "digests",
+            "contact": {"tool": "watcher-test", "email": "test@example.org"},
+            "http": {"timeout": 1, "deadline": 2, "max_mb": 1},
+            "sources": [faulty, {"name": "healthy", "type": "rss", "url": healthy.install(s, "/healthy/rss.xml")}],
+            "topics": ANY_TOPIC,
+        }
+        path = self.tmp / "feeds.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        return load(path)
+
+    def env(self) -> dict:
+        return {"canary": self.canary.base + "/", "marker_path": str(self.marker_path)}
+
+
+@pytest.fixture
+def stage(tmp_path):
+    marker = f"MARKER-{uuid.uuid4().hex}"
+    marker_path = tmp_path / "private" / "marker.txt"
+    marker_path.parent.mkdir()
+    marker_path.write_text(f"{marker}\n")
+    with fs.FaultServer() as server, fs.FaultServer() as canary:
+        yield Stage(tmp_path, server, canary, marker, marker_path)
+
+
+def store_bytes(database: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*") if p.is_file())
+
+
+def short_reason(error: str) -> str:
+    """The reason without the request URL: what a reader of the table needs."""
+    text = re.sub(r"GET \S+ → ", "", error)
+    text = re.sub(r"http://127\.0\.0\.1:\d+", "…", text)  # the port changes from run to run
+    text = re.sub(r"^openFDA drug/enforcement(: | → )", "", text)
+    return text if len(text) <= 110 else text[:109] + "…"
+
+
+def record_outcome(row: dict) -> None:
+    out = os.environ.get("WATCHER_RELIABILITY_OUT")
+    if out:
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+# ---- the matrix ----
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("case_id", [c.id for c in CASES])
+def test_fault(stage, caplog, case_id, source):
+    case = CASE_BY_ID[case_id]
+    expect = case.expect[source]
+    config = stage.config(source)
+    name = NAMES[source]
+    for fault, times in case.fault_for(stage.env()):
+        stage.server.arm(TARGETS[source], fault, times)
+    caplog.set_level(logging.DEBUG)
+    sleeps: list[float] = []
+
+    # -- the faulty poll, measured --
+    with Store.open(config.database) as store:
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with ResidentPeak() as rss:
+                report = poll(config, store, clock=lambda: NOW, env=SECRETS, sleep=sleeps.append)
+            wall = time.monotonic() - started
+            traced_peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        first = {s.name: s for s in report.sources}
+        kept = {r[0] for r in store.conn.execute("SELECT id FROM items WHERE source = ?", (name,))}
+        state = store.source_state(name)
+        polls = list(store.conn.execute("SELECT source, ok, error FROM polls ORDER BY id"))
+    target_requests = stage.server.count(TARGETS[source])
+    # What the source warned about while it went on (the retries' own warnings aside).
+    warned = sorted({short_reason(r.getMessage().removeprefix(f"{name}: ")) for r in caplog.records
+                     if r.levelno == logging.WARNING and r.name.startswith("watcher.sources")})
+
+    assert wall < WALL_LIMIT, f"poll took {wall:.1f} s"
+    assert traced_peak < MEMORY_LIMIT, f"tracemalloc peak {traced_peak / 2**20:.0f} MB"
+    assert rss.growth < MEMORY_LIMIT, f"resident memory grew {rss.growth / 2**20:.0f} MB"
+
+    # The healthy source is never the worse for it.
+    assert first["healthy"].ok and first["healthy"].error is None
+    assert [tuple(p) for p in polls if p[0] == "healthy"] == [("healthy", 1, None)]
+
+    result = first[name]
+    if expect.ok:
+        assert result.ok, f"expected success, got: {result.error}"
+        assert kept == stage.expected[name]
+        if expect.min_sleep is not None:
+            assert expect.min_sleep in sleeps, sleeps
+        if expect.requests is not None:
+            assert target_requests == expect.requests
+    else:
+        error = result.error or ""
+        assert not result.ok and re.search(expect.reason, error), error
+        assert "\n" not in error and "\r" not in error and len(error) < 600
+        assert error.isprintable(), repr(error)
+        assert "Traceback" not in error and "internal error" not in error
+        assert state.last_error == error and state.consecutive_failures == 1 and state.cursor is None
+        assert [tuple(p) for p in polls if p[0] == name] == [(name, 0, error)]
+        if source != "rss":  # the batch or page before the faulty one is stored, and stays
+            assert kept == set(sorted(stage.expected[name])[:PAGE_SIZE])
+
+    # -- a later healthy poll: every item exactly once --
+    stage.server.disarm()
+    with Store.open(config.database) as store:
+        again = poll(config, store, clock=lambda: NOW + timedelta(hours=1), env=SECRETS, sleep=sleeps.append)
+        assert again.ok, [s.error for s in again.sources]
+        for src, ids in stage.expected.items():
+            rows = [r[0] for r in store.conn.execute("SELECT id FROM items WHERE source = ?", (src,))]
+            assert sorted(rows) == sorted(ids), src
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        digest = write_digest(store, config, WEEK, now=NOW + timedelta(hours=2))
+        text = (config.digests / digest.path).read_text(encoding="utf-8")
+        assert digest.items == sum(len(ids) for ids in stage.expected.values())
+        stored = store_bytes(config.database)
+
+    # -- nothing private anywhere --
+    logs = caplog.text
+    for secret in (stage.marker, *SECRETS.values()):
+        assert secret not in text
+        assert secret.encode() not in stored
+        assert secret not in logs
+    assert stage.canary.accepted == 0, "an external entity or DTD was fetched"
+
+    record_outcome({
+        "fault": case.id, "what": case.what, "source": source, "expected_ok": expect.ok,
+        "ok": result.ok, "reason": short_reason(result.error) if result.error else None,
+        "retry_after": expect.min_sleep if expect.ok else None, "warnings": warned,
+        "target_requests": target_requests, "sleeps": sleeps, "kept_before_fault": len(kept),
+        "items": len(stage.expected[name]), "next_poll_ok": again.ok,
+        "wall_s": round(wall, 2), "traced_peak_mb": round(traced_peak / 2**20, 1), "rss_growth_mb": round(rss.growth / 2**20, 1),
+    })

@@ -1,0 +1,245 @@
+"""Hostile text, delivered over HTTP through each source, is inert in the digest.
+
+Titles, authors, journals, types, summaries and links carrying Markdown links to javascript: and
+data: URLs, raw HTML, pipes, backticks, block markers, bare URLs and e-mail addresses (which
+fuzzy linkifiers turn into links), entity references, control and bidirectional-override
+characters, and a 100 kB title come from the fault server's efetch XML, RSS feed and openFDA JSON
+through the real poll into the store, and out through the real digest.
+
+The digest's Markdown is then rendered by a real CommonMark/GFM renderer, markdown-it-py's
+"gfm-like" preset (raw HTML allowed, tables, strikethrough, and linkify with fuzzy links and
+e-mail addresses: stricter than GitHub), and the HTML is checked: only the elements the digest's
+own template makes, no script, no on* attribute, every link http(s) and one the source gave for
+the item or that we build (PubMed, DOI, openFDA), and every hostile string shown as plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+from markdown_it import MarkdownIt
+
+from tests import fault_server as fs
+from tests.feed_helpers import ANY_TOPIC, NOW, WEEK
+from watcher.config import load
+from watcher.digest import SECTIONS, write_digest
+from watcher.markdown import plain
+from watcher.poll import poll
+from watcher.sources.rss import MAX_DEPTH, closes, nesting, parse_feed
+from watcher.store import Store
+
+HOSTILE = {
+    "js-link": "Click [here](javascript:alert(1)) now",
+    "data-link": "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "ref-link": "[a][r] [r]: javascript:alert(3)",
+    "autolink": "<javascript:alert(2)> and <https://evil.example/a>",
+    "image": "![img](https://evil.example/x.png)",
+    "script": "<script>alert(4)</script>",
+    "img-onerror": "<img src=x onerror=alert(5)>",
+    "a-tag": "<a href='javascript:alert(6)'>a</a>",
+    "svg-onload": "<svg onload=alert(7)>",
+    "pipes": "| a | b | c |",
+    "backticks": "```js alert(8) ``` and `code`",
+    "emphasis": "**bold** _em_ ~~struck~~ $x$",
+    "heading": "# Heading",
+    "quote": "> quoted",
+    "list": "- item",
+    "ordered": "1. first",
+    "setext": "===",
+    "rule": "---",
+    "bare-url": "see http://evil.example/p and www.evil.example and evil.example.com",
+    "email": "write to evil@example.com",
+    "entity": "&lt;script&gt;alert(9)&lt;/script&gt; &#106;avascript",
+    "bidi": "\u202egnp.exe\u202c \u2066x\u2069 \u200fend",
+    "c1-controls": "\x9b31mred\x9b0m\x85",
+}
+C0 = "\x1b[2J\x07\x00bell"  # JSON can carry these; XML cannot
+LONG = "Ketamine " + "long title " * 10_000  # ~110 kB
+
+HOSTILE_LINKS = [  # item links a feed might give: only http(s) ones may become links, encoded
+    "javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)",
+    "https://www.example.org/a) [x](javascript:alert(1)", "https://www.example.org/b\"onmouseover=\"alert(1)",
+    "https://www.example.org/c <script>", "//evil.example/protocol-relative",
+]
+
+ALLOWED_TAGS = {"h1", "h2", "p", "strong", "em", "a", "ul", "li", "blockquote", "table", "thead", "tbody", "tr", "th", "td", "br"}
+SECTION_TITLES = {title for _key, title, _types in SECTIONS}
+INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def pubmed_articles() -> list[fs.Article]:
+    out = []
+    for i, (key, text) in enumerate(HOSTILE.items()):
+        out.append(fs.Article(
+            str(42_000_000 + i), f"Ketamine {text}", abstract=text, authors=((text, "Jane"), ("Roe", text)),
+            journal=text, doi=f"10.1000/{i}) {text}", publication_types=(text, "Journal Article"), keywords=(text,)))
+    out.append(fs.Article("42999999", LONG))
+    return out
+
+
+def feed_entries() -> list[fs.Entry]:
+    out = []
+    for i, (key, text) in enumerate(HOSTILE.items()):
+        link = HOSTILE_LINKS[i] if i < len(HOSTILE_LINKS) else f"https://www.example.org/item/{i}"
+        # The description is HTML: escaped once more, so that what is left after the markup is gone is the text.
+        out.append(fs.Entry(f"h-{i}", f"Ketamine {text}", link, description=html.escape(text), author=text, category=text))
+    out.append(fs.Entry("h-long", LONG, "https://www.example.org/long"))
+    return out
+
+
+def recall_records() -> list[dict]:
+    out = []
+    for i, (key, text) in enumerate({**HOSTILE, "c0-controls": C0}.items()):
+        out.append({
+            "recall_number": f"D-{i}-2026" if i else "D-0) [x](javascript:alert(1)", "report_date": "20261118",
+            "classification": text, "status": text, "product_description": f"Ketamine {text}",
+            "reason_for_recall": text, "recalling_firm": text, "distribution_pattern": text,
+            "openfda": {"generic_name": [text], "brand_name": ["KETALAR"]},
+        })
+    out.append({"recall_number": "D-LONG-2026", "report_date": "20261118", "product_description": LONG})
+    return out
+
+
+class Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+        self.open: list[str] = []
+        self.headings: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+        self.open.append(tag)
+        if tag in ("h1", "h2"):
+            self.headings.append((tag, ""))
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.open and self.open[-1] in ("h1", "h2") and self.headings:
+            tag, text = self.headings[-1]
+            self.headings[-1] = (tag, text + data)
+
+
+def render(markdown: str) -> str:
+    return MarkdownIt("gfm-like").enable(["linkify", "strikethrough", "table"]).render(markdown)
+
+
+def poll_and_digest(tmp_path: Path, source: dict) -> tuple[str, dict]:
+    raw = {"database": "watcher.db", "digests": "digests", "http": {"timeout": 5, "max_mb": 5},
+           "sources": [source], "topics": ANY_TOPIC}
+    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    config = load(tmp_path / "feeds.yaml")
+    with Store.open(config.database) as store:
+        report = poll(config, store, clock=lambda: NOW, env={}, sleep=lambda s: None)
+        assert report.ok, [s.error for s in report.sources]
+        items = {s.item.id: s.item for s in store.iter_items()}
+        record = write_digest(store, config, WEEK, now=NOW + timedelta(hours=1))
+    assert record.items == len(items)
+    return (config.digests / record.path).read_text(encoding="utf-8"), items
+
+
+@pytest.fixture
+def server():
+    with fs.FaultServer() as s:
+        yield s
+
+
+def source_for(kind: str, server: fs.FaultServer) -> dict:
+    if kind == "pubmed":
+        return {"name": "pubmed", "type": "pubmed", "url": fs.Eutils(pubmed_articles()).install(server), "query": "k"}
+    if kind == "rss":
+        return {"name": "feed", "type": "rss", "url": fs.Feed(feed_entries()).install(server)}
+    return {"name": "openfda", "type": "openfda", "url": fs.OpenFDA(recall_records()).install(server),
+            "endpoints": ["drug/enforcement"], "search": ["ketamine"]}
+
+
+@pytest.mark.parametrize("kind", ["pubmed", "rss", "openfda"])
+def test_hostile_text_is_inert_in_the_rendered_digest(tmp_path, server, kind):
+    markdown, items = poll_and_digest(tmp_path, source_for(kind, server))
+    page = Page()
+    page.feed(render(markdown))
+    page.close()
+
+    # Only what the template makes: one title, known section headings, lists, quotes, the table.
+    assert {tag for tag, _ in page.tags} <= ALLOWED_TAGS, {tag for tag, _ in page.tags} - ALLOWED_TAGS
+    assert [h for h in page.headings if h[0] == "h1"] == [("h1", f"Literature watch {WEEK}")]
+    assert {re.sub(r" \(\d+\)$", "", text) for tag, text in page.headings if tag == "h2"} <= SECTION_TITLES
+    for tag, attrs in page.tags:
+        for name, value in attrs:
+            assert not name.lower().startswith("on"), (tag, name, value)
+            if tag == "a":
+                assert name == "href", (tag, name)
+            else:
+                assert tag in ("th", "td") and name == "style" and re.fullmatch(r"text-align:(left|right|center)", value or ""), (tag, name, value)
+
+    # Links: http(s) only, and only the item's own link or one we build from its identifiers.
+    # Compared as the source gave them (percent-decoded: renderers normalise the encoding).
+    given = [u for it in items.values() for u in (it.url, it.doi and f"https://doi.org/{it.doi}")
+             if u and urlsplit(u).scheme in ("http", "https")]
+    hrefs = [value for tag, attrs in page.tags if tag == "a" for name, value in attrs if name == "href"]
+    assert len(hrefs) == len(given)
+    for href in hrefs:
+        assert urlsplit(href).scheme in ("http", "https") and urlsplit(href).hostname, href
+        assert unquote(href) in {unquote(plain(u)) for u in given}, href
+    if kind == "rss":  # the javascript:, data: and vbscript: links made no link, and no item holds them
+        assert not any(it.url.startswith(("javascript", "data", "vbscript")) for it in items.values())
+        assert sum(1 for it in items.values() if not it.url) == 3
+
+    # Every hostile string is there, as text; nothing invisible survived.
+    text = "".join(page.text)
+    for key, payload in HOSTILE.items():
+        if kind == "rss" and key == "c1-controls":
+            continue  # feedparser reads C1 controls as windows-1252 ("\x9b" becomes "›"): text, but not this text
+        assert plain(payload) in text, key
+    assert not INVISIBLE.search(text) and not INVISIBLE.search(markdown)
+
+    # The 100 kB title is stored whole (openFDA's titles are made by the source, from a cut
+    # description) but shown cut: no line of the digest is longer than a few kB.
+    assert any(len(it.title) > 100_000 for it in items.values()) or kind == "openfda"
+    assert max(len(line) for line in markdown.splitlines()) < 4000
+
+
+# ---- the feed checks that refuse truncated and deeply nested feeds accept every real shape ----
+
+FEED = fs.Feed(fs.entries(2, "f")).body()
+
+
+@pytest.mark.parametrize("body", [
+    FEED,
+    FEED + b"<!-- generated 2026-11-24 -->\n<?pi done?>\n\n",
+    "\ufeff".encode("utf-16-le") + FEED.decode().replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16-le"),
+    FEED.replace(b"<description>Ketamine news for the clinic.</description>",
+                 b"<description><![CDATA[" + b"<p>para<br>" * 400 + b"]]></description>", 1),
+    b'<?xml version="1.0"?><atom:feed xmlns:atom="http://www.w3.org/2005/Atom"><atom:title>t</atom:title>'
+    b"<atom:entry><atom:id>urn:1</atom:id><atom:title>Ketamine</atom:title></atom:entry></atom:feed>",
+    b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+    b'<channel rdf:about="x"><title>t</title></channel><item rdf:about="https://example.org/1"><title>Ketamine</title>'
+    b"<link>https://example.org/1</link></item></rdf:RDF>",
+], ids=["plain", "trailing-comment-and-pi", "utf-16", "cdata-with-400-unclosed-tags", "prefixed-atom", "rss-1.0-rdf"])
+def test_real_feed_shapes_pass_the_truncation_and_depth_checks(body):
+    assert len(parse_feed(body, source="f", feed_url="https://example.org/feed")) >= 1
+
+
+def test_the_depth_check_is_linear_on_pathological_input():
+    for body in (b"<a" * 1_000_000, b"<" * 2_000_000, b"<![CDATA[" * 200_000, b"<x>" * (MAX_DEPTH + 1)):
+        started = time.monotonic()
+        nesting(body)
+        assert time.monotonic() - started < 2
+    assert nesting(b"<x>" * (MAX_DEPTH + 1)) > MAX_DEPTH and nesting(b"<r><a/><b></b><br><c></c></r>") == 2
+    assert closes(b"<rss></rss>\n<!-- a -->\n", "rss") and not closes(b"<rss><item>", "rss")
