@@ -211,3 +211,10 @@ def test_atomic_write_leaves_old_file_whole_on_failure(tmp_path, monkeypatch):
 
 def test_section_of_unknown_types_is_other():
     assert section_of(article(1, "x", ("Letter", "Comment"))) == "other"
+
+
+def test_a_leftover_temporary_file_from_a_killed_writer_is_removed(tmp_path):
+    leftover = tmp_path / ".2026-W48.md.abc123.tmp"
+    leftover.write_text("half")
+    write_atomic(tmp_path / "2026-W48.md", "whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-W48.md"]

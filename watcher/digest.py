@@ -318,6 +318,10 @@ def write_atomic(path: Path, content: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    # A writer killed mid-write (SIGKILL) leaves its temporary file; we hold the writer lock, so
+    # any other one is such a leftover.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def write_digest(store: Store, config: Config, week: str, *, now: datetime) -> DigestRecord:
