@@ -22,3 +22,12 @@ def corpus_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared corpus not found at {path}: set WATCHER_CORPUS")
     return path
+
+
+@pytest.fixture
+def store(config):
+    """An open store at the database of the module's own `config` fixture."""
+    from watcher.store import Store
+
+    with Store.open(config.database) as opened:
+        yield opened

@@ -50,12 +50,6 @@ def config(tmp_path):
     return make_config(tmp_path)
 
 
-@pytest.fixture
-def store(config):
-    with Store.open(config.database) as s:
-        yield s
-
-
 def save(store, items, when, matched=True):
     store.save_batch("pubmed", [(i, Match(matched, ("t",) if matched else (), HIT if matched else ())) for i in items], now=when)
 

@@ -151,12 +151,6 @@ def config(tmp_path):
     return make_config(tmp_path)
 
 
-@pytest.fixture
-def store(config):
-    with Store.open(config.database) as s:
-        yield s
-
-
 def record_run(store: Store, at: datetime, status: str = "ok") -> None:
     run = store.begin_run("poll", now=at)
     store.finish_run(run, now=at + timedelta(minutes=1), status=status, new_items=0, matched=0, failures=status == "failed")
