@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from watcher.config import Config, Contact, HttpSettings, ScheduleSettings, SourceConfig
+from tests.configs import make_config
 from watcher.digest import iso_week, render_week, section_of, week_bounds, write_atomic, write_digest
 from watcher.errors import ConfigError
 from watcher.model import Hit, Item, Match, Related
@@ -20,20 +19,6 @@ CHICAGO = ZoneInfo("America/Chicago")
 WEEK = "2026-W48"  # Mon 23 Nov – Sun 29 Nov 2026
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=CHICAGO)
 HIT = (Hit("drug", "ketamine", "title", "Ketamine"), Hit("condition", "depress*", "abstract", "depression"))
-
-
-def make_config(tmp_path: Path, names=("pubmed",)) -> Config:
-    return Config(
-        path=tmp_path / "feeds.yaml",
-        timezone=CHICAGO,
-        database=tmp_path / "w.db",
-        digests=tmp_path / "digests",
-        contact=Contact("watcher", ""),
-        http=HttpSettings("ua", 30, 200),
-        schedule=ScheduleSettings(("06:00",), "mon", "07:00"),
-        sources=tuple(SourceConfig(n, "pubmed", "https://example.org/", None) for n in names),
-        topics=(),
-    )
 
 
 def article(n: int, title: str, types=("Journal Article",), date="2026-11", **kw) -> Item:

@@ -23,7 +23,8 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from tests.fake_eutils import FakeEutils
-from watcher.config import Config, Contact, HttpSettings, ScheduleSettings, SourceConfig, load
+from tests.configs import make_config
+from watcher.config import Config, load
 from watcher.digest import iso_week
 from watcher.lock import WriterLock
 from watcher.model import Hit, Item, Match
@@ -46,20 +47,6 @@ CHICAGO = ZoneInfo("America/Chicago")
 UTC = timezone.utc
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 YES = Match(True, ("t",), (Hit("drug", "ketamine", "title", "Ketamine"),))
-
-
-def make_config(tmp_path: Path, poll_times=("06:00",), digest_day="mon", digest_time="07:00") -> Config:
-    return Config(
-        path=tmp_path / "feeds.yaml",
-        timezone=CHICAGO,
-        database=tmp_path / "w.db",
-        digests=tmp_path / "digests",
-        contact=Contact("watcher", ""),
-        http=HttpSettings("ua", 30, 200),
-        schedule=ScheduleSettings(tuple(poll_times), digest_day, digest_time),
-        sources=(SourceConfig("pubmed", "pubmed", "https://example.org/", None),),
-        topics=(),
-    )
 
 
 def local(*args) -> datetime:
@@ -442,6 +429,6 @@ def test_watcher_run_catches_up_at_start_and_stops_cleanly_on_sigterm(tmp_path, 
     assert "scheduler: started" in err and "catch-up: poll due since" in err and "scheduler: stopped" in err
     assert "3 new item" in current.read_text()
     with Store.open(tmp_path / "w.db") as store:
-        assert [r["status"] for r in store.runs()] == ["ok"]
+        assert [r[0] for r in store.conn.execute("SELECT status FROM runs ORDER BY id DESC")] == ["ok"]
     with WriterLock.for_database(tmp_path / "w.db", "test", wait=0):  # the lock was let go
         pass

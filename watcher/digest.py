@@ -238,8 +238,7 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         counts[stored.item.source] = counts.get(stored.item.source, 0) + 1
     names = [s.name for s in config.sources] + sorted({p.source for p in polls} - {s.name for s in config.sources})
     lines = tuple(source_line(name, counts.get(name, 0), polls, store, end, config.timezone) for name in names)
-    _, sunday = week_days(week)
-    monday, _ = week_days(week)
+    monday, sunday = week_days(week)
     return DigestView(
         week=week,
         first_day=f"{monday:%a %d %b %Y}",

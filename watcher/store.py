@@ -397,9 +397,6 @@ class Store:
     def digests(self) -> list[DigestRecord]:
         return [DigestRecord(**dict(r)) for r in self.conn.execute("SELECT * FROM digests ORDER BY week DESC")]
 
-    def runs(self, limit: int = 20) -> list[sqlite3.Row]:
-        return list(self.conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)))
-
     # ---- reading: the schedule's view of the past (catch-up, digest gaps) ----
 
     def last_poll_at(self) -> str | None:
