@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from watcher.config import Config, Contact, HttpSettings, ScheduleSettings, SourceConfig
+from watcher.config import Config, ScheduleSettings
+from watcher.model import Contact, HttpSettings, SourceConfig
 
 CHICAGO = ZoneInfo("America/Chicago")
 

@@ -12,7 +12,8 @@ import yaml
 
 from watcher.config import Config, load
 from watcher.poll import PollReport, poll
-from watcher.store import SourceState, Store, StoredItem
+from watcher.model import SourceState
+from watcher.store import Store, StoredItem
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 USER_AGENT = "watcher-test/1.0 (literature watch; mailto:test@example.org)"

@@ -30,7 +30,7 @@ def doc(head: str = "", sources: str = SRC, topics: str = TOPICS) -> str:
 
 
 def source(extra: str, kind: str = "pubmed", url: str = EUTILS, name: str = "x") -> str:
-    base = {"pubmed": "query: ketamine, ", "rss": "", "openfda": ""}[kind]
+    base = {"pubmed": "query: ketamine, ", "rss": "", "openfda": "" if "search:" in extra else "search: [ketamine], "}[kind]
     return doc(sources=f"  - {{name: {name}, type: {kind}, url: '{url}', {base}{extra}}}\n")
 
 
@@ -77,7 +77,7 @@ CASES: list[tuple[str, str | bytes, tuple[str, ...]]] = [
     ("source-is-text", doc(sources="  - pubmed\n"), ("sources[0]: must be a mapping",)),
     ("source-missing-url", doc(sources="  - {name: x, type: pubmed, query: k}\n"), ("sources[0].url: is required but missing",)),
     ("source-missing-name", doc(sources=f"  - {{type: pubmed, url: '{EUTILS}', query: k}}\n"), ("sources[0].name: is required but missing",)),
-    ("source-bad-name", source("", name="'PubMed!'"), ("sources[0].name: 'PubMed!': use 1-40 lower-case letters",)),
+    ("source-bad-name", source("", name="'PubMed!'"), ("sources[0].name: source name 'PubMed!' must be 1-40 lower-case letters",)),
     ("source-duplicate-name", doc(sources=SRC + SRC), ("sources[1].name: 'pubmed' is already the name of sources[0]", "must be unique")),
     ("source-unknown-type", doc(sources=f"  - {{name: x, type: atom, url: '{EUTILS}'}}\n"), ("sources[0].type: unknown source type 'atom'", "known types: openfda, pubmed, rss")),
     ("source-url-no-scheme", source("", url="eutils.ncbi.nlm.nih.gov/entrez/eutils/"), ("sources[0].url: must be a full http(s) URL with a host, e.g. https://",)),
@@ -94,6 +94,7 @@ CASES: list[tuple[str, str | bytes, tuple[str, ...]]] = [
     ("openfda-no-endpoints", source("endpoints: []", kind="openfda"), ("sources[0].endpoints: must be a non-empty list",)),
     ("openfda-quoted-search", source("search: ['\"spravato\"']", kind="openfda"), ("sources[0].search[0]", "(no quotes)")),
     ("openfda-search-twice", source("search: [ketamine, ketamine]", kind="openfda"), ("sources[0].search[1]: 'ketamine' is listed twice",)),
+    ("openfda-no-search", doc(sources="  - {name: x, type: openfda, url: 'https://api.fda.gov/'}\n"), ("sources[0].search: is required but missing",)),
     ("openfda-limit-too-big", source("limit: 5000", kind="openfda"), ("sources[0].limit: must be from 1 to 1000, not 5000",)),
     # -- topics --
     ("topics-empty", topic(" {}\n"), ("topics: at least one topic is required",)),

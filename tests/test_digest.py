@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.configs import make_config
-from watcher.digest import iso_week, render_week, section_of, week_bounds, write_atomic, write_digest
-from watcher.errors import ConfigError
+from watcher.digest.publish import publish_week, render, write_atomic
+from watcher.sections import section_of
+from watcher.weeks import iso_week, week_bounds
+from watcher.errors import OutputError, UsageError
 from watcher.model import Hit, Item, Match, Related
-from watcher.store import PollRecord, Store, utc_iso
+from watcher.store import PollRecord, Store
+from watcher.weeks import utc_iso
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEK = "2026-W48"  # Mon 23 Nov – Sun 29 Nov 2026
@@ -54,7 +57,7 @@ def test_week_bounds_are_local_midnights_across_dst():
 
 @pytest.mark.parametrize("bad", ["2026-48", "2026-W5", "26-W05", "2026-W54"])
 def test_malformed_week_is_a_usage_error(bad):
-    with pytest.raises(ConfigError):
+    with pytest.raises(UsageError, match="--week"):
         week_bounds(bad, CHICAGO)
 
 
@@ -65,11 +68,11 @@ def test_each_item_lands_in_exactly_one_week(store, config):
     save(store, [article(3, "Last second")], end - timedelta(seconds=1))
     save(store, [article(4, "After")], end)
     save(store, [article(5, "Unmatched")], start + timedelta(days=1), matched=False)
-    text = render_week(store, config, WEEK)
+    text = render(store, config, WEEK)
     assert "First second" in text and "Last second" in text
     assert "Before" not in text and "After" not in text and "Unmatched" not in text
-    assert "Before" in render_week(store, config, "2026-W47")
-    assert "After" in render_week(store, config, "2026-W49")
+    assert "Before" in render(store, config, "2026-W47")
+    assert "After" in render(store, config, "2026-W49")
 
 
 def test_sections_follow_strength_of_evidence(store, config):
@@ -81,9 +84,9 @@ def test_sections_follow_strength_of_evidence(store, config):
         article(5, "A review", ("Review",)),
         article(6, "An open-label trial", ("Clinical Trial, Phase II",)),
         article(7, "A letter", ("Letter",)),
-        article(8, "An FDA approval", (), extra={"section": "regulatory"}),
+        article(8, "An FDA approval", (), section="regulatory"),
     ], MONDAY)
-    text = render_week(store, config, WEEK)
+    text = render(store, config, WEEK)
     headings = re.findall(r"^## (.+) \(\d+\)$", text, re.M)
     assert headings == [
         "Regulatory", "Meta-analyses and systematic reviews", "Randomised controlled trials", "Other clinical trials",
@@ -93,7 +96,7 @@ def test_sections_follow_strength_of_evidence(store, config):
 
 def test_an_item_shows_what_an_editor_needs(store, config):
     save(store, [article(42, "Esketamine for TRD", ("Randomized Controlled Trial",))], MONDAY)
-    text = render_week(store, config, WEEK)
+    text = render(store, config, WEEK)
     assert "[Esketamine for TRD](https://pubmed.ncbi.nlm.nih.gov/42/)" in text
     assert "Doe J, Roe R, Poe P et al." in text and "Loe L" not in text
     assert "*J Affect Disord*" in text and "2026-11" in text
@@ -109,7 +112,7 @@ def test_retractions_and_errata_are_flagged(store, config):
         article(2, "Corrected one", related=(Related("ErratumIn", "Erratum in: Y", "98"),)),
         article(3, "Corrigendum", ("Published Erratum",)),
     ], MONDAY)
-    text = render_week(store, config, WEEK)
+    text = render(store, config, WEEK)
     assert re.search(r"Retracted one\].*RETRACTED", text)
     assert re.search(r"Corrected one\].*HAS ERRATUM", text)
     assert re.search(r"Corrigendum\].*ERRATUM NOTICE", text)
@@ -120,7 +123,7 @@ def test_hostile_titles_cannot_inject_markup(store, config):
         1, "Nice](javascript:alert(1)) <script>x</script> | `code`\n# Heading",
         authors=("<img src=x onerror=alert(1)>",), abstract="[link](data:text/html,x)\n> quoted",
     )], MONDAY)
-    text = render_week(store, config, WEEK)
+    text = render(store, config, WEEK)
     live = re.sub(r"\\.", "", text)  # backslash-escaped characters are literal text
     assert "](javascript:" not in live and "<script>" not in live and "<img" not in live
     assert "](data:" not in live and "\n# Heading" not in live
@@ -130,15 +133,15 @@ def test_hostile_titles_cannot_inject_markup(store, config):
 
 def test_same_store_gives_the_same_bytes(store, config):
     save(store, [article(n, f"Title {n}", date=f"2026-0{n}") for n in range(1, 6)], MONDAY)
-    first = write_digest(store, config, WEEK, now=MONDAY)
-    again = write_digest(store, config, WEEK, now=MONDAY + timedelta(days=3))
+    first = publish_week(store, config, WEEK, now=MONDAY)[0]
+    again = publish_week(store, config, WEEK, now=MONDAY + timedelta(days=3))[0]
     assert first.sha256 == again.sha256
-    assert render_week(store, config, WEEK) == (config.digests / f"{WEEK}.md").read_text()
+    assert render(store, config, WEEK) == (config.digests / f"{WEEK}.md").read_text()
 
 
 def test_newest_publication_first_within_a_section(store, config):
     save(store, [article(1, "Older", date="2025-01"), article(2, "Newer", date="2026-10-02"), article(3, "Undated", date=None)], MONDAY)
-    text = render_week(store, config, WEEK)
+    text = render(store, config, WEEK)
     assert text.index("Newer") < text.index("Older") < text.index("Undated")
 
 
@@ -146,7 +149,7 @@ def test_a_failing_source_is_in_the_header(store, config):
     at = MONDAY + timedelta(days=1)
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
     store.record_poll(PollRecord("pubmed", utc_iso(at), False, error="GET https://x/ → HTTP 503 after 4 tries"))
-    text = render_week(store, config, WEEK)
+    text = render(store, config, WEEK)
     assert "Warning: pubmed failed 1 of 2 polls this week" in text
     assert "HTTP 503 after 4 tries" in text
     assert "Last success: 2026-11-23 09:00 CST" in text
@@ -156,20 +159,20 @@ def test_a_source_never_polled_in_the_week_is_flagged(tmp_path):
     config = make_config(tmp_path, names=("pubmed", "fda"))
     with Store.open(config.database) as store:
         store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
-        text = render_week(store, config, WEEK)
+        text = render(store, config, WEEK)
     assert "Warning: fda was not polled this week" in text
     assert "Warning: pubmed" not in text
 
 
 def test_a_quiet_week_says_so(store, config):
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
-    text = render_week(store, config, WEEK)
+    text = render(store, config, WEEK)
     assert "No new matching items this week." in text and "Warning" not in text
 
 
 def test_index_lists_digests_newest_first(store, config):
     for week in ("2026-W46", "2026-W48", "2026-W47"):
-        write_digest(store, config, week, now=MONDAY)
+        publish_week(store, config, week, now=MONDAY)[0]
     index = (config.digests / "index.md").read_text()
     assert re.findall(r"\[(\d{4}-W\d\d)\]\(\1\.md\)", index) == ["2026-W48", "2026-W47", "2026-W46"]
 
@@ -182,7 +185,7 @@ def test_atomic_write_leaves_old_file_whole_on_failure(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="d.md: cannot write the file: No space left on device"):
         write_atomic(target, "new content")
     assert target.read_text() == "old and whole"
     assert list(tmp_path.iterdir()) == [target]

@@ -33,7 +33,7 @@ from tests import fault_server as fs
 from tests.feed_helpers import ANY_TOPIC, WEEK
 from watcher import cli
 from watcher.config import load
-from watcher.digest import write_digest
+from watcher.digest.publish import publish_week
 from watcher.filter import match
 from watcher.model import Item
 from watcher.store import Store
@@ -141,7 +141,7 @@ def test_digest_write_fails_on_a_full_disk_and_the_old_digest_stays(tmp_path):
     with Store.open(config.database) as store:
         entries = [(it, match(it, config.topics)) for it in map(item, range(400))]
         store.save_batch("pubmed", entries[:3], now=NOW)
-        write_digest(store, config, WEEK, now=NOW)
+        publish_week(store, config, WEEK, now=NOW)[0]
         store.save_batch("pubmed", entries[3:], now=NOW)  # the next digest is ~200 kB
     old = sha(config.digests / f"{WEEK}.md")
     old_index = sha(config.digests / "index.md")
@@ -159,7 +159,7 @@ def test_no_space_left_while_writing_a_digest_in_process(tmp_path, monkeypatch, 
     config = load(write_feeds(tmp_path, OFFLINE))
     with Store.open(config.database) as store:
         store.save_batch("pubmed", [(item(1), match(item(1), config.topics))], now=NOW)
-        write_digest(store, config, WEEK, now=NOW)
+        publish_week(store, config, WEEK, now=NOW)[0]
     old = sha(config.digests / f"{WEEK}.md")
 
     def no_space(fd: int) -> None:

@@ -39,7 +39,7 @@ import yaml
 from tests import fault_server as fs
 from tests.feed_helpers import ANY_TOPIC, NOW, WEEK
 from watcher.config import load
-from watcher.digest import write_digest
+from watcher.digest.publish import publish_week
 from watcher.poll import poll
 from watcher.store import Store
 
@@ -102,24 +102,24 @@ CASES: list[FaultCase] = [
     FaultCase("429-no-retry-after-then-ok", "HTTP 429 without Retry-After, once, then the answer",
               lambda env: fs.status(429), every(Ok(requests=2)), times=1),
     FaultCase("429-always", "HTTP 429 (NCBI's body, echoing the api-key) on every try",
-              lambda env: fs.status(429, retry_after="1"), every(Fails(rf"HTTP 429 after {TRIES} tries: API rate limit exceeded"))),
+              lambda env: fs.status(429, retry_after="1"), every(Fails(rf"^127\.0\.0\.1:\d+: HTTP 429 after {TRIES} tries \(GET /[^)]*\): API rate limit exceeded$"))),
     FaultCase("5xx-burst-then-ok", "HTTP 500, 502, 503 in a row, then the answer",
               lambda env: fs.status(500), every(Ok(requests=4)), times=1,
               extra=((lambda env: fs.status(502), 1), (lambda env: fs.status(503), 1))),
     FaultCase("5xx-always", "HTTP 500/502/503 on every try (HTML page echoing the request)",
-              lambda env: fs.cycle_5xx(), every(Fails(rf"HTTP 50[023] after {TRIES} tries"))),
+              lambda env: fs.cycle_5xx(), every(Fails(rf"^127\.0\.0\.1:\d+: HTTP 50[023] after {TRIES} tries \(GET /"))),
     FaultCase("connection-reset", "TCP reset instead of an answer",
-              lambda env: fs.reset, every(Fails(rf"connection reset \({TRIES} tries\)"))),
+              lambda env: fs.reset, every(Fails(rf"^127\.0\.0\.1:\d+: connection reset \({TRIES} tries, GET /"))),
     FaultCase("reset-mid-body", "TCP reset half way through the body",
               lambda env: fs.reset_mid_body,
-              every(Fails(rf"connection (reset|closed before the body was complete) \({TRIES} tries\)"),
+              every(Fails(rf"connection (reset|closed before the body was complete) \({TRIES} tries, GET /"),
                     pubmed=Fails(r"connection (reset|closed before the body was complete) while reading the body"))),
     FaultCase("short-body", "Content-Length promises more than is sent",
               lambda env: fs.short_body,
-              every(Fails(rf"connection closed before the body was complete \({TRIES} tries\)"),
+              every(Fails(rf"connection closed before the body was complete \({TRIES} tries, GET /"),
                     pubmed=Fails(r"connection closed before the body was complete while reading the body"))),
     FaultCase("stall", "accepts, then sends nothing (past the 1 s timeout)",
-              lambda env: fs.stall, every(Fails(rf"timed out after 1 s \({TRIES} tries\)"))),
+              lambda env: fs.stall, every(Fails(rf"timed out after 1 s \({TRIES} tries, GET /"))),
     FaultCase("trickle", "the answer one byte every 50 ms (each read within the timeout)",
               lambda env: fs.trickle, every(Fails(r"not complete within the 2 s deadline"))),
     FaultCase("truncated-document", "a complete HTTP answer whose XML/JSON stops half way",
@@ -338,7 +338,7 @@ def test_fault(stage, caplog, case_id, source):
             rows = [r[0] for r in store.conn.execute("SELECT id FROM items WHERE source = ?", (src,))]
             assert sorted(rows) == sorted(ids), src
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        digest = write_digest(store, config, WEEK, now=NOW + timedelta(hours=2))
+        digest = publish_week(store, config, WEEK, now=NOW + timedelta(hours=2))[0]
         text = (config.digests / digest.path).read_text(encoding="utf-8")
         assert digest.items == sum(len(ids) for ids in stage.expected.values())
         stored = store_bytes(config.database)

@@ -15,7 +15,8 @@ import yaml
 
 from tests.conftest import PROJECT_ROOT
 from watcher.errors import ConfigError, WatcherError
-from watcher.filter import compile_topics, explain, match
+from watcher.filter import explain, match
+from watcher.topics import compile_topics
 from watcher.model import Hit, Item, Match
 
 CASES = PROJECT_ROOT / "tests" / "relevance_cases.jsonl"

@@ -30,10 +30,12 @@ from markdown_it import MarkdownIt
 from tests import fault_server as fs
 from tests.feed_helpers import ANY_TOPIC, NOW, WEEK
 from watcher.config import load
-from watcher.digest import SECTIONS, write_digest
-from watcher.markdown import plain
+from watcher.digest.publish import publish_week
+from watcher.sections import SECTIONS
+from watcher.text import plain
 from watcher.poll import poll
-from watcher.sources.rss import MAX_DEPTH, closes, nesting, parse_feed
+from watcher.sources.rss_feed import parse_feed
+from watcher.sources.xml_guard import MAX_DEPTH, closes, nesting
 from watcher.store import Store
 
 HOSTILE = {
@@ -71,7 +73,7 @@ HOSTILE_LINKS = [  # item links a feed might give: only http(s) ones may become 
 ]
 
 ALLOWED_TAGS = {"h1", "h2", "p", "strong", "em", "a", "ul", "li", "blockquote", "table", "thead", "tbody", "tr", "th", "td", "br"}
-SECTION_TITLES = {title for _key, title, _types in SECTIONS}
+SECTION_TITLES = {s.title for s in SECTIONS}
 INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -149,7 +151,7 @@ def poll_and_digest(tmp_path: Path, source: dict) -> tuple[str, dict]:
         report = poll(config, store, clock=lambda: NOW, env={}, sleep=lambda s: None)
         assert report.ok, [s.error for s in report.sources]
         items = {s.item.id: s.item for s in store.iter_items()}
-        record = write_digest(store, config, WEEK, now=NOW + timedelta(hours=1))
+        record = publish_week(store, config, WEEK, now=NOW + timedelta(hours=1))[0]
     assert record.items == len(items)
     return (config.digests / record.path).read_text(encoding="utf-8"), items
 

@@ -31,7 +31,7 @@ import yaml
 from tests import fault_server as fs
 from tests.feed_helpers import ANY_TOPIC, WEEK
 from watcher.config import load
-from watcher.digest import render_week, write_digest
+from watcher.digest.publish import publish_week, render
 from watcher.filter import match
 from watcher.model import Item
 from watcher.poll import poll
@@ -159,9 +159,9 @@ def big_site(tmp_path_factory):
     with Store.open(config.database) as store:
         entries = [(it, match(it, config.topics)) for it in map(item, range(DIGEST_ITEMS))]
         store.save_batch("pubmed", entries[: DIGEST_ITEMS // 2], now=BIG_NOW)
-        write_digest(store, config, WEEK, now=BIG_NOW)
+        publish_week(store, config, WEEK, now=BIG_NOW)[0]
         store.save_batch("pubmed", entries[DIGEST_ITEMS // 2 :], now=BIG_NOW + timedelta(hours=1))
-        new = render_week(store, config, WEEK).encode()
+        new = render(store, config, WEEK).encode()
     old = (config.digests / f"{WEEK}.md").read_bytes()
     assert old != new and len(new) > 2_000_000
     return site, old, new, (config.digests / "index.md").read_bytes()

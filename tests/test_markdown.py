@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from watcher.markdown import escape, plain, safe_url, shorten
+from watcher.digest.markdown import escape, link
+from watcher.digest.view import http_link
+from watcher.text import plain, shorten
 
 
 @pytest.mark.parametrize(
@@ -48,12 +50,22 @@ def test_non_ascii_text_survives():
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,x", "ftp://x.org/a", "//x.org", "https://", "", None])
 def test_only_http_urls_become_links(url):
-    assert safe_url(url) is None
+    assert http_link(url) is None
 
 
 def test_url_cannot_break_out_of_a_link():
-    url = safe_url("https://example.org/a b)<x>\"")
+    url = link(http_link("https://example.org/a b)<x>\""))
     assert url == "https://example.org/a%20b%29%3Cx%3E%22"
+
+
+def test_an_ampersand_is_text_unless_it_starts_a_character_reference():
+    assert escape("AT&T, Johnson & Johnson") == "AT&T, Johnson & Johnson"
+    assert escape("&amp; &#64; &#x40;") == "\\&amp; \\&#64; \\&#x40;"
+    assert link("https://example.org/a?b=1&c=2&copy;") == "https://example.org/a?b=1&c=2\\&copy;"
+
+
+def test_no_html_entity_is_written_for_angle_brackets():
+    assert escape("p < 0.05 > q") == "p \\< 0.05 \\> q"
 
 
 def test_shorten_cuts_at_a_word():

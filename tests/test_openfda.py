@@ -15,10 +15,12 @@ from werkzeug import Response
 
 from tests.fake_openfda import FakeOpenFDA, Recorded, error_answer, load_cassette
 from tests.feed_helpers import NOW, WEEK, fixture, run_poll, write_config
-from watcher.digest import render_week
+from watcher.digest.publish import render
 from watcher.errors import ConfigError
 from watcher.sources import openfda
-from watcher.sources.openfda import OpenfdaSource, Window
+from watcher.sources import openfda_json
+from watcher.sources.openfda import OpenfdaSource
+from watcher.sources.window import DateWindow as Window
 from watcher.store import Store
 
 RECORDED = datetime(2025, 7, 22, 17, 0, tzinfo=timezone.utc)  # when the cassettes were recorded
@@ -26,8 +28,11 @@ SECRET = "Zq9sEcReT-openfda-KEY-7741"
 DRUGSFDA, LABEL, ENFORCEMENT = "/drug/drugsfda.json", "/drug/label.json", "/drug/enforcement.json"
 
 
+SEARCH = ["esketamine", "spravato", "ketamine", "ketalar"]  # the clinic's drugs; the code knows none
+
+
 def openfda_source(url: str, **keys) -> dict:
-    return {"name": "openfda", "type": "openfda", "url": url, **keys}
+    return {"name": "openfda", "type": "openfda", "url": url, "search": SEARCH, **keys}
 
 
 def json_response(body: str | bytes, status: int = 200, headers: dict | None = None):
@@ -38,6 +43,7 @@ def json_response(body: str | bytes, status: int = 200, headers: dict | None = N
 def fake(httpserver):
     fake = FakeOpenFDA()
     fake.base_url = fake.install(httpserver)
+    fake.host = fake.base_url.split("/")[2]
     return fake
 
 
@@ -149,7 +155,7 @@ def test_paging_that_never_ends_is_a_failure(fake, paging, tmp_path):
     fake.serve(DRUGSFDA, lambda: page.response(link=loop), search_after=search_after)  # "next" is itself
     config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda"], lookback_days=3650)])
     polled = run_poll(config, now=RECORDED)
-    assert polled.source("openfda").error == "openFDA drug/drugsfda: the next-page link repeats an earlier page (page 2)"
+    assert polled.source("openfda").error == f"{fake.host}: openFDA drug/drugsfda: the next-page link repeats an earlier page (page 2)"
     assert polled.states["openfda"].cursor is None  # nothing moved
 
 
@@ -187,9 +193,9 @@ def test_not_found_means_nothing_new(fake, errors, corpus_fda, tmp_path):
 @pytest.mark.parametrize(
     ("code", "status", "expected"),
     [
-        ("BAD_REQUEST", 400, "HTTP 400: BAD_REQUEST: Sorting allowed by non-analyzed fields only: invalid_field"),
-        ("API_KEY_INVALID", 403, "HTTP 403: API_KEY_INVALID: An invalid api_key was supplied."),
-        ("SERVER_ERROR", 500, "HTTP 500 after 4 tries: SERVER_ERROR: Check your request and try again"),
+        ("BAD_REQUEST", 400, "HTTP 400 (GET /drug/label.json?…): BAD_REQUEST: Sorting allowed by non-analyzed fields only: invalid_field"),
+        ("API_KEY_INVALID", 403, "HTTP 403 (GET /drug/label.json?…): API_KEY_INVALID: An invalid api_key was supplied."),
+        ("SERVER_ERROR", 500, "HTTP 500 after 4 tries (GET /drug/label.json?…): SERVER_ERROR: Check your request and try again"),
     ],
 )
 def test_error_answers_fail_naming_code_and_message(fake, errors, tmp_path, code, status, expected):
@@ -200,7 +206,7 @@ def test_error_answers_fail_naming_code_and_message(fake, errors, tmp_path, code
     sleeps: list[float] = []
     polled = run_poll(config, sleeps=sleeps)
     error = polled.source("openfda").error
-    assert error == f"openFDA drug/label → {expected}" or error.startswith(f"openFDA drug/label → {expected}")
+    assert error.startswith(f"{fake.host}: {expected}")
     assert "\n" not in error
     assert polled.states["openfda"].cursor is None and polled.states["openfda"].last_error == error
     assert len(fake.requests) == (4 if status == 500 else 1)  # 5xx is retried, then reported
@@ -210,7 +216,7 @@ def test_old_server_error_body_is_reported_too(fake, corpus_fda, tmp_path):
     fake.serve(ENFORCEMENT, json_response((corpus_fda / "TFlowGit-tf-ads-bpa" / "500.json").read_bytes(), 500))
     config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/enforcement"])])
     error = run_poll(config).source("openfda").error
-    assert error == "openFDA drug/enforcement → HTTP 500 after 4 tries: SERVER_ERROR: Check your request and try again"
+    assert error == f"{fake.host}: HTTP 500 after 4 tries (GET /drug/enforcement.json?…): SERVER_ERROR: Check your request and try again"
 
 
 def test_error_inside_a_200_and_non_json_answers_are_failures(fake, tmp_path):
@@ -219,8 +225,8 @@ def test_error_inside_a_200_and_non_json_answers_are_failures(fake, tmp_path):
     config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda"]),
                                      openfda_source(fake.base_url, endpoints=["drug/label"]) | {"name": "labels"}])
     polled = run_poll(config)
-    assert polled.source("openfda").error == "openFDA drug/drugsfda → HTTP 200: TIMEOUT: took too long"
-    assert polled.source("labels").error == "openFDA drug/label: the answer is not a JSON object"
+    assert polled.source("openfda").error == f"{fake.host}: HTTP 200 (GET /drug/drugsfda.json?…): TIMEOUT: took too long"
+    assert polled.source("labels").error == f"{fake.host}: openFDA drug/label: the answer is not a JSON object"
 
 
 def test_api_key_is_sent_but_never_shown(fake, errors, paging, tmp_path, caplog):
@@ -233,7 +239,8 @@ def test_api_key_is_sent_but_never_shown(fake, errors, paging, tmp_path, caplog)
         polled = run_poll(config, now=RECORDED, env={"OPENFDA_API_KEY": SECRET})
     assert [r["api_key"] for r in fake.requests] == [[SECRET]] * 3
     error = polled.source("openfda").error
-    assert error.startswith("openFDA drug/label → HTTP 403: API_KEY_INVALID: An invalid api_key") and SECRET not in error
+    assert error.startswith(f"{fake.host}: HTTP 403 (GET /drug/label.json?…): API_KEY_INVALID: An invalid api_key")
+    assert SECRET not in error
     ours = [r for r in caplog.records if not r.name.startswith("werkzeug")]  # not the test server's access log
     assert any("api_key=***" in r.getMessage() for r in ours)  # the debug line names the URL, redacted
     assert not [r for r in ours if SECRET in r.getMessage()]
@@ -261,9 +268,9 @@ def test_label_items_from_real_labels(fake, corpus_fda, tmp_path):
     assert item.date == "2012-09-18"
     assert item.title == "FDA label revision: AMBIEN (zolpidem tartrate), STAT Rx USA LLC (version 3)"
     assert item.abstract.startswith("Ambien (zolpidem tartrate) is indicated for the short-term treatment of insomnia")
-    assert len(item.abstract) <= openfda.SUMMARY_CHARS + 2 and item.abstract.endswith("…")
+    assert len(item.abstract) <= openfda_json.SUMMARY_CHARS + 2 and item.abstract.endswith("…")
     assert {"AMBIEN", "ZOLPIDEM TARTRATE"} <= set(item.keywords)
-    assert item.extra["section"] == "regulatory" and item.extra["kind"] == "label change"
+    assert item.section == "regulatory" and item.kind == "label change"
     # The abridged label has no set_id/version/effective_time: openfda.spl_set_id and the SPL id stand in.
     abridged = polled.items["openfda:label:fda754f6-d0f3-4dce-a17a-927d64f912f7:spl-fd27d2f5-1ade-4dbf-b2d2-bb98daf7da3a"].item
     assert abridged.date is None and abridged.title.startswith("FDA label revision: ZOLOFT (sertraline hydrochloride)")
@@ -281,7 +288,7 @@ def test_drugsfda_submissions_in_the_window_become_one_item_each(fake, tmp_path)
     assert efficacy.abstract == ("Drugs@FDA: SUPPL-12 to NDA211243 (JANSSEN PHARMS), status AP on 2026-11-10; class: Efficacy;"
                                  " review priority: PRIORITY; documents: Label, Letter.")
     assert efficacy.keywords == ("SPRAVATO", "ESKETAMINE HYDROCHLORIDE")
-    assert efficacy.extra["kind"] == "approval" and efficacy.extra["section"] == "regulatory"
+    assert efficacy.kind == "approval" and efficacy.section == "regulatory"
     no_docs = polled.items["openfda:drugsfda:NDA211243:SUPPL:13"].item
     assert no_docs.url == f'{fake.base_url}drug/drugsfda.json?search=application_number:%22NDA211243%22'
 
@@ -299,7 +306,7 @@ def test_recalls_and_approvals_reach_the_regulatory_section_of_the_digest(fake, 
     assert "initiated: 2026-10-30" in recall.abstract and recall.date == "2026-11-18"
     assert recall.url == f'{fake.base_url}drug/enforcement.json?search=recall_number:%22D-0042-2027%22'
     with Store.open(config.database) as store:
-        page = render_week(store, config, WEEK)
+        page = render(store, config, WEEK)
     regulatory = page.split("## Regulatory (3)", 1)[1].split("\n## ", 1)[0]
     assert "[FDA approval: SPRAVATO (esketamine hydrochloride) NDA211243 supplement SUPPL-12 (Efficacy)]" \
            "(https://www.accessdata.fda.gov/drugsatfda_docs/appletter/2026/211243Orig1s012ltr.pdf)" in regulatory
@@ -330,6 +337,11 @@ def test_config_errors_name_the_key(tmp_path, keys, message):
 
 
 def test_defaults():
-    settings = OpenfdaSource.parse_settings({}, "sources[0]")
+    settings = OpenfdaSource.parse_settings({"search": "esketamine"}, "sources[0]")
     assert settings.endpoints == ("drug/drugsfda", "drug/label", "drug/enforcement")
-    assert settings.limit == 100 and settings.search == openfda.DEFAULT_SEARCH
+    assert settings.limit == 100 and settings.search == ("esketamine",)
+
+
+def test_the_drug_names_come_from_feeds_yaml_alone():
+    with pytest.raises(ConfigError, match=r"^sources\[0\]\.search: is required but missing$"):
+        OpenfdaSource.parse_settings({}, "sources[0]")

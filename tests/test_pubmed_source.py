@@ -68,7 +68,7 @@ def test_poll_stores_real_records_and_moves_the_cursor(tmp_path, fake, articles)
     report, ids, state = run_poll(config)
     assert report.ok and report.sources[0].new == len(articles) == 100
     assert len(ids) == 100 and all(i.startswith("pubmed:") for i in ids)
-    assert state.cursor == "2026/11/24" and state.consecutive_failures == 0
+    assert state.cursor == "2026-11-24" and state.consecutive_failures == 0
 
 
 def test_every_request_names_tool_and_email_and_uses_the_history_server(tmp_path, fake, articles):
@@ -160,7 +160,7 @@ def test_a_failure_between_batches_loses_nothing_and_a_rerun_stores_nothing_twic
     report, ids, state = run_poll(config)
     assert not report.ok and len(ids) == 100 and state.cursor is None
     report, ids, state = run_poll(config)
-    assert report.ok and len(ids) == len(set(ids)) == 250 and state.cursor == "2026/11/24"
+    assert report.ok and len(ids) == len(set(ids)) == 250 and state.cursor == "2026-11-24"
 
 
 def test_the_api_key_is_sent_but_never_stored_or_shown(tmp_path, fake, articles, caplog):

@@ -17,10 +17,11 @@ import pytest
 from werkzeug import Request, Response
 
 from tests.feed_helpers import ANY_TOPIC, NOW, USER_AGENT, WEEK, fixture, run_poll, write_config
-from watcher.digest import render_week
+from watcher.digest.publish import render
 from watcher.errors import ConfigError, ParseError, UpstreamError
-from watcher.sources import rss
-from watcher.sources.rss import DEFAULT_ACCEPT, parse_feed
+from watcher.sources import rss, rss_feed
+from watcher.sources.rss import DEFAULT_ACCEPT
+from watcher.sources.rss_feed import parse_feed
 from watcher.store import Store
 
 PRESS = fixture("rss", "fda_press_releases.xml")
@@ -63,8 +64,8 @@ def test_fda_press_feed_is_read_into_regulatory_items(httpserver, tmp_path):
     assert "<" not in spravato.abstract and "Safety information remains in the REMS." in spravato.abstract
     # 22:30 EST on the 23rd is the 24th in UTC: the date is the feed's own day.
     assert spravato.date == "2026-11-23"
-    assert spravato.extra == {"section": "regulatory", "kind": "press release", "feed": "FDA Press Releases",
-                              "guid": "fda-press-2026-11-23-spravato"}
+    assert (spravato.section, spravato.kind) == ("regulatory", "press release")
+    assert spravato.extra == {"feed": "FDA Press Releases", "guid": "fda-press-2026-11-23-spravato"}
     assert spravato.publication_types == ("press release",)
     eye = items["rss:fda-press:fda-press-2026-10-30-eye-drops"]
     assert eye.title == "FDA Warns Consumers Not to Use Certain Eye Drops & Ointments"
@@ -88,7 +89,7 @@ def test_regulatory_digest_section_from_a_real_poll(httpserver, tmp_path):
                                                 section="regulatory", kind="press release")])
     run_poll(config)
     with Store.open(config.database) as store:
-        page = render_week(store, config, WEEK)
+        page = render(store, config, WEEK)
     section = page.split("## Regulatory (1)", 1)[1]
     assert section.lstrip().startswith(
         "- **[FDA Approves New Indication for Spravato (esketamine) Nasal Spray]"
@@ -99,15 +100,12 @@ def test_regulatory_digest_section_from_a_real_poll(httpserver, tmp_path):
     assert "FDA Roundup" not in page  # not on topic
 
 
-def test_fda_gov_feeds_default_to_the_regulatory_section():
-    settings = rss.RssSource.parse_settings({}, "sources[1]")
-    from watcher.config import SourceConfig
-
-    fda = rss.RssSource(SourceConfig("fda-drugs", "rss", "https://www.fda.gov/x/drugs/rss.xml", settings), client=None)
-    journal = rss.RssSource(SourceConfig("jad", "rss", "https://journal.example.org/rss", settings), client=None)
-    assert fda.section == "regulatory" and journal.section is None
-    items = parse_feed(PRESS, source="jad", feed_url="https://journal.example.org/rss", section=journal.section)
-    assert all("section" not in i.extra for i in items)
+def test_a_feeds_section_comes_from_feeds_yaml_alone():
+    # No host is special: an fda.gov feed without `section` is sorted by its entries' types like any other.
+    assert rss.RssSource.parse_settings({}, "sources[1]").section is None
+    assert rss.RssSource.parse_settings({"section": "Regulatory"}, "sources[1]").section == "regulatory"
+    items = parse_feed(PRESS, source="fda-drugs", feed_url="https://www.fda.gov/x/drugs/rss.xml")
+    assert items and all(i.section is None for i in items)
 
 
 def test_atom_feed_relative_links_dates_and_text(httpserver, tmp_path):
@@ -124,7 +122,7 @@ def test_atom_feed_relative_links_dates_and_text(httpserver, tmp_path):
     assert first.keywords == ("esketamine", "depression")
     assert first.journal == "Journal of Affective Studies: latest articles"
     assert first.abstract == "Adults with TRD were randomised 1:1."  # script removed by feedparser's sanitizer
-    assert first.extra["section"] == "other" and "kind" not in first.extra
+    assert first.section == "other" and first.kind is None
     assert second.title == "Sleep <and> mood in shift workers"  # plain text stays as written
     assert second.abstract == "Cross-sectional survey ."
     assert second.date == "2026-11-18"
@@ -194,13 +192,14 @@ def test_redirect_to_apology_page_is_a_failure_not_an_empty_week(httpserver, tmp
     polled = run_poll(config)
     failed = polled.source("fda-press")
     assert not failed.ok
-    apology = httpserver.url_for("/apology_objects/abuse-detection-apology.html")
-    assert failed.error == f"answered after a redirect with an HTML page ({apology}) instead of a feed"
+    host = httpserver.url_for("/").split("/")[2]
+    assert failed.error == (f"{host}: answered with an HTML page instead of a feed"
+                            " (after a redirect to /apology_objects/abuse-detection-apology.html)")
     assert polled.states["fda-press"].last_error == failed.error
     assert polled.states["fda-press"].consecutive_failures == 1
     assert polled.source("fda-drugs").ok  # the other feed is unharmed
     with Store.open(config.database) as store:
-        page = render_week(store, config, WEEK)
+        page = render(store, config, WEEK)
     assert "Warning: fda-press failed 1 of 1 poll" in page
 
 
@@ -209,7 +208,7 @@ def test_html_page_with_status_200_is_a_failure(httpserver, tmp_path):
     httpserver.expect_request("/feed").respond_with_data(APOLOGY, content_type="application/rss+xml")
     config = write_config(tmp_path, [rss_source("fda-press", httpserver.url_for("/feed"))])
     error = run_poll(config).source("fda-press").error
-    assert error == f"answered with an HTML page ({httpserver.url_for('/feed')}) instead of a feed"
+    assert error == f"{httpserver.url_for('/').split('/')[2]}: answered with an HTML page instead of a feed (GET /feed)"
 
 
 @pytest.mark.parametrize("status", [403, 404, 410, 204])
@@ -219,7 +218,7 @@ def test_non_200_statuses_are_failures(httpserver, tmp_path, status):
     config = write_config(tmp_path, [rss_source("fda-press", httpserver.url_for("/feed"))])
     polled = run_poll(config)
     error = polled.source("fda-press").error
-    assert error.startswith(f"GET {httpserver.url_for('/feed')} → HTTP {status}")
+    assert error.startswith(f"{httpserver.url_for('/').split('/')[2]}: HTTP {status} (GET /feed)")
     assert "\n" not in error
     assert polled.states["fda-press"].last_success is None
 
@@ -227,7 +226,7 @@ def test_non_200_statuses_are_failures(httpserver, tmp_path, status):
 @pytest.mark.parametrize(
     ("body", "content_type", "reason"),
     [
-        (b"", "application/rss+xml", "answered with an empty body ("),
+        (b"", "application/rss+xml", "answered with an empty body instead of a feed (GET /feed)"),
         (b'{"error": "not here"}', "application/json", "not an RSS or Atom feed: SAXParseException"),
         (b"<?xml version='1.0'?><catalog><book/></catalog>", "application/xml", "not an RSS or Atom feed"),
     ],
@@ -260,7 +259,7 @@ def test_parser_crash_is_a_recorded_failure_of_that_feed_only(httpserver, tmp_pa
     config = write_config(tmp_path, [rss_source("crash", httpserver.url_for("/crash")),
                                      rss_source("fine", httpserver.url_for("/fine"))])
     polled = run_poll(config)
-    assert polled.source("crash").error == "feed could not be parsed: ValueError: chr() arg not in range(0x110000)"
+    assert polled.source("crash").error.endswith(": feed could not be parsed: ValueError: chr() arg not in range(0x110000)")
     assert polled.source("fine").ok and polled.source("fine").fetched == 4
 
 
@@ -306,7 +305,7 @@ def test_entity_bombs_do_not_expand(name):
     assert peak < 64 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
     assert time.monotonic() - started < 10
     assert len(items) == 1
-    assert len(items[0].abstract or "") <= rss.MAX_TEXT  # the references stay unexpanded text
+    assert len(items[0].abstract or "") <= rss_feed.MAX_TEXT  # the references stay unexpanded text
     if name == "billion_laughs":
         assert items[0].title == "&lol9;"
 
@@ -335,20 +334,20 @@ def test_feed_bytes_are_never_taken_for_a_file_name(tmp_path):
 
 
 def test_dates_in_the_forms_feeds_use():
-    assert rss.date_text("Tue, 05 Dec 2023 16:59:37 EST") == "2023-12-05"
-    assert rss.date_text("Tue, 05 Dec 2023 23:59:37 -0500") == "2023-12-05"
-    assert rss.date_text("05 Dec 2023 16:59 EDT") == "2023-12-05"
-    assert rss.date_text("2003-12-31T10:14:55Z") == "2003-12-31"  # W3C, dc:date
-    assert rss.date_text("2004-04-06T23:05:43-05:00") == "2004-04-06"
-    assert rss.date_text("2026-11") == "2026-11"
-    assert rss.date_text("2026") == "2026"
-    assert rss.date_text("2026-02-30") is None
-    assert rss.date_text("yesterday") is None
+    assert rss_feed.date_text("Tue, 05 Dec 2023 16:59:37 EST") == "2023-12-05"
+    assert rss_feed.date_text("Tue, 05 Dec 2023 23:59:37 -0500") == "2023-12-05"
+    assert rss_feed.date_text("05 Dec 2023 16:59 EDT") == "2023-12-05"
+    assert rss_feed.date_text("2003-12-31T10:14:55Z") == "2003-12-31"  # W3C, dc:date
+    assert rss_feed.date_text("2004-04-06T23:05:43-05:00") == "2004-04-06"
+    assert rss_feed.date_text("2026-11") == "2026-11"
+    assert rss_feed.date_text("2026") == "2026"
+    assert rss_feed.date_text("2026-02-30") is None
+    assert rss_feed.date_text("yesterday") is None
     # Any other form feedparser understood comes from its parsed (UTC) value; published first.
     parsed = time.strptime("2004-01-02", "%Y-%m-%d")
-    assert rss.entry_date({"published": "2 janvier 2004", "published_parsed": parsed}) == "2004-01-02"
-    assert rss.entry_date({"updated": "2003-12-31T10:14:55Z", "published": "Fri, 02 Jan 2004 10:00:00 EST"}) == "2004-01-02"
-    assert rss.entry_date({"title": "undated"}) is None
+    assert rss_feed.entry_date({"published": "2 janvier 2004", "published_parsed": parsed}) == "2004-01-02"
+    assert rss_feed.entry_date({"updated": "2003-12-31T10:14:55Z", "published": "Fri, 02 Jan 2004 10:00:00 EST"}) == "2004-01-02"
+    assert rss_feed.entry_date({"title": "undated"}) is None
 
 
 # ---- configuration ----

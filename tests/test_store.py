@@ -9,7 +9,8 @@ import pytest
 
 from watcher.errors import StoreError
 from watcher.model import Hit, Item, Match, Related
-from watcher.store import MIGRATIONS, PollRecord, Store, utc_iso
+from watcher.store import MIGRATIONS, PollRecord, Store
+from watcher.weeks import utc_iso
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 YES = Match(True, ("t",), (Hit("drug", "ketamine", "title", "Ketamine"),))

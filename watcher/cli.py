@@ -1,4 +1,4 @@
-"""`watcher [--config PATH] COMMAND`: a thin layer over poll, digest, export and status.
+"""`watcher [--config PATH] COMMAND`: a thin layer over poll, publish, export and status.
 
 Exit codes: 0 all well; 1 a source failed (the others were still stored) or a write failed;
 2 usage or configuration error.
@@ -10,25 +10,31 @@ import argparse
 import logging
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 from . import __version__
 from .config import Config, load
-from .digest import iso_week, write_digest
-from .errors import ConfigError, WatcherError
+from .digest.publish import publish_due, publish_week
+from .errors import ConfigError, UsageError, WatcherError
 from .export import write_csv, write_jsonl
-from .markdown import plain
 from .lock import DEFAULT_WAIT, WriterLock
-from .poll import PollReport, poll, utc_now
-from .schedule import next_fire_times, poll_due, previous_week, run_forever, stop_on_signals, write_digests
-from .store import Store, parse_utc, store_failure
+from .poll import PollReport, poll
+from .service import StopFlag, run_forever, stop_on_signals
+from .status import StatusReport, status
+from .store import OutputRecord, Store, store_failure
+from .text import plain
+from .weeks import iso_week, utc_now, week_days
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+WRITERS = ("poll", "digest", "run")  # the commands that take the writer lock
 log = logging.getLogger("watcher")
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit code is already 2; keep its one-line form
+    def error(self, message: str) -> NoReturn:  # argparse's own exit code is already 2; keep its one-line form
         self.exit(EXIT_USAGE, f"watcher: error: {message} (see watcher --help)\n")
 
 
@@ -47,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     commands.add_parser("status", help="per source: last success, last error, items")
     commands.add_parser("check", help="validate feeds.yaml")
-    for writer in ("poll", "digest", "run"):  # the commands that take the writer lock
+    for writer in WRITERS:
         commands.choices[writer].add_argument(
             "--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
             help=f"if another watcher is writing, wait this long for it, then give up (default {DEFAULT_WAIT:g})",
@@ -58,29 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = None
     try:
         config = load(args.config)
         if args.command == "check":
             return cmd_check(config)
+        if getattr(args, "week", None):
+            week_days(args.week)  # a bad --week is refused before any lock or database
         if args.command == "run" and not args.once:
             return run_forever(config, wait=args.wait)  # takes the writer lock per job
-        if args.command in ("poll", "digest", "run"):
+        if args.command in WRITERS:
             # One writer at a time; then SIGTERM/SIGINT finish the write in progress and exit 0.
-            name = f"watcher {args.command}{' --once' if getattr(args, 'once', False) else ''}"
-            with WriterLock.for_database(config.database, name, wait=args.wait), stop_on_signals() as stop:
-                args.should_stop = stop
+            holder = f"watcher {args.command}{' --once' if getattr(args, 'once', False) else ''}"
+            with WriterLock.for_database(config.database, holder, wait=args.wait), stop_on_signals() as stop:
                 with Store.open(config.database) as store:
-                    return COMMANDS[args.command](config, store, args)
+                    return COMMANDS[args.command](config, store, args, stop)
         with Store.open(config.database) as store:
-            return COMMANDS[args.command](config, store, args)
-    except ConfigError as exc:
-        print(f"watcher: configuration error: {exc}", file=sys.stderr)
+            return COMMANDS[args.command](config, store, args, StopFlag())
+    except (ConfigError, UsageError) as exc:
+        kind = "configuration error" if isinstance(exc, ConfigError) else "error"
+        print(f"watcher: {kind}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except WatcherError as exc:
         print(f"watcher: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except sqlite3.Error as exc:  # after Store.open: a full disk, a page damaged since
-        print(f"watcher: error: {store_failure(config.database, exc)}", file=sys.stderr)
+        where = config.database if config else args.config
+        print(f"watcher: error: {store_failure(where, exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("watcher: interrupted; work not committed was rolled back", file=sys.stderr)
@@ -92,7 +102,7 @@ def cmd_check(config: Config) -> int:
     return EXIT_OK
 
 
-def progress_printer():
+def progress_printer() -> Callable[[str, int], None] | None:
     """Show a running count on an interactive terminal; stay silent in cron and CI."""
     if not sys.stderr.isatty():
         return None
@@ -116,68 +126,71 @@ def report_poll(report: PollReport) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-def cmd_poll(config: Config, store: Store, args: argparse.Namespace) -> int:
-    return report_poll(poll(config, store, progress=progress_printer(), should_stop=getattr(args, "should_stop", None)))
+def report_outputs(config: Config, records: Sequence[OutputRecord]) -> None:
+    for record in records:
+        print(f"{config.digests / record.path}: {record.items} item(s)")
 
 
-def cmd_digest(config: Config, store: Store, args: argparse.Namespace) -> int:
-    week = args.week or iso_week(utc_now(), config.timezone)
-    record = write_digest(store, config, week, now=utc_now())
-    print(f"{config.digests / record.path}: {record.items} item(s)")
+Command = Callable[[Config, Store, argparse.Namespace, StopFlag], int]
+
+
+def cmd_poll(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
+    return report_poll(poll(config, store, progress=progress_printer(), should_stop=stop))
+
+
+def cmd_digest(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
+    now = utc_now()
+    report_outputs(config, publish_week(store, config, args.week or iso_week(now, config.timezone), now=now))
     return EXIT_OK
 
 
-def cmd_run(config: Config, store: Store, args: argparse.Namespace) -> int:
-    stop = getattr(args, "should_stop", None)
+def cmd_run(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     report = poll(config, store, progress=progress_printer(), should_stop=stop)
     code = report_poll(report)
-    if report.interrupted:
-        return code
-    # Every missing weekly digest (after downtime), then the current week's.
-    for record in write_digests(store, config, now=utc_now(), should_stop=stop):
-        print(f"{config.digests / record.path}: {record.items} item(s)")
+    if not report.interrupted:
+        # Every missing weekly digest (after downtime), then the current week's.
+        report_outputs(config, publish_due(store, config, now=utc_now(), should_stop=stop))
     return code
 
 
-def cmd_export(config: Config, store: Store, args: argparse.Namespace) -> int:
+def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     (write_csv if args.format == "csv" else write_jsonl)(store, sys.stdout)
     return EXIT_OK
 
 
-def cmd_status(config: Config, store: Store, args: argparse.Namespace) -> int:
-    states = store.source_states()
-    counts = store.item_counts()
-    tz = config.timezone
-
-    def local(stamp: str | None) -> str:
-        return parse_utc(stamp).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if stamp else "never"
-
-    failing = 0
-    for source in config.sources:
-        state = states.get(source.name)
-        stored, matched = counts.get(source.name, (0, 0))
-        print(f"{source.name} ({source.type})")
-        print(f"  items:        {stored} stored, {matched} matched")
-        print(f"  last success: {local(state.last_success if state else None)}")
-        if state and state.consecutive_failures:
-            failing += 1
-            print(f"  FAILING:      {state.consecutive_failures} poll(s) in a row")
-            print(f"  last error:   {local(state.last_error_at)}: {plain(state.last_error)}")
-        elif state and state.last_error:
-            print(f"  last error:   {local(state.last_error_at)} (recovered since): {plain(state.last_error)}")
-    digests = store.digests()
-    print(f"last digest:    {digests[0].week} ({local(digests[0].written_at)})" if digests else "last digest:    none yet")
-    # From the config's schedule, not from a running process: the times `watcher run` would use.
-    now = utc_now()
-    next_poll, next_digest = next_fire_times(config, now)
-    due = poll_due(store, config, now)
-    overdue = f" (a poll is overdue since {due.astimezone(tz):%Y-%m-%d %H:%M %Z}; is `watcher run` running?)" if due else ""
-    print(f"next poll:      {next_poll.astimezone(tz):%Y-%m-%d %H:%M %Z}{overdue}")
-    print(f"next digest:    {next_digest.astimezone(tz):%Y-%m-%d %H:%M %Z} (week {previous_week(next_digest, config)})")
-    return EXIT_FAILED if failing else EXIT_OK
+def cmd_status(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
+    report = status(store, config, utc_now())
+    print_status(report, config.timezone)
+    return EXIT_FAILED if report.failing else EXIT_OK
 
 
-COMMANDS = {"poll": cmd_poll, "digest": cmd_digest, "run": cmd_run, "export": cmd_export, "status": cmd_status}
+def print_status(report: StatusReport, tz: ZoneInfo) -> None:
+    def local(moment: datetime | None) -> str:
+        return f"{moment.astimezone(tz):%Y-%m-%d %H:%M %Z}" if moment else "never"
+
+    for s in report.sources:
+        print(f"{s.name} ({s.type})")
+        print(f"  items:        {s.stored} stored, {s.matched} matched")
+        print(f"  last success: {local(s.last_success)}")
+        if s.failing:
+            print(f"  FAILING:      {s.failures_in_a_row} poll(s) in a row")
+            print(f"  last error:   {local(s.last_error_at)}: {plain(s.last_error)}")
+        elif s.last_error:
+            print(f"  last error:   {local(s.last_error_at)} (recovered since): {plain(s.last_error)}")
+    if report.last_digest_week:
+        print(f"last digest:    {report.last_digest_week} ({local(report.last_digest_at)})")
+    else:
+        print("last digest:    none yet")
+    overdue = ""
+    if report.overdue_since:
+        overdue = f" (a poll is overdue since {local(report.overdue_since)}; is `watcher run` running?)"
+    print(f"next poll:      {local(report.next_poll)}{overdue}")
+    print(f"next digest:    {local(report.next_digest)} (week {report.next_digest_week})")
+
+
+COMMANDS: dict[str, Command] = {
+    "poll": cmd_poll, "digest": cmd_digest, "run": cmd_run, "export": cmd_export, "status": cmd_status,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,38 +1,29 @@
-"""feeds.yaml → a typed, validated Config. Every error names its key path and the fix."""
+"""feeds.yaml → a typed, validated Config. Every error names its key path and the fix.
+
+Each part of the file is parsed by the module that owns it: topics by `topics`, each source's own
+keys by its source type (through the registry); the value checkers are in `checks`.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from . import __version__
+from .checks import between, check_keys, clock_time, http_url, mapping, name, number, optional, text
 from .errors import ConfigError
-from .filter import Topic, compile_topics
+from .model import Contact, HttpSettings, SourceConfig
+from .sources.registry import SOURCE_TYPES
+from .topics import Topic, compile_topics
 
-T = TypeVar("T")
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    tool: str
-    email: str
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
-    user_agent: str
-    timeout: float
-    max_mb: int
-    deadline: float = 300.0  # one whole response, body included: a trickling server cannot hold a poll longer
+TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +31,6 @@ class ScheduleSettings:
     poll_times: tuple[str, ...]  # "HH:MM" local times, every day
     digest_day: str  # mon..sun
     digest_time: str  # "HH:MM"
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    """One entry of `sources`: the common keys; `settings` is the type's own validated dataclass."""
-
-    name: str
-    type: str
-    url: str
-    settings: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,83 +44,7 @@ class Config:
     schedule: ScheduleSettings
     sources: tuple[SourceConfig, ...]
     topics: tuple[Topic, ...]
-
-
-# ---- small checkers: each returns the value or raises ConfigError(path, message) ----
-
-
-def describe(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "empty"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def require_mapping(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(path, f"must be a mapping of keys to values, not {describe(value)}")
-    return value
-
-
-def check_keys(raw: Mapping[str, Any], path: str, allowed: set[str], required: set[str] = frozenset()) -> None:
-    for key in raw:
-        if key not in allowed:
-            known = ", ".join(sorted(allowed))
-            raise ConfigError(join(path, str(key)), f"unknown key; expected one of: {known}")
-    for key in sorted(required):
-        if key not in raw:
-            raise ConfigError(join(path, key), "is required but missing")
-
-
-def join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def text(value: Any, path: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(path, f"must be text, not {describe(value)}")
-    if not allow_empty and not value.strip():
-        raise ConfigError(path, "must not be empty")
-    return value.strip()
-
-
-def integer(value: Any, path: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(path, f"must be a whole number from {lo} to {hi}, not {describe(value)}")
-    if not lo <= value <= hi:
-        raise ConfigError(path, f"must be from {lo} to {hi}, not {value}")
-    return value
-
-
-def number(value: Any, path: str, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(path, f"must be a number from {lo:g} to {hi:g}, not {describe(value)}")
-    if not lo <= value <= hi:
-        raise ConfigError(path, f"must be from {lo:g} to {hi:g}, not {value}")
-    return float(value)
-
-
-def http_url(value: Any, path: str) -> str:
-    url = text(value, path)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(path, f"must be a full http(s) URL with a host, e.g. https://example.org/path, not {url!r}")
-    return url
-
-
-def clock_time(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not HHMM_RE.match(value):
-        raise ConfigError(path, f'must be a 24-hour time "HH:MM" in quotes, e.g. "06:00", not {value!r}')
-    return value
-
-
-def optional(raw: Mapping[str, Any], key: str, path: str, check: Callable[[Any, str], T], default: T) -> T:
-    return check(raw[key], join(path, key)) if key in raw and raw[key] is not None else default
-
-
-# ---- sections ----
-
-TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics"}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    outputs: tuple[str, ...] = ("markdown",)  # formats written for every week, the first one primary
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -169,10 +74,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """safe_load, except that a key written twice in one mapping is an error: YAML's "the last
     one wins" would silently drop, say, a whole first `sources:` list."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=deep)
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             try:
                 first = seen.setdefault(key, key_node.start_mark.line + 1)
             except TypeError:  # an unhashable key: SafeLoader reports it
@@ -187,7 +92,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def parse(raw: Any, *, base: Path, path: Path) -> Config:
     if raw is None:
         raise ConfigError("", f"{path}: the file is empty; it needs at least `sources` and `topics`")
-    raw = require_mapping(raw, "")
+    raw = mapping(raw, "")
     check_keys(raw, "", TOP_KEYS, required={"sources", "topics"})
     tz_name = optional(raw, "timezone", "", text, "America/Chicago")
     try:
@@ -209,7 +114,7 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
 
 
 def parse_contact(raw: Any) -> Contact:
-    raw = require_mapping(raw, "contact")
+    raw = mapping(raw, "contact")
     check_keys(raw, "contact", {"tool", "email"})
     email = optional(raw, "email", "contact", text, "")
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
@@ -218,9 +123,7 @@ def parse_contact(raw: Any) -> Contact:
 
 
 def parse_http(raw: Any) -> HttpSettings:
-    from . import __version__
-
-    raw = require_mapping(raw, "http")
+    raw = mapping(raw, "http")
     check_keys(raw, "http", {"user_agent", "timeout", "deadline", "max_mb"})
     timeout = optional(raw, "timeout", "http", lambda v, p: number(v, p, 1, 600), 30.0)
     deadline = optional(raw, "deadline", "http", lambda v, p: number(v, p, 1, 3600), max(300.0, timeout))
@@ -229,13 +132,13 @@ def parse_http(raw: Any) -> HttpSettings:
     return HttpSettings(
         user_agent=optional(raw, "user_agent", "http", text, f"watcher/{__version__} (literature watch)"),
         timeout=timeout,
-        max_mb=optional(raw, "max_mb", "http", lambda v, p: integer(v, p, 1, 2000), 200),
+        max_mb=optional(raw, "max_mb", "http", between(1, 2000), 200),
         deadline=deadline,
     )
 
 
 def parse_schedule(raw: Any) -> ScheduleSettings:
-    raw = require_mapping(raw, "schedule")
+    raw = mapping(raw, "schedule")
     check_keys(raw, "schedule", {"poll", "digest"})
     polls = raw.get("poll", ["06:00"])
     if isinstance(polls, str):
@@ -245,7 +148,7 @@ def parse_schedule(raw: Any) -> ScheduleSettings:
     if not isinstance(polls, list) or not polls:
         raise ConfigError("schedule.poll", 'must be a time "HH:MM" or a list of them, e.g. ["06:00", "18:00"]')
     poll_times = tuple(clock_time(v, f"schedule.poll[{i}]") for i, v in enumerate(polls))
-    digest = require_mapping(raw.get("digest") or {}, "schedule.digest")
+    digest = mapping(raw.get("digest") or {}, "schedule.digest")
     check_keys(digest, "schedule.digest", {"day", "time"})
     day = optional(digest, "day", "schedule.digest", text, "mon").lower()[:3]
     if day not in WEEKDAYS:
@@ -256,28 +159,23 @@ def parse_schedule(raw: Any) -> ScheduleSettings:
 
 
 def parse_sources(raw: Any) -> tuple[SourceConfig, ...]:
-    from .sources.registry import source_types
-
     if not isinstance(raw, list) or not raw:
         raise ConfigError("sources", "must be a non-empty list of sources, each with name, type and url")
-    types = source_types()
     seen: dict[str, int] = {}
     out = []
     for i, entry in enumerate(raw):
         path = f"sources[{i}]"
-        entry = require_mapping(entry, path)
+        entry = mapping(entry, path)
         check_keys(entry, path, set(entry), required={"name", "type", "url"})
-        name = text(entry["name"], f"{path}.name")
-        if not NAME_RE.match(name):
-            raise ConfigError(f"{path}.name", f"{name!r}: use 1-40 lower-case letters, digits, '-' or '_'")
-        if name in seen:
-            raise ConfigError(f"{path}.name", f"{name!r} is already the name of sources[{seen[name]}]; names must be unique")
-        seen[name] = i
+        source_name = name(text(entry["name"], f"{path}.name"), f"{path}.name", "source name")
+        if source_name in seen:
+            raise ConfigError(f"{path}.name", f"{source_name!r} is already the name of sources[{seen[source_name]}]; names must be unique")
+        seen[source_name] = i
         kind = text(entry["type"], f"{path}.type")
-        if kind not in types:
-            raise ConfigError(f"{path}.type", f"unknown source type {kind!r}; known types: {', '.join(sorted(types))}")
+        if kind not in SOURCE_TYPES:
+            raise ConfigError(f"{path}.type", f"unknown source type {kind!r}; known types: {', '.join(sorted(SOURCE_TYPES))}")
         url = http_url(entry["url"], f"{path}.url")
         rest = {k: v for k, v in entry.items() if k not in ("name", "type", "url")}
-        settings = types[kind].parse_settings(rest, path)
-        out.append(SourceConfig(name=name, type=kind, url=url, settings=settings))
+        settings = SOURCE_TYPES[kind].parse_settings(rest, path)
+        out.append(SourceConfig(name=source_name, type=kind, url=url, settings=settings))
     return tuple(out)

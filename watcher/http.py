@@ -3,7 +3,8 @@ per-host pacing, retries that honour Retry-After, conditional GET, size limits o
 decompressed body, and secrets redacted from every URL and message this module produces.
 
 Nothing here raises a requests/urllib3 exception: failures leave as one-line `FetchError`s
-with no chained cause or context (those would carry the raw URL, api_key included).
+with no chained cause or context (those would carry the raw URL, api_key included). A failure
+reads "<host>: <reason> (…, GET <path>?…)": the whole URL (redacted) is its `url`, for the log.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -70,6 +71,25 @@ class HttpPolicy:
 
 
 @dataclass(frozen=True)
+class Target:
+    """A request as a person is shown it: the host, and the path up to its query."""
+
+    host: str  # "eutils.ncbi.nlm.nih.gov", with the port when one is given
+    where: str  # "GET /entrez/eutils/efetch.fcgi?…"
+    url: str  # the whole URL, secrets redacted: for the log
+
+    @classmethod
+    def of(cls, url: str, redact: Callable[[str], str] = str) -> Target:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2].lower() or "(no host)"
+        path = parts.path or "/"
+        return cls(host, f"GET {redact(path)}{'?…' if parts.query else ''}", redact(url))
+
+    def error(self, reason: str) -> FetchError:
+        return FetchError(reason, host=self.host, url=self.url)
+
+
+@dataclass(frozen=True)
 class Response:
     """A whole response. `url` is the final URL after redirects, with secrets redacted."""
 
@@ -78,16 +98,32 @@ class Response:
     body: bytes = field(repr=False)
     url: str
     redirects: int = 0
-    status_line: str = field(default="", repr=False, compare=False)  # "GET … → HTTP 404: …", redacted
+    target: Target = field(default_factory=lambda: Target("(no host)", "GET /", ""), repr=False, compare=False)
+    detail: str = field(default="", repr=False, compare=False)  # the gist of a 4xx body, redacted
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300 or self.status == 304
 
-    def raise_for_status_line(self, expected: Container[int] | None = None) -> Response:
-        """Raise a one-line FetchError unless the status is expected (default: 2xx or 304)."""
-        if not (self.ok if expected is None else self.status in expected):
-            raise FetchError(self.status_line)
+    @property
+    def final_path(self) -> str:
+        """Where a redirect led, path only: "/apology_objects/abuse-detection-apology.html"."""
+        return Target.of(self.url).where.removeprefix("GET ")
+
+    def failure(self, reason: str | None = None, *, detail: str | None = None) -> FetchError:
+        """"host: HTTP 404 after a redirect to /x (GET /path?…): Not Found"; `reason` replaces the
+        status, `detail` the gist of the body."""
+        said = reason or f"HTTP {self.status}"
+        if self.redirects and reason is None:
+            said += f" after a redirect to {self.final_path}"
+        said += f" ({self.target.where})"
+        shown = self.detail if detail is None else detail
+        return self.target.error(f"{said}: {shown}" if shown else said)
+
+    def expect(self, *statuses: int) -> Response:
+        """Raise the one-line failure unless the status is one of `statuses` (none given: 2xx or 304)."""
+        if not (self.status in statuses if statuses else self.ok):
+            raise self.failure()
         return self
 
 
@@ -229,15 +265,16 @@ def _http_date(value: str) -> float | None:
 class _Transient(Exception):
     """One try failed in a way another try may mend. Never leaves this module."""
 
-    def __init__(self, prefix: str, reason: str, *, detail: str = "", retry_after: float | None = None) -> None:
+    def __init__(self, target: Target, reason: str, *, detail: str = "", retry_after: float | None = None) -> None:
         super().__init__(reason)
-        self.prefix, self.reason, self.detail, self.retry_after = prefix, reason, detail, retry_after
+        self.target, self.reason, self.detail, self.retry_after = target, reason, detail, retry_after
 
-    def final_message(self, tries: int) -> str:
+    def final(self, tries: int) -> FetchError:
         counted = f"{tries} tries" if tries != 1 else "1 try"
         if self.reason.startswith("HTTP "):
-            return f"{self.prefix} → {self.reason} after {counted}" + (f": {self.detail}" if self.detail else "")
-        return f"{self.prefix} → {self.reason} ({counted})"
+            detail = f": {self.detail}" if self.detail else ""
+            return self.target.error(f"{self.reason} after {counted} ({self.target.where}){detail}")
+        return self.target.error(f"{self.reason} ({counted}, {self.target.where})")
 
 
 # ---- the body, bounded ----
@@ -251,10 +288,11 @@ class BodyStream:
     most n decompressed bytes, so a gzip bomb never inflates more than one chunk into memory.
     """
 
-    def __init__(self, raw: urllib3.HTTPResponse, *, prefix: str, url: str, policy: HttpPolicy,
+    def __init__(self, raw: urllib3.HTTPResponse, *, target: Target, url: str, policy: HttpPolicy,
                  deadline_at: float, clock: Callable[[], float]) -> None:
         self.url = url  # final URL, redacted
-        self._raw, self._prefix, self._policy = raw, prefix, policy
+        self.target = target
+        self._raw, self._policy = raw, policy
         self._deadline_at, self._clock = deadline_at, clock
         self._count = 0
         self._eof = False
@@ -279,22 +317,25 @@ class BodyStream:
             self._eof = True
             reason, transient = failure
             if transient and self.retrying:
-                raise _Transient(self._prefix, reason)
-            raise FetchError(f"{self._prefix} → {reason} while reading the body")
+                raise _Transient(self.target, reason)
+            raise self._error(f"{reason} while reading the body")
         self._count += len(data)
         if self._count > self._policy.max_bytes:
             self._eof = True
-            raise FetchError(f"{self._prefix} → body larger than the {_size(self._policy.max_bytes)} limit")
+            raise self._error(f"body larger than the {_size(self._policy.max_bytes)} limit")
         self._eof = not data
         return data
 
     def readable(self) -> bool:
         return True
 
+    def _error(self, reason: str) -> FetchError:
+        return self.target.error(f"{reason} ({self.target.where})")
+
     def _check_deadline(self) -> None:
         if self._clock() > self._deadline_at:
             self._eof = True
-            raise FetchError(f"{self._prefix} → not complete within the {self._policy.deadline:g} s deadline")
+            raise self._error(f"not complete within the {self._policy.deadline:g} s deadline")
 
     def _head(self, n: int) -> bytes:
         """Up to n bytes for an error snippet; a failure here just means no snippet."""
@@ -321,7 +362,7 @@ class _Request:
     url: str
     params: Params
     headers: CaseInsensitiveDict
-    prefix: str  # "GET <full URL, redacted>"
+    target: Target
     redact: _Redactor
 
 
@@ -401,17 +442,17 @@ class HttpClient:
             full = requests.Request("GET", url, params=params).prepare().url or url
         except requests.RequestException as exc:
             full, failure = url, _classify(exc, self.policy.timeout)[0]
-        prefix = f"GET {redact(full)}"
+        target = Target.of(full, redact)
         if failure:
-            raise FetchError(f"{prefix} → {failure}")
-        return _Request(url, params, hdrs, prefix, redact)
+            raise target.error(f"{failure} ({target.where})")
+        return _Request(url, params, hdrs, target, redact)
 
     def _retry(self, req: _Request, attempt: Callable[[], Any]) -> Any:
         try:
             return self._retrying(attempt)
         except _Transient as exc:
-            message = exc.final_message(self.policy.retries)
-        raise FetchError(message)  # outside the except block, so the chain stays empty
+            error = exc.final(self.policy.retries)
+        raise error  # outside the except block, so the chain stays empty
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -424,7 +465,7 @@ class HttpClient:
         wait = state.next_action.sleep if state.next_action else 0.0
         if isinstance(exc, _Transient):
             log.warning("%s → %s; try %d of %d, next in %.1f s",
-                        exc.prefix, exc.reason, state.attempt_number, self.policy.retries, wait)
+                        exc.target.url, exc.reason, state.attempt_number, self.policy.retries, wait)
 
     # -- one try --
 
@@ -433,27 +474,24 @@ class HttpClient:
         with resp:
             body = stream.read()
         status = resp.status_code
-        line = f"{req.prefix} → HTTP {status}"
-        if status >= 400 and (detail := _snippet(body, req.redact)):
-            line += f": {detail}"
-        return Response(status, _headers(resp), body, stream.url, hops, line)
+        detail = _snippet(body, req.redact) if status >= 400 else ""
+        return Response(status, _headers(resp), body, stream.url, hops, req.target, detail)
 
     def _attempt(self, req: _Request) -> tuple[requests.Response, int, BodyStream]:
         """Send, follow redirects, and stop at the head of the final response."""
         started = self._clock()
         resp, hops = self._follow(req)
         try:
-            stream = BodyStream(resp.raw, prefix=req.prefix, url=req.redact(resp.url), policy=self.policy,
+            stream = BodyStream(resp.raw, target=req.target, url=req.redact(resp.url), policy=self.policy,
                                 deadline_at=started + self.policy.deadline, clock=self._clock)
             stream._check_deadline()  # a server that trickled its headers
             status = resp.status_code
             if status in RETRY_STATUSES:
                 detail = _snippet(stream._head(SNIPPET_BYTES), req.redact)
-                raise _Transient(req.prefix, f"HTTP {status}", detail=detail, retry_after=_retry_after(resp.headers))
+                raise _Transient(req.target, f"HTTP {status}", detail=detail, retry_after=_retry_after(resp.headers))
             length = resp.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > self.policy.max_bytes:
-                raise FetchError(f"{req.prefix} → body of {_size(int(length))} is over the "
-                                 f"{_size(self.policy.max_bytes)} limit")
+                raise stream._error(f"body of {_size(int(length))} is over the {_size(self.policy.max_bytes)} limit")
         except BaseException:
             resp.close()
             raise
@@ -473,7 +511,7 @@ class HttpClient:
             if self._session.should_strip_auth(resp.url, target):
                 headers.pop("Authorization", None)
             url, params = target, None
-        raise FetchError(f"{req.prefix} → more than {MAX_REDIRECTS} redirects")
+        raise req.target.error(f"more than {MAX_REDIRECTS} redirects ({req.target.where})")
 
     def _send(self, req: _Request, url: str, params: Params, headers: CaseInsensitiveDict) -> requests.Response:
         self._pace(url)
@@ -483,8 +521,8 @@ class HttpClient:
         except requests.RequestException as exc:
             reason, transient = _classify(exc, self.policy.timeout)
         if transient:  # raised outside the except block: no __context__ carrying the raw URL
-            raise _Transient(req.prefix, reason)
-        raise FetchError(f"{req.prefix} → {reason}")
+            raise _Transient(req.target, reason)
+        raise req.target.error(f"{reason} ({req.target.where})")
 
     def _pace(self, url: str) -> None:
         """Keep requests to one host at least 1/rate apart: reserve a slot, then wait outside the lock."""

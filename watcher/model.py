@@ -1,4 +1,7 @@
-"""The values that flow through the pipeline: small, frozen, JSON-friendly."""
+"""The values that flow through the pipeline: small, frozen, JSON-friendly dataclasses.
+
+Every module may import this one; it imports nothing of watcher's.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,10 @@ class Item:
     """One record from any source, normalised enough for filtering, storing and rendering.
 
     All text is plain text (markup already flattened); it is escaped only when rendered.
-    `extra` holds source-specific, JSON-serialisable fields (e.g. pmid, pub_year, language).
+    `section` (a key of `sections.SECTIONS`) places the item in the digest when its publication
+    types would not, e.g. an FDA feed configured as `section: regulatory`; `kind` is a short label
+    of what the record is ("press release", "label change"). `extra` holds source-specific,
+    JSON-serialisable fields (e.g. pmid, pub_year, language).
     """
 
     id: str  # stable across runs: "pubmed:<PMID>", "rss:<feed>:<guid>", ...
@@ -36,6 +42,8 @@ class Item:
     mesh_headings: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     related: tuple[Related, ...] = ()
+    section: str | None = None
+    kind: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
@@ -61,3 +69,47 @@ class Match:
     def terms(self) -> tuple[str, ...]:
         """Distinct matched terms in first-seen order."""
         return tuple(dict.fromkeys(h.term for h in self.hits))
+
+
+# ---- what feeds.yaml says about the sources, and what the store remembers of them ----
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Who runs this watcher: NCBI asks every E-utilities client for a tool name and an e-mail."""
+
+    tool: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    user_agent: str
+    timeout: float
+    max_mb: int
+    deadline: float = 300.0  # one whole response, body included: a trickling server cannot hold a poll longer
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One entry of `sources`: the common keys; `settings` is the type's own validated dataclass."""
+
+    name: str
+    type: str
+    url: str
+    settings: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's row in the store: its cursor, conditional-GET validators and health."""
+
+    name: str
+    cursor: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt: str | None = None
+    last_success: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    consecutive_failures: int = 0

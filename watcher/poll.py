@@ -8,14 +8,17 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
+from urllib.parse import urlsplit
 
-from .config import Config, SourceConfig
-from .errors import StoreError, WatcherError
+from .config import Config
+from .errors import SourceError, StoreError, WatcherError
 from .filter import match
-from .model import Item
-from .sources.registry import source_types
-from .store import PollRecord, Store, store_failure, utc_iso
+from .model import Item, SourceConfig
+from .sources.base import Source, SourceContext
+from .sources.registry import SOURCE_TYPES
+from .store import PollRecord, Store, store_failure
+from .weeks import utc_iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,6 @@ def stoppable(sleep: Callable[[float], None], should_stop: StopCheck, step: floa
     return wait
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @dataclass(slots=True)
 class SourceReport:
     name: str
@@ -70,8 +69,13 @@ class PollReport:
         return all(s.ok or s.interrupted for s in self.sources)
 
 
-def make_source(source: SourceConfig, config: Config, env: Mapping[str, str], sleep: Callable[[float], None]):
-    return source_types()[source.type].build(source, config, env, sleep)
+def make_source(source: SourceConfig, config: Config, env: Mapping[str, str], sleep: Callable[[float], None]) -> Source:
+    context = SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep)
+    return SOURCE_TYPES[source.type].build(source, context)
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
 
 
 def poll(
@@ -149,6 +153,11 @@ def poll_source(
         result.ok = True
     except Interrupted:
         result.interrupted = True
+    except SourceError as exc:
+        error = exc.at(host_of(source_config.url))  # the person reads which upstream failed, first
+        result.error = str(error)
+        if error.url:
+            log.info("poll %s: the failed request was %s", name, error.url)
     except WatcherError as exc:
         result.error = str(exc)
     except sqlite3.Error as exc:  # the store failed, not the source (disk full, damaged file): stop the poll

@@ -1,4 +1,5 @@
-"""The only place with state: one SQLite file holding items, per-source state, failures, runs, digests.
+"""The only place with state: one SQLite file holding items, per-source state, polls, runs and
+the outputs written.
 
 Schema changes are numbered migrations, each applied in its own transaction and recorded in
 PRAGMA user_version, so a crash mid-migration leaves the previous version intact.
@@ -11,12 +12,13 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import StoreError, os_reason
-from .model import Hit, Item, Match, Related
+from .model import Hit, Item, Match, Related, SourceState
+from .weeks import utc_iso
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -74,8 +76,28 @@ MIGRATIONS: tuple[str, ...] = (
         sha256     TEXT NOT NULL
     );
     """,
+    # 2: one row per (week, format), now that a week is written in more than one format; an item's
+    #    section and kind become fields of its own instead of keys of `extra`.
+    """
+    CREATE TABLE outputs (
+        week       TEXT NOT NULL,                 -- YYYY-Www
+        format     TEXT NOT NULL,                 -- markdown, ...
+        path       TEXT NOT NULL,                 -- relative to the digests folder
+        written_at TEXT NOT NULL,
+        items      INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        PRIMARY KEY (week, format)
+    );
+    INSERT INTO outputs (week, format, path, written_at, items, sha256)
+        SELECT week, 'markdown', path, written_at, items, sha256 FROM digests;
+    DROP TABLE digests;
+    UPDATE items SET data = json_remove(
+        json_set(data, '$.section', json_extract(data, '$.extra.section'), '$.kind', json_extract(data, '$.extra.kind')),
+        '$.extra.section', '$.extra.kind');
+    """,
 )
-OUR_TABLES = {"items", "sources", "runs", "polls", "digests"}
+# Tables any version of watcher has created: a version-0 file holding others is not ours.
+OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs"}
 
 
 def statements(script: str) -> Iterator[str]:
@@ -98,30 +120,6 @@ def store_failure(path: Path, exc: sqlite3.Error) -> str:
     return f"{path}: database error ({text}); it is left as it is: if it is damaged, restore it from a backup"
 
 
-def utc_iso(moment: datetime) -> str:
-    """Timestamps are stored as UTC text that sorts as time does."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_utc(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    name: str
-    cursor: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    last_attempt: str | None = None
-    last_success: str | None = None
-    last_error: str | None = None
-    last_error_at: str | None = None
-    consecutive_failures: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class StoredItem:
     item: Item
@@ -142,9 +140,12 @@ class PollRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class DigestRecord:
+class OutputRecord:
+    """One file written for one week in one format."""
+
     week: str
-    path: str
+    format: str
+    path: str  # relative to the digests folder
     written_at: str
     items: int
     sha256: str
@@ -346,13 +347,13 @@ class Store:
                 (utc_iso(now), status, new_items, matched, failures, run_id),
             )
 
-    def record_digest(self, record: DigestRecord) -> None:
+    def record_output(self, record: OutputRecord) -> None:
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO digests (week, path, written_at, items, sha256) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT(week) DO UPDATE SET path = excluded.path, written_at = excluded.written_at,"
+                "INSERT INTO outputs (week, format, path, written_at, items, sha256) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(week, format) DO UPDATE SET path = excluded.path, written_at = excluded.written_at,"
                 " items = excluded.items, sha256 = excluded.sha256",
-                (record.week, record.path, record.written_at, record.items, record.sha256),
+                (record.week, record.format, record.path, record.written_at, record.items, record.sha256),
             )
 
     # ---- reading ----
@@ -394,8 +395,12 @@ class Store:
         for row in self.conn.execute("SELECT * FROM items ORDER BY first_seen, id"):
             yield self._stored(row)
 
-    def digests(self) -> list[DigestRecord]:
-        return [DigestRecord(**dict(r)) for r in self.conn.execute("SELECT * FROM digests ORDER BY week DESC")]
+    def outputs(self, format: str | None = None) -> list[OutputRecord]:
+        """Outputs written, newest week first; of one format when `format` is given."""
+        rows = self.conn.execute(
+            "SELECT * FROM outputs WHERE ? IS NULL OR format = ? ORDER BY week DESC, format", (format, format)
+        )
+        return [OutputRecord(**dict(r)) for r in rows]
 
     # ---- reading: the schedule's view of the past (catch-up, digest gaps) ----
 

@@ -1,4 +1,19 @@
-"""What every source gives the poller: batches of items, the last one carrying the new cursor."""
+"""The contract every source meets.
+
+A source type is a class registered in `registry.SOURCE_TYPES` under its feeds.yaml `type`. It has:
+
+- `parse_settings(raw, path)`: validate the entry's own keys (everything but name, type and url)
+  with the shared checkers and return a frozen settings dataclass; errors name the key path;
+- `build(source, context)`: make a `Source` for one poll, with an `HttpClient` from `client_for`
+  (feeds.yaml's http limits, the upstream's own rate and headers, its secrets to redact).
+
+A `Source` turns the stored `SourceState` (cursor, validators) into `Batch`es. The poller commits
+each batch in one transaction; only the last one (`final=True`) moves the cursor and validators,
+so a failure or a crash before it loses nothing and the next poll asks again. A source knows
+nothing of the store, the filter or the digest: it fetches, and its pure parser module (bytes in,
+`Item`s out) makes the items. Failures are `SourceError`s; the poller says them of the source's
+host when the error does not name one.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +23,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..http import HttpClient, HttpPolicy
-from ..model import Item
-from ..store import SourceState
+from ..model import Contact, HttpSettings, Item, SourceConfig, SourceState
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,39 +36,49 @@ class Batch:
     validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified)
 
 
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """What a source may know of the rest of the configuration and of the process."""
+
+    http: HttpSettings
+    contact: Contact
+    env: Mapping[str, str]  # API keys are read from the environment, never from feeds.yaml
+    sleep: Callable[[float], None]  # waits between tries; a stop request ends it early
+
+
 class Source(Protocol):
     name: str
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:
-        """Yield batches from the stored cursor onward; raise a WatcherError on failure."""
+        """Yield batches from the stored cursor onward; raise a SourceError on failure.
+
+        `now` is in the configured zone, so "today" is the clinic's today."""
         ...
 
 
 class SourceType(Protocol):
-    """A source class: validates its own feeds.yaml keys and builds itself."""
+    def parse_settings(self, raw: Mapping[str, Any], path: str) -> Any: ...
 
-    @staticmethod
-    def parse_settings(raw: Mapping[str, Any], path: str) -> Any: ...
+    def build(self, source: SourceConfig, context: SourceContext) -> Source: ...
 
 
 def client_for(
-    app: Any,
+    context: SourceContext,
     *,
     rate: float,
-    sleep: Callable[[float], None],
     secrets: Iterable[str] = (),
     user_agent: str | None = None,
     accept: str | None = None,
     max_bytes: int | None = None,
 ) -> HttpClient:
     """An HttpClient with feeds.yaml's `http` settings and the upstream's own rate and headers."""
-    limit = app.http.max_mb * 1024 * 1024
+    limit = context.http.max_mb * 1024 * 1024
     policy = HttpPolicy(
-        user_agent=user_agent or app.http.user_agent,
+        user_agent=user_agent or context.http.user_agent,
         accept=accept,
-        timeout=app.http.timeout,
-        deadline=app.http.deadline,
+        timeout=context.http.timeout,
+        deadline=context.http.deadline,
         max_bytes=min(limit, max_bytes) if max_bytes else limit,
         rate=rate,
     )
-    return HttpClient(policy, secrets=[s for s in secrets if s], sleep=sleep)
+    return HttpClient(policy, secrets=[s for s in secrets if s], sleep=context.sleep)

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from ..config import SourceConfig, check_keys, integer, optional, text
-from ..errors import FetchError, UpstreamError
+from ..checks import between, check_keys, optional, text
+from ..errors import UpstreamError
 from ..http import HttpClient
-from ..store import SourceState
-from .base import Batch, client_for
+from ..model import SourceConfig, SourceState
+from .base import Batch, SourceContext, client_for
 from .pubmed_xml import EsearchResult, iter_efetch, parse_esearch, to_item
+from .window import DateWindow, window
 
 log = logging.getLogger(__name__)
 
 ESEARCH_CAP = 9999  # esearch will not page past this many ids for one query
 DATE_FMT = "%Y/%m/%d"
+API_KEY_ENV = "NCBI_API_KEY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,31 +31,30 @@ class PubmedSettings:
     batch_size: int = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    start: date
-    end: date  # inclusive, as E-utilities' maxdate is
-
-    def params(self) -> dict[str, str]:
-        return {"datetype": "edat", "mindate": self.start.strftime(DATE_FMT), "maxdate": self.end.strftime(DATE_FMT)}
-
-    def halves(self) -> tuple[Window, Window]:
-        middle = self.start + (self.end - self.start) // 2
-        return Window(self.start, middle), Window(middle + timedelta(days=1), self.end)
+def date_params(span: DateWindow) -> dict[str, str]:
+    """New since: the Entrez date (when PubMed first listed the record), inclusive on both ends."""
+    return {"datetype": "edat", "mindate": span.start.strftime(DATE_FMT), "maxdate": span.end.strftime(DATE_FMT)}
 
 
 class PubmedSource:
-    """Cursor = the last day (edat) whose records are all stored, as YYYY/MM/DD."""
+    """Cursor = the last day (edat) whose records are all stored, as an ISO date."""
 
     @staticmethod
     def parse_settings(raw: Mapping[str, Any], path: str) -> PubmedSettings:
         check_keys(raw, path, {"query", "lookback_days", "overlap_days", "batch_size"}, required={"query"})
         return PubmedSettings(
             query=text(raw["query"], f"{path}.query"),
-            lookback_days=optional(raw, "lookback_days", path, lambda v, p: integer(v, p, 1, 3650), 30),
-            overlap_days=optional(raw, "overlap_days", path, lambda v, p: integer(v, p, 0, 60), 3),
-            batch_size=optional(raw, "batch_size", path, lambda v, p: integer(v, p, 1, 10000), 500),
+            lookback_days=optional(raw, "lookback_days", path, between(1, 3650), 30),
+            overlap_days=optional(raw, "overlap_days", path, between(0, 60), 3),
+            batch_size=optional(raw, "batch_size", path, between(1, 10000), 500),
         )
+
+    @classmethod
+    def build(cls, source: SourceConfig, context: SourceContext) -> PubmedSource:
+        api_key = context.env.get(API_KEY_ENV) or None
+        # NCBI's published limits: 3 requests/s, 10 with a key.
+        client = client_for(context, rate=10.0 if api_key else 3.0, secrets=[api_key or ""])
+        return cls(source, tool=context.contact.tool, email=context.contact.email, api_key=api_key, client=client)
 
     def __init__(self, source: SourceConfig, *, tool: str, email: str, api_key: str | None, client: HttpClient) -> None:
         self.name = source.name
@@ -66,66 +67,53 @@ class PubmedSource:
         if api_key:
             self.common["api_key"] = api_key
 
-    @classmethod
-    def build(cls, source: SourceConfig, app: Any, env: Mapping[str, str], sleep: Callable[[float], None]) -> PubmedSource:
-        api_key = env.get("NCBI_API_KEY") or None
-        # NCBI's published limits: 3 requests/s, 10 with a key.
-        client = client_for(app, rate=10.0 if api_key else 3.0, secrets=[api_key or ""], sleep=sleep)
-        return cls(source, tool=app.contact.tool, email=app.contact.email, api_key=api_key, client=client)
-
     # ---- the poll ----
 
-    def window(self, state: SourceState, today: date) -> Window:
-        if state.cursor:
-            start = datetime.strptime(state.cursor, DATE_FMT).date() - timedelta(days=self.settings.overlap_days)
-        else:
-            start = today - timedelta(days=self.settings.lookback_days)
-        return Window(min(start, today), today)
-
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:
-        whole = self.window(state, now.date())
-        for window, found in self.searches(whole):
-            yield from self.fetch_window(found)
+        s = self.settings
+        whole = window(self.name, state.cursor, now.date(), lookback_days=s.lookback_days, overlap_days=s.overlap_days)
+        for found in self.searches(whole):
+            yield from self.fetch_found(found)
         # Reached only when every window was fetched: now the cursor may move.
-        yield Batch(items=(), final=True, cursor=whole.end.strftime(DATE_FMT))
+        yield Batch(items=(), final=True, cursor=whole.cursor)
 
-    def searches(self, window: Window) -> Iterator[tuple[Window, EsearchResult]]:
+    def searches(self, span: DateWindow) -> Iterator[EsearchResult]:
         """esearch the window; split it in halves until each part has at most ESEARCH_CAP ids."""
-        found = self.esearch(window)
+        found = self.esearch(span)
         if found.count <= ESEARCH_CAP:
             if found.count:
-                yield window, found
+                yield found
             return
-        if window.start == window.end:
+        if span.start == span.end:
             raise UpstreamError(
-                f"{found.count} records on the single day {window.start}: more than E-utilities can page; narrow the query"
+                f"{found.count} records on the single day {span.start}: more than E-utilities can page; narrow the query"
             )
-        log.info("%s: %d records in %s..%s, splitting the window", self.name, found.count, window.start, window.end)
-        for half in window.halves():
+        log.info("%s: %d records in %s..%s, splitting the window", self.name, found.count, span.start, span.end)
+        for half in span.halves():
             yield from self.searches(half)
 
-    def esearch(self, window: Window) -> EsearchResult:
-        params = {**self.common, "term": self.settings.query, "usehistory": "y", "retmax": "0", **window.params()}
-        response = self.client.get(self.base + "esearch.fcgi", params=params).raise_for_status_line((200,))
+    def esearch(self, span: DateWindow) -> EsearchResult:
+        params = {**self.common, "term": self.settings.query, "usehistory": "y", "retmax": "0", **date_params(span)}
+        response = self.client.get(self.base + "esearch.fcgi", params=params).expect(200)
         found = parse_esearch(response.body)
         if found.count and not (found.webenv and found.query_key):
             raise UpstreamError("esearch found records but returned no WebEnv/QueryKey (usehistory ignored?)")
         return found
 
-    def fetch_window(self, found: EsearchResult) -> Iterator[Batch]:
+    def fetch_found(self, found: EsearchResult) -> Iterator[Batch]:
         size = self.settings.batch_size
         for start in range(0, found.count, size):
             params = {
                 **self.common,
-                "query_key": found.query_key,
-                "WebEnv": found.webenv,
+                "query_key": found.query_key or "",
+                "WebEnv": found.webenv or "",
                 "retstart": str(start),
                 "retmax": str(size),
                 "retmode": "xml",
             }
             with self.client.open(self.base + "efetch.fcgi", params=params) as (status, _headers, stream):
                 if status != 200:
-                    raise FetchError(f"efetch at retstart {start} → HTTP {status}")
+                    raise stream.target.error(f"HTTP {status} at retstart {start} ({stream.target.where})")
                 items = tuple(to_item(record, self.name) for record in iter_efetch(stream))
             expected = min(size, found.count - start)
             if len(items) < expected:

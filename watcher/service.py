@@ -1,13 +1,7 @@
-"""Scheduled operation: APScheduler 3 wiring, catch-up from our own store, clean shutdown.
-
-The scheduler only says *when* to look. *What* to do is decided from the store every time:
-- a poll is due when no poll attempt (ok or failed) has started since the latest scheduled poll
-  time that has passed;
-- a digest is missing for every complete ISO week after the last one whose digest was written
-  after the week had ended (or, in a new database, from the week of its first run or item);
-  the current week's digest is rewritten on every catch-up so it stays fresh.
-So the APScheduler job store can be in memory and forgetful: after any downtime, one catch-up
-(at start and after every poll) restores everything that should exist.
+"""`watcher run`: the long-running service. APScheduler 3 says *when* to look; what to do is
+decided from the store every time (catchup.py), so the APScheduler job store can be in memory and
+forgetful: after any downtime, one catch-up (at start and after every poll) restores everything
+that should exist. SIGTERM/SIGINT finish the write in progress, then stop.
 """
 
 from __future__ import annotations
@@ -18,23 +12,23 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.base import BaseScheduler, SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
 
+from .catchup import digest_trigger, poll_due, poll_trigger
 from .config import Config
-from .digest import WEEK_RE, iso_week, week_bounds, week_days, write_digest
+from .digest.publish import publish_due, publish_week
 from .errors import WatcherError
 from .lock import DEFAULT_WAIT, LockHeld, WriterLock
-from .poll import PollReport, poll, utc_now
-from .store import DigestRecord, Store, parse_utc
+from .poll import PollReport, poll
+from .store import OutputRecord, Store
+from .weeks import previous_week, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -42,130 +36,21 @@ Clock = Callable[[], datetime]
 StopCheck = Callable[[], bool]
 
 # Misfires: a job that fires late is still worth running, because every job first asks the store
-# what is actually due (see the module docstring); and several missed fire times need only one
-# run (coalesce=True). So the grace spans a whole period: after a suspend or a long job of any
-# length, the one coalesced run still happens on wake instead of being dropped, as APScheduler's
-# default grace of 1 s would drop it. Anything older is the catch-up's business, not the scheduler's.
+# what is actually due; and several missed fire times need only one run (coalesce=True). So the
+# grace spans a whole period: after a suspend or a long job of any length, the one coalesced run
+# still happens on wake instead of being dropped, as APScheduler's default grace of 1 s would drop
+# it. Anything older is the catch-up's business, not the scheduler's.
 POLL_GRACE = int(timedelta(days=1).total_seconds())
 DIGEST_GRACE = int(timedelta(days=7).total_seconds())
 # When the writer lock is busy (a manual poll, a cron job), try the catch-up again this much later.
 LOCK_RETRY = timedelta(minutes=5)
 
 
-# ---- when ----
-
-
-def hour_minute(hhmm: str) -> tuple[int, int]:
-    hour, minute = hhmm.split(":")
-    return int(hour), int(minute)
-
-
-def poll_trigger(config: Config) -> BaseTrigger:
-    """Every day at each `schedule.poll` time, in the configured zone (explicit, never the host's)."""
-    triggers = [
-        CronTrigger(hour=hour, minute=minute, timezone=config.timezone)
-        for hour, minute in map(hour_minute, sorted(set(config.schedule.poll_times)))
-    ]
-    return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
-
-
-def digest_trigger(config: Config) -> CronTrigger:
-    """Weekly on `schedule.digest.day` at its time. Weekdays by name: no crontab numbering to get wrong."""
-    hour, minute = hour_minute(config.schedule.digest_time)
-    return CronTrigger(day_of_week=config.schedule.digest_day, hour=hour, minute=minute, timezone=config.timezone)
-
-
-def last_fire_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> datetime | None:
-    """The latest fire time in (now - lookback, now], by the trigger's own (DST-aware) arithmetic."""
-    # Arithmetic in UTC: `local + 1 s` is wall-clock arithmetic and drops the fold, which in the
-    # repeated hour of an autumn DST change steps *back* an hour (and would loop forever here).
-    now = now.astimezone(timezone.utc)
-    last = None
-    moment = trigger.get_next_fire_time(None, now - lookback)
-    while moment is not None and moment <= now:
-        last = moment
-        after = moment.astimezone(timezone.utc) + timedelta(seconds=1)
-        following = trigger.get_next_fire_time(moment, after)
-        # Belt and braces: never accept a fire time that does not move forward.
-        moment = following if following is None or following > moment else trigger.get_next_fire_time(None, after + timedelta(minutes=1))
-    return last
-
-
-def next_fire_times(config: Config, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """(next poll, next digest) by the config's schedule; what `status` shows."""
-    return poll_trigger(config).get_next_fire_time(None, now), digest_trigger(config).get_next_fire_time(None, now)
-
-
-# ---- what is due, from the store ----
-
-
-def poll_due(store: Store, config: Config, now: datetime) -> datetime | None:
-    """The scheduled time of a poll that has not happened yet, or None when polls are up to date."""
-    due = last_fire_time(poll_trigger(config), now, timedelta(days=2))
-    last = store.last_poll_at()
-    if last is None:
-        return due or now  # never polled: due now
-    if due is not None and parse_utc(last) < due:
-        return due
-    return None
-
-
-def week_of(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def next_week(week: str) -> str:
-    monday, _ = week_days(week)
-    return week_of(monday + timedelta(days=7))
-
-
-def previous_week(now: datetime, config: Config) -> str:
-    """The ISO week that ended most recently, in the configured zone."""
-    return week_of(now.astimezone(config.timezone).date() - timedelta(days=7))
-
-
-def is_final(record: DigestRecord, config: Config) -> bool:
-    """Written after its week ended, so nothing can be missing from it."""
-    return bool(WEEK_RE.match(record.week)) and parse_utc(record.written_at) >= week_bounds(record.week, config.timezone)[1]
-
-
-def missing_weeks(store: Store, config: Config, now: datetime) -> list[str]:
-    """Complete weeks, oldest first, whose final digest has not been written yet."""
-    last_complete = previous_week(now, config)
-    final = [r.week for r in store.digests() if r.week <= last_complete and is_final(r, config)]
-    if final:
-        first = next_week(max(final))
-    else:
-        begun = store.first_activity()
-        if begun is None:
-            return []
-        first = iso_week(parse_utc(begun), config.timezone)
-    weeks = []
-    while first <= last_complete:
-        weeks.append(first)
-        first = next_week(first)
-    return weeks
-
-
-def write_digests(store: Store, config: Config, *, now: datetime, should_stop: StopCheck | None = None) -> list[DigestRecord]:
-    """Every missing weekly digest, then the current week's, each written atomically."""
-    written = []
-    for week in [*missing_weeks(store, config, now), iso_week(now, config.timezone)]:
-        if should_stop is not None and should_stop():
-            log.info("digests: stop requested; the rest at the next catch-up")
-            break
-        record = write_digest(store, config, week, now=now)
-        log.info("digest %s: written, %d item(s)", week, record.items)
-        written.append(record)
-    return written
-
-
 @dataclass
 class CatchUp:
     due: datetime | None = None  # the scheduled poll time that was overdue, if any
     poll: PollReport | None = None
-    digests: list[DigestRecord] = field(default_factory=list)
+    outputs: list[OutputRecord] = field(default_factory=list)
 
 
 def catch_up(
@@ -175,7 +60,7 @@ def catch_up(
     clock: Clock = utc_now,
     poll_fn: Callable[..., PollReport] = poll,
     should_stop: StopCheck | None = None,
-    **poll_options,
+    **poll_options: Any,
 ) -> CatchUp:
     """Poll if a poll is overdue, then write every missing digest and refresh the current week's.
 
@@ -189,7 +74,7 @@ def catch_up(
             return result
     else:
         log.info("catch-up: polls are up to date")
-    result.digests = write_digests(store, config, now=clock(), should_stop=should_stop)
+    result.outputs = publish_due(store, config, now=clock(), should_stop=should_stop)
     return result
 
 
@@ -294,10 +179,10 @@ class Service:
     def digest_job(self) -> None:
         def work(store: Store) -> None:
             now = self.clock()
-            week = previous_week(now, self.config)
-            record = write_digest(store, self.config, week, now=now)
-            log.info("digest %s: written, %d item(s)", week, record.items)
-            write_digests(store, self.config, now=now, should_stop=self.stop)
+            week = previous_week(now, self.config.timezone)
+            records = publish_week(store, self.config, week, now=now)
+            log.info("digest %s: written, %d item(s)", week, records[0].items if records else 0)
+            publish_due(store, self.config, now=now, should_stop=self.stop)
 
         self._locked("digest", work)
 

@@ -1,0 +1,116 @@
+"""Write a week's outputs: one view, rendered by each configured format, each file written
+atomically and recorded in the store by (week, format); then that format's index."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..catchup import missing_weeks
+from ..config import Config
+from ..errors import OutputError, os_reason
+from ..store import OutputRecord, Store
+from ..weeks import iso_week, utc_iso
+from . import markdown
+from .view import DigestView, build_view
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One output format: how a week and the index of all weeks are rendered, and named."""
+
+    name: str  # as feeds.yaml `outputs` says it
+    suffix: str  # of each week's file: "2026-W48.md"
+    index: str  # the index file's name
+    render_week: Callable[[DigestView], str]
+    render_index: Callable[[Sequence[OutputRecord]], str]
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("markdown", ".md", "index.md", markdown.render_week, markdown.render_index),
+    )
+}
+
+
+def render(store: Store, config: Config, week: str, fmt: str = "markdown") -> str:
+    """A week's output in one format, as text, without writing anything."""
+    return FORMATS[fmt].render_week(build_view(store, config, week))
+
+
+def publish_week(
+    store: Store, config: Config, week: str, *, now: datetime, formats: Sequence[str] | None = None
+) -> list[OutputRecord]:
+    """Render and write `week` in each of `formats` (default: every configured one)."""
+    view = build_view(store, config, week)
+    records = []
+    for name in formats or config.outputs:
+        fmt = FORMATS[name]
+        content = fmt.render_week(view)
+        path = config.digests / f"{week}{fmt.suffix}"
+        write_atomic(path, content, what="digest")
+        record = OutputRecord(
+            week=week,
+            format=name,
+            path=path.name,
+            written_at=utc_iso(now),
+            items=view.total,
+            sha256=hashlib.sha256(content.encode()).hexdigest(),
+        )
+        store.record_output(record)
+        write_index(store, config, fmt)
+        records.append(record)
+    return records
+
+
+def publish_due(store: Store, config: Config, *, now: datetime, should_stop: Callable[[], bool] | None = None) -> list[OutputRecord]:
+    """Every missing weekly output (after downtime, or for a format newly configured), then the
+    current week's in every format."""
+    due = {**missing_weeks(store, config, now), iso_week(now, config.timezone): config.outputs}
+    written: list[OutputRecord] = []
+    for week, formats in due.items():
+        if should_stop is not None and should_stop():
+            log.info("digests: stop requested; the rest at the next catch-up")
+            break
+        records = publish_week(store, config, week, now=now, formats=formats)
+        log.info("digest %s: written (%s), %d item(s)", week, ", ".join(formats), records[0].items)
+        written.extend(records)
+    return written
+
+
+def write_index(store: Store, config: Config, fmt: Format) -> Path:
+    records = sorted(store.outputs(fmt.name), key=lambda r: r.week, reverse=True)
+    path = config.digests / fmt.index
+    write_atomic(path, fmt.render_index(records), what="index")
+    return path
+
+
+def write_atomic(path: Path, content: str, *, what: str = "file") -> None:
+    """Write via a temporary file in the same folder and rename: readers see old or new, never half."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        # A writer killed mid-write (SIGKILL) leaves its temporary file; we hold the writer lock, so
+        # any other one is such a leftover.
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the {what}: {os_reason(exc)}") from None

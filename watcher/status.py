@@ -1,0 +1,77 @@
+"""`watcher status` as data: per source its items and health, the last digest, the next times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .catchup import next_fire_times, poll_due
+from .config import Config
+from .store import Store
+from .weeks import parse_utc, previous_week
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    name: str
+    type: str
+    stored: int
+    matched: int
+    last_success: datetime | None
+    failures_in_a_row: int
+    last_error: str | None
+    last_error_at: datetime | None
+
+    @property
+    def failing(self) -> bool:
+        return self.failures_in_a_row > 0
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    sources: tuple[SourceStatus, ...]
+    last_digest_week: str | None
+    last_digest_at: datetime | None
+    next_poll: datetime
+    next_digest: datetime
+    next_digest_week: str
+    overdue_since: datetime | None  # a scheduled poll that has not happened
+
+    @property
+    def failing(self) -> tuple[SourceStatus, ...]:
+        return tuple(s for s in self.sources if s.failing)
+
+
+def when(stamp: str | None) -> datetime | None:
+    return parse_utc(stamp) if stamp else None
+
+
+def status(store: Store, config: Config, now: datetime) -> StatusReport:
+    states = store.source_states()
+    counts = store.item_counts()
+    sources = []
+    for source in config.sources:
+        state = states.get(source.name)
+        stored, matched = counts.get(source.name, (0, 0))
+        sources.append(SourceStatus(
+            name=source.name,
+            type=source.type,
+            stored=stored,
+            matched=matched,
+            last_success=when(state.last_success) if state else None,
+            failures_in_a_row=state.consecutive_failures if state else 0,
+            last_error=state.last_error if state else None,
+            last_error_at=when(state.last_error_at) if state else None,
+        ))
+    primary = store.outputs(config.outputs[0])
+    # From the config's schedule, not from a running process: the times `watcher run` would use.
+    next_poll, next_digest = next_fire_times(config, now)
+    return StatusReport(
+        sources=tuple(sources),
+        last_digest_week=primary[0].week if primary else None,
+        last_digest_at=when(primary[0].written_at) if primary else None,
+        next_poll=next_poll,
+        next_digest=next_digest,
+        next_digest_week=previous_week(next_digest, config.timezone),
+        overdue_since=poll_due(store, config, now),
+    )
