@@ -14,7 +14,8 @@ too, so `watcher status` and the service agree on the times.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
@@ -55,12 +56,12 @@ def last_fire_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> 
     """The latest fire time in (now - lookback, now], by the trigger's own (DST-aware) arithmetic."""
     # Arithmetic in UTC: `local + 1 s` is wall-clock arithmetic and drops the fold, which in the
     # repeated hour of an autumn DST change steps *back* an hour (and would loop forever here).
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     last = None
     moment = trigger.get_next_fire_time(None, now - lookback)
     while moment is not None and moment <= now:
         last = moment
-        after = moment.astimezone(timezone.utc) + timedelta(seconds=1)
+        after = moment.astimezone(UTC) + timedelta(seconds=1)
         following = trigger.get_next_fire_time(moment, after)
         # Belt and braces: never accept a fire time that does not move forward.
         moment = following if following is None or following > moment else trigger.get_next_fire_time(None, after + timedelta(minutes=1))
@@ -123,4 +124,4 @@ def gaps(store: Store, start: datetime, end: datetime) -> tuple[tuple[datetime, 
     before, after = store.run_before(start), store.run_after(end)
     stamps = ([before] if before else []) + store.runs_between(start, end) + ([after] if after else [])
     times = [parse_utc(stamp) for stamp in stamps]
-    return tuple((a, b) for a, b in zip(times, times[1:]) if b - a > GAP)
+    return tuple((a, b) for a, b in pairwise(times) if b - a > GAP)

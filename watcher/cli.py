@@ -76,9 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in WRITERS:
             # One writer at a time; then SIGTERM/SIGINT finish the write in progress and exit 0.
             holder = f"watcher {args.command}{' --once' if getattr(args, 'once', False) else ''}"
-            with WriterLock.for_database(config.database, holder, wait=args.wait), stop_on_signals() as stop:
-                with Store.open(config.database) as store:
-                    return COMMANDS[args.command](config, store, args, stop)
+            with (
+                WriterLock.for_database(config.database, holder, wait=args.wait),
+                stop_on_signals() as stop,
+                Store.open(config.database) as store,
+            ):
+                return COMMANDS[args.command](config, store, args, stop)
         with Store.open(config.database) as store:
             return COMMANDS[args.command](config, store, args, StopFlag())
     except (ConfigError, UsageError) as exc:

@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
@@ -45,6 +45,7 @@ CHUNK = 64 * 1024
 SNIPPET_BYTES = 4096  # enough of an error body to find its message; the rest is never read
 SNIPPET_CHARS = 200
 
+T = TypeVar("T")
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
 
@@ -258,7 +259,7 @@ def _http_date(value: str) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -361,7 +362,7 @@ def _size(n: int) -> str:
 class _Request:
     url: str
     params: Params
-    headers: CaseInsensitiveDict
+    headers: CaseInsensitiveDict[str]
     target: Target
     redact: _Redactor
 
@@ -447,7 +448,7 @@ class HttpClient:
             raise target.error(f"{failure} ({target.where})")
         return _Request(url, params, hdrs, target, redact)
 
-    def _retry(self, req: _Request, attempt: Callable[[], Any]) -> Any:
+    def _retry(self, req: _Request, attempt: Callable[[], T]) -> T:
         try:
             return self._retrying(attempt)
         except _Transient as exc:
@@ -508,12 +509,12 @@ class HttpClient:
                 return resp, hop
             resp.close()
             target = urljoin(resp.url, target)
-            if self._session.should_strip_auth(resp.url, target):
+            if self._session.should_strip_auth(resp.url, target):  # type: ignore[no-untyped-call]  # untyped in requests
                 headers.pop("Authorization", None)
             url, params = target, None
         raise req.target.error(f"more than {MAX_REDIRECTS} redirects ({req.target.where})")
 
-    def _send(self, req: _Request, url: str, params: Params, headers: CaseInsensitiveDict) -> requests.Response:
+    def _send(self, req: _Request, url: str, params: Params, headers: CaseInsensitiveDict[str]) -> requests.Response:
         self._pace(url)
         try:
             return self._session.get(url, params=params, headers=headers, stream=True, allow_redirects=False,

@@ -21,8 +21,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import WatcherError, os_reason
 
@@ -61,7 +62,7 @@ class WriterLock:
         wait: float = DEFAULT_WAIT,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.path = Path(path)
@@ -72,7 +73,7 @@ class WriterLock:
         self.fd: int | None = None
 
     @classmethod
-    def for_database(cls, database: Path, command: str, **kw) -> WriterLock:
+    def for_database(cls, database: Path, command: str, **kw: Any) -> WriterLock:
         return cls(lock_path(database), command, **kw)
 
     def acquire(self) -> None:
@@ -108,7 +109,7 @@ class WriterLock:
             note = {
                 "pid": os.getpid(),
                 "command": self.command,
-                "started": self.now().astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "started": self.now().astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "host": socket.gethostname(),
             }
             os.ftruncate(fd, 0)

@@ -167,7 +167,8 @@ def poll_source(
         result.error = f"internal error: {type(exc).__name__}: {exc}"
     if result.interrupted:
         # No poll record: this was not an attempt that succeeded or failed, and the cursor stayed.
-        log.warning("poll %s: stopped on request after %d fetched (%d new, stored); the rest comes next poll", name, result.fetched, result.new)
+        log.warning("poll %s: stopped on request after %d fetched (%d new, stored); the rest comes next poll",
+                    name, result.fetched, result.new)
         return result
     if result.ok:
         log.info("poll %s: ok, %d fetched, %d new, %d newly matched", name, result.fetched, result.new, result.new_matched)

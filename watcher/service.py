@@ -6,6 +6,7 @@ that should exist. SIGTERM/SIGINT finish the write in progress, then stop.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -190,9 +191,12 @@ class Service:
         if self.stop():
             return
         try:
-            with WriterLock.for_database(self.config.database, f"watcher run ({what})", wait=self.wait, should_stop=self.stop):
-                with Store.open(self.config.database) as store:
-                    work(store)
+            holder = f"watcher run ({what})"
+            with (
+                WriterLock.for_database(self.config.database, holder, wait=self.wait, should_stop=self.stop),
+                Store.open(self.config.database) as store,
+            ):
+                work(store)
         except LockHeld as exc:
             if self.stop():
                 return
@@ -243,10 +247,8 @@ class Service:
             self._stopper.start()
 
     def _shutdown(self) -> None:
-        try:
+        with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=True)
-        except SchedulerNotRunningError:
-            pass
 
 
 def run_forever(config: Config, *, wait: float = DEFAULT_WAIT) -> int:

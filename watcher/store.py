@@ -219,7 +219,8 @@ class Store:
                              " restore it from a backup, or move it aside to start a new one")
         if version == 0 and tables - OUR_TABLES:
             conn.close()
-            raise StoreError(f"{path}: holds tables that are not watcher's ({', '.join(sorted(tables - OUR_TABLES))}); refusing to touch it")
+            foreign = ", ".join(sorted(tables - OUR_TABLES))
+            raise StoreError(f"{path}: holds tables that are not watcher's ({foreign}); refusing to touch it")
         if version > len(MIGRATIONS):
             conn.close()
             raise StoreError(f"{path}: schema version {version} is newer than this watcher knows ({len(MIGRATIONS)}); upgrade watcher")
@@ -338,7 +339,8 @@ class Store:
     def begin_run(self, command: str, *, now: datetime) -> int:
         with self.transaction() as conn:
             cur = conn.execute("INSERT INTO runs (command, started) VALUES (?, ?)", (command, utc_iso(now)))
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None  # set by every INSERT
+            return cur.lastrowid
 
     def finish_run(self, run_id: int, *, now: datetime, status: str, new_items: int, matched: int, failures: int) -> None:
         with self.transaction() as conn:
@@ -389,7 +391,7 @@ class Store:
         row = self.conn.execute(
             "SELECT MAX(at) FROM polls WHERE source = ? AND ok = 1 AND at < ?", (source, utc_iso(end))
         ).fetchone()
-        return row[0]
+        return str(row[0]) if row[0] is not None else None
 
     def iter_items(self) -> Iterator[StoredItem]:
         for row in self.conn.execute("SELECT * FROM items ORDER BY first_seen, id"):
@@ -415,14 +417,14 @@ class Store:
             " SELECT started AS at FROM runs WHERE command = 'poll' AND status IN ('ok', 'failed')"
             " UNION ALL SELECT at FROM polls)"
         ).fetchone()
-        return row[0]
+        return str(row[0]) if row[0] is not None else None
 
     def first_activity(self) -> str | None:
         """The earliest run start or item first_seen: where the history of this database begins."""
         row = self.conn.execute(
             "SELECT MIN(at) FROM (SELECT MIN(started) AS at FROM runs UNION ALL SELECT MIN(first_seen) FROM items)"
         ).fetchone()
-        return row[0]
+        return str(row[0]) if row[0] is not None else None
 
     def runs_between(self, start: datetime, end: datetime, command: str = "poll") -> list[str]:
         """Start times (UTC text) of the runs of `command` that began in [start, end), oldest first.
@@ -440,14 +442,14 @@ class Store:
         row = self.conn.execute(
             "SELECT MAX(started) FROM runs WHERE command = ? AND started < ?", (command, utc_iso(moment))
         ).fetchone()
-        return row[0]
+        return str(row[0]) if row[0] is not None else None
 
     def run_after(self, moment: datetime, command: str = "poll") -> str | None:
         """Start time of the earliest run of `command` that began at or after `moment`."""
         row = self.conn.execute(
             "SELECT MIN(started) FROM runs WHERE command = ? AND started >= ?", (command, utc_iso(moment))
         ).fetchone()
-        return row[0]
+        return str(row[0]) if row[0] is not None else None
 
     @staticmethod
     def _stored(row: sqlite3.Row) -> StoredItem:

@@ -25,7 +25,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import describe, name
+from .checks import describe
+from .checks import name as valid_name
 from .errors import ConfigError
 
 FIELDS = ("title", "abstract", "mesh_headings", "keywords")  # Item fields a topic may search
@@ -168,7 +169,8 @@ def compile_group(name: str, raw: Any, path: str, fields: tuple[str, ...]) -> Gr
                     )
             if min_hits == 1:
                 raise ConfigError(
-                    f"{path}.enough_in", "has no effect while min_hits is 1 (one occurrence anywhere is already enough); set min_hits: 2 or more"
+                    f"{path}.enough_in",
+                    "has no effect while min_hits is 1 (one occurrence anywhere is already enough); set min_hits: 2 or more",
                 )
     else:
         terms_path = path
@@ -289,7 +291,7 @@ def source_list(raw: Any, path: str, known: Collection[str] | None) -> frozenset
 
 
 def check_name(value: Any, path: str, what: str) -> None:
-    name(value, path, f"{what} name")
+    valid_name(value, path, f"{what} name")
 
 
 def check_keys(raw: Mapping[Any, Any], path: str, allowed: tuple[str, ...]) -> None:

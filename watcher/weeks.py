@@ -4,7 +4,7 @@ configured zone. Used by the digest, the catch-up, the status report and the CLI
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .errors import UsageError
@@ -17,18 +17,18 @@ STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def utc_iso(moment: datetime) -> str:
     """Timestamps are stored as UTC text that sorts as time does."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime")
-    return moment.astimezone(timezone.utc).strftime(STAMP)
+    return moment.astimezone(UTC).strftime(STAMP)
 
 
 def parse_utc(value: str) -> datetime:
-    return datetime.strptime(value, STAMP).replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, STAMP).replace(tzinfo=UTC)
 
 
 def local_stamp(value: str | None, tz: ZoneInfo) -> str | None:

@@ -33,7 +33,7 @@ UNINFORMATIVE_TYPES = ("Journal Article", "English Abstract", "Research Support"
 
 @dataclass(frozen=True, slots=True)
 class MatchedTerm:
-    """Why an item was kept: `depress*`, seen as "depressive", in the title and MeSH."""
+    """Why an item was kept: `headache*`, seen as "headaches", in the title and MeSH."""
 
     term: str
     spellings: tuple[str, ...]  # how the text wrote it, when that differs from the term (at most 3)

@@ -1,9 +1,9 @@
-"""openFDA (api.fda.gov): approvals and supplements (drug/drugsfda), label revisions (drug/label) and
+"""openFDA: approvals and supplements (drug/drugsfda), label revisions (drug/label) and
 recalls (drug/enforcement) naming the configured drugs, new since the cursor.
 
 One search per endpoint, e.g.
 
-    (openfda.generic_name:"esketamine" OR openfda.brand_name:"esketamine" OR ...)
+    (openfda.generic_name:"aspirin" OR openfda.brand_name:"aspirin" OR ...)
     AND submissions.submission_status_date:[20261001 TO 20261124]
 
 sent with spaces, which the query string encodes as `+` (openFDA's documented form: `+AND+`,
@@ -152,7 +152,7 @@ class OpenfdaSource:
         raise UpstreamError(f"openFDA {endpoint.name}: more than {MAX_PAGES} pages; narrow `search` or the window")
 
     def with_key(self, params: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return params + [("api_key", self.api_key)] if self.api_key else params
+        return [*params, ("api_key", self.api_key)] if self.api_key else params
 
     def read(self, endpoint: Endpoint, response: Response) -> dict[str, Any] | None:
         """The JSON document of a 200, None for "no matches", or raise with openFDA's own message."""

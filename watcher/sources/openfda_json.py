@@ -56,9 +56,15 @@ def first(value: Any) -> str:
     return found[0] if found else ""
 
 
+def harmonised(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record's `openfda` block: empty (or absent) on many records."""
+    block = record.get("openfda")
+    return block if isinstance(block, dict) else {}
+
+
 def names_of(record: Mapping[str, Any]) -> tuple[str, ...]:
     """Brand, generic and substance names: the item's keywords, so the topic filter can match them."""
-    openfda = record.get("openfda") if isinstance(record.get("openfda"), dict) else {}
+    openfda = harmonised(record)
     found: list[str] = []
     for key in ("brand_name", "generic_name", "substance_name"):
         found += strings(openfda.get(key))
@@ -70,12 +76,12 @@ def names_of(record: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def drug_name(record: Mapping[str, Any]) -> str:
-    """"SPRAVATO (esketamine hydrochloride)", or whichever half is known."""
-    openfda = record.get("openfda") if isinstance(record.get("openfda"), dict) else {}
+    """"BAYER (aspirin)", or whichever half is known."""
+    openfda = harmonised(record)
     products = [p for p in record.get("products") or [] if isinstance(p, dict)]
     brand = first(openfda.get("brand_name")) or next((first(p.get("brand_name")) for p in products if first(p.get("brand_name"))), "")
-    generic = first(openfda.get("generic_name")) or next(
-        (plain(i.get("name")) for p in products for i in p.get("active_ingredients") or [] if isinstance(i, dict) and plain(i.get("name"))), "")
+    ingredients = (plain(i.get("name")) for p in products for i in p.get("active_ingredients") or [] if isinstance(i, dict))
+    generic = first(openfda.get("generic_name")) or next((n for n in ingredients if n), "")
     if brand and generic and brand.lower() != generic.lower():
         return f"{brand.upper()} ({generic.lower()})"
     return (brand or generic).upper() or "unnamed product"
@@ -117,7 +123,7 @@ def drugsfda_items(record: Mapping[str, Any], *, source: str, base: str, window:
         title += f" ({klass})" if klass else ""
         summary = [f"Drugs@FDA: {kind_code or 'submission'}-{number or '?'} to {application}"]
         summary[0] += f" ({sponsor})" if sponsor else ""
-        summary[0] += f", status {status} on {day.isoformat()}"
+        summary[0] += f", status {status} on {iso(day)}"
         if klass:
             summary.append(f"class: {klass}")
         if plain(submission.get("review_priority")):
@@ -148,7 +154,7 @@ _INDICATIONS_HEADING = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*)?INDICATIONS?\s*(?:A
 
 
 def label_items(record: Mapping[str, Any], *, source: str, base: str, window: DateWindow) -> Iterator[Item]:
-    openfda = record.get("openfda") if isinstance(record.get("openfda"), dict) else {}
+    openfda = harmonised(record)
     set_id = plain(record.get("set_id")) or first(openfda.get("spl_set_id"))
     version = plain(record.get("version"))
     spl_id = plain(record.get("id")) or first(openfda.get("spl_id"))

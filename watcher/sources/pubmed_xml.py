@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -100,7 +100,11 @@ class EsearchResult:
 # ---- efetch ----
 
 
-def iter_efetch(stream: BinaryIO) -> Iterator[PubmedRecord]:
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def iter_efetch(stream: Readable) -> Iterator[PubmedRecord]:
     """Yield the records of an efetch response in document order, holding one record at a time.
 
     Raises ParseError on malformed or unexpected XML and UpstreamError on an <ERROR> answer. Records
@@ -408,9 +412,9 @@ def parse_esearch(data: bytes) -> EsearchResult:
         raise _parse_error(error) from None
     _check_document(root, _ESEARCH_ROOTS)
     _inline_entities(root)
-    error = root if root.tag == "ERROR" else root.find("ERROR")
-    if error is not None:
-        raise UpstreamError(f"esearch error: {_message(error)}")
+    answer_error = root if root.tag == "ERROR" else root.find("ERROR")
+    if answer_error is not None:
+        raise UpstreamError(f"esearch error: {_message(answer_error)}")
     problems = [f"{item.tag}: {_text(item) or ''}" for item in _find_all(root, "ErrorList/*")]
     if problems:
         raise UpstreamError(_short("esearch query error: " + "; ".join(problems)))

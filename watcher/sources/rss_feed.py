@@ -87,7 +87,7 @@ def parse_feed(
     try:
         parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=True,
                                   resolve_relative_uris=True)
-    except Exception as exc:  # noqa: BLE001 - feedparser raises assorted errors on malformed feeds
+    except Exception as exc:
         failure = f"feed could not be parsed: {describe_exception(exc)}"
     if failure:
         raise ParseError(failure)  # outside the except block: one line, no chained traceback
@@ -106,7 +106,7 @@ def parse_feed(
     for index, entry in enumerate(entries):
         try:
             item = to_item(entry, source=source, feed_url=feed_url, feed_title=feed_title, section=section, kind=kind)
-        except Exception as exc:  # noqa: BLE001 - one odd entry must not cost the others
+        except Exception as exc:
             log.warning("%s: entry %d skipped: %s", source, index + 1, describe_exception(exc))
             continue
         if item.id in items:
@@ -127,7 +127,7 @@ def defuse(body: bytes, headers: Mapping[str, str]) -> bytes | None:
     failure = None
     try:
         utf8 = convert_to_utf8(dict(headers), body, scratch)
-    except Exception as exc:  # noqa: BLE001 - feedparser's encoding detection reads untrusted bytes too
+    except Exception as exc:
         failure = f"feed could not be decoded: {describe_exception(exc)}"
     if failure:
         raise ParseError(failure)
@@ -256,7 +256,7 @@ def date_text(raw: Any) -> str | None:
         return None
     found = _ISO.match(raw)
     if found:
-        year, month, day = (int(g) if g else None for g in found.groups())
+        year, month, day = (int(g) if g else 0 for g in found.groups())
         try:
             if day:
                 return date(year, month, day).isoformat()
