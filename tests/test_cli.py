@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 import json
@@ -75,10 +77,13 @@ def test_a_failing_source_exits_1_and_shows_in_status(site):
     site.fake.faults.append(Fault(200, b"<eSearchResult><ERROR>Database is not supported</ERROR></eSearchResult>"))
     result = watcher("poll", cwd=site)
     assert result.returncode == 1
-    assert "pubmed: FAILED: esearch" in result.stdout or "Database is not supported" in result.stdout
+    # The host first, then the reason, as in `status` and the digest header.
+    said = r"(?:localhost|127\.0\.0\.1):\d+: esearch error: Database is not supported"
+    assert re.search(rf"^pubmed: FAILED: {said}$", result.stdout, re.M)
     status = watcher("status", cwd=site)
     assert status.returncode == 1
-    assert "FAILING:      1 poll(s) in a row" in status.stdout and "Database is not supported" in status.stdout
+    assert "FAILING:      1 poll(s) in a row" in status.stdout
+    assert re.search(rf"^  last error:   \d{{4}}-\d\d-\d\d \d\d:\d\d \w+: {said}$", status.stdout, re.M)
 
 
 def test_status_after_a_good_poll(site):
@@ -117,6 +122,7 @@ def test_digest_of_a_given_week_and_a_bad_week(site):
     assert (site / "digests" / "2026-W01.md").exists()
     bad = watcher("digest", "--week", "2026-53", cwd=site)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "YYYY-Www" in bad.stderr
+    assert bad.stderr.startswith("watcher: error: --week '2026-53' is not an ISO week")
 
 
 BAD_CONFIGS = [

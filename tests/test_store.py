@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
@@ -9,7 +10,7 @@ import pytest
 
 from watcher.errors import StoreError
 from watcher.model import Hit, Item, Match, Related
-from watcher.store import MIGRATIONS, PollRecord, Store
+from watcher.store import MIGRATIONS, PollRecord, Store, statements
 from watcher.weeks import utc_iso
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -127,3 +128,28 @@ def test_a_newer_schema_is_refused(tmp_path):
     conn.close()
     with pytest.raises(StoreError, match="newer"):
         Store.open(path)
+
+
+def test_a_version_1_database_is_migrated_keeping_its_digests_and_item_sections(tmp_path):
+    # A database as watcher 0.1 left it: digests keyed by week, an item's section inside `extra`.
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for statement in statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    old_item = {"id": "rss:fda:1", "source": "fda", "url": "https://example.org/1", "title": "An alert",
+                "extra": {"section": "regulatory", "kind": "safety alert", "guid": "1"}}
+    conn.execute("INSERT INTO items VALUES ('rss:fda:1', 'fda', ?, 1, '{\"topics\": [], \"hits\": []}',"
+                 " '2026-11-02T10:00:00Z', '2026-11-02T10:00:00Z', '2026-11-02T10:00:00Z')", (json.dumps(old_item),))
+    conn.execute("INSERT INTO digests VALUES ('2026-W45', '2026-W45.md', '2026-11-09T13:00:00Z', 1, 'abc')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store.open(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        [record] = store.outputs()
+        assert (record.week, record.format, record.path, record.items) == ("2026-W45", "markdown", "2026-W45.md", 1)
+        [stored] = store.iter_items()
+        assert (stored.item.section, stored.item.kind) == ("regulatory", "safety alert")
+        assert stored.item.extra == {"guid": "1"}
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "digests" not in tables

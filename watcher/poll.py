@@ -134,6 +134,7 @@ def poll_source(
 ) -> SourceReport:
     name = source_config.name
     result = SourceReport(name)
+    failed_url = None  # the whole request URL (secrets redacted): the log has it, the digest the short form
     log.info("poll %s: start", name)
     try:
         source = make_source(source_config, config, env, sleep)
@@ -155,9 +156,7 @@ def poll_source(
         result.interrupted = True
     except SourceError as exc:
         error = exc.at(host_of(source_config.url))  # the person reads which upstream failed, first
-        result.error = str(error)
-        if error.url:
-            log.info("poll %s: the failed request was %s", name, error.url)
+        result.error, failed_url = str(error), error.url
     except WatcherError as exc:
         result.error = str(exc)
     except sqlite3.Error as exc:  # the store failed, not the source (disk full, damaged file): stop the poll
@@ -173,7 +172,7 @@ def poll_source(
     if result.ok:
         log.info("poll %s: ok, %d fetched, %d new, %d newly matched", name, result.fetched, result.new, result.new_matched)
     else:
-        log.error("poll %s: failed: %s", name, result.error)
+        log.error("poll %s: failed: %s%s", name, result.error, f" [{failed_url}]" if failed_url else "")
     record = PollRecord(name, utc_iso(clock()), result.ok, result.fetched, result.new, result.new_matched, result.error)
     store.record_poll(record, run_id=run_id)
     return result
