@@ -1,4 +1,6 @@
-"""The command line as a user meets it: real subprocesses, exit codes, one-line errors."""
+"""The command line as a user meets it: real subprocesses, exit codes, one-line errors.
+
+Broken feeds.yaml files are tests/test_config_errors.py's table."""
 
 from __future__ import annotations
 
@@ -117,37 +119,6 @@ def test_digest_of_a_given_week_and_a_bad_week(site):
     assert (site / "digests" / "2026-W01.md").exists()
     bad = watcher("digest", "--week", "2026-53", cwd=site)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "YYYY-Www" in bad.stderr
-
-
-BAD_CONFIGS = [
-    ("sources: [", "YAML syntax error at line 1"),
-    ("", "the file is empty"),
-    ("- just a list", "must be a mapping"),
-    ("topics: {}", "sources: is required"),
-    ("sources: []\n" + TOPIC, "sources: must be a non-empty list"),
-    ("sources:\n  - name: x\n    type: pubmed\n" + TOPIC, "sources[0].url: is required"),
-    ("sources:\n  - name: x\n    type: nosuch\n    url: https://h/\n" + TOPIC, "sources[0].type: unknown source type 'nosuch'"),
-    ("sources:\n  - name: x\n    type: pubmed\n    url: eutils.ncbi.nlm.nih.gov\n    query: k\n" + TOPIC, "sources[0].url: must be a full http(s) URL"),
-    ("sources:\n  - name: x\n    type: pubmed\n    url: https://h/\n" + TOPIC, "sources[0].query: is required"),
-    ("sources:\n  - name: x\n    type: pubmed\n    url: https://h/\n    query: k\n    batch_size: lots\n" + TOPIC, "sources[0].batch_size: must be a whole number"),
-    ("sources:\n  - name: x\n    type: pubmed\n    url: https://h/\n    query: k\n    bogus: 1\n" + TOPIC, "sources[0].bogus: unknown key"),
-    ("sources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "sources[1].name: 'x' is already the name of sources[0]"),
-    ("timezone: Mars/Olympus\nsources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "timezone: unknown time zone 'Mars/Olympus'"),
-    ("colour: blue\nsources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "colour: unknown key"),
-    ("contact: {email: nobody}\nsources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "contact.email: must be an e-mail address"),
-    ("sources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\ntopics: {}\n", "topics"),
-    ("sources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\ntopics:\n  t:\n    groups:\n      drug: ['ket*mine']\n", "topics.t.groups.drug[0]"),
-    ("schedule: {poll: '6am'}\nsources:\n  - {name: x, type: pubmed, url: 'https://h/', query: k}\n" + TOPIC, "schedule.poll[0]"),
-]
-
-
-@pytest.mark.parametrize(("text", "message"), BAD_CONFIGS, ids=[m for _, m in BAD_CONFIGS])
-def test_a_broken_config_gives_exit_2_and_one_line_naming_the_key(tmp_path, text, message):
-    (tmp_path / "feeds.yaml").write_text(text)
-    result = watcher("check", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert message in result.stderr
 
 
 def test_a_missing_config_file_is_a_usage_error(tmp_path):
