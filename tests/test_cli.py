@@ -15,23 +15,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_eutils import LOCAL_TODAY, FakeEutils, Fault, corpus_articles
+from tests.configs import pubmed, write_feeds
+from tests.upstreams import eutils
+from tests.upstreams.eutils import Eutils, corpus_articles
+
+pytestmark = pytest.mark.slow  # every test runs `watcher` in a subprocess, most after a poll of 101 records
 
 # The corpus holds no ketamine record, so the CLI tests watch a topic its real records do contain.
-TOPIC = """
-topics:
-  depression_evidence:
-    groups:
-      condition: [depress*, suicid*]
-      design: [meta-analys*, randomi*, cohort*]
-    false_friends: [respiratory depression]
-"""
+TOPIC = {
+    "depression_evidence": {
+        "groups": {"condition": ["depress*", "suicid*"], "design": ["meta-analys*", "randomi*", "cohort*"]},
+        "false_friends": ["respiratory depression"],
+    }
+}
 
 
 @dataclass
 class Site:
     path: Path
-    fake: FakeEutils
+    fake: Eutils
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
@@ -45,15 +47,13 @@ def watcher(*args, cwd, env=None):
 
 
 @pytest.fixture
-def site(tmp_path, httpserver, corpus_dir):
-    """A feeds.yaml pointing at a local E-utilities stand-in that holds 100 real records from today."""
-    fake = FakeEutils()
-    url = fake.install(httpserver)
-    fake.add(LOCAL_TODAY, corpus_articles(corpus_dir / "pubmed" / "efetch_pubmedportable_100_articles_medlinedate_multilang.xml"))
-    fake.add(LOCAL_TODAY - timedelta(days=1), corpus_articles(corpus_dir / "pubmed" / "efetch_metapub_37729413_meta_analysis_depression_italic.xml"))
-    (tmp_path / "feeds.yaml").write_text(
-        f"sources:\n  - name: pubmed\n    type: pubmed\n    url: {url}\n    query: ketamine\n" + TOPIC
-    )
+def site(tmp_path, upstream, corpus_dir):
+    """A feeds.yaml pointing at the E-utilities stand-in holding 101 real records: 100 from today, one from yesterday."""
+    fake = Eutils(upstream)
+    today = eutils.local_today()
+    fake.add(today, corpus_articles(corpus_dir / "pubmed" / "efetch_pubmedportable_100_articles_medlinedate_multilang.xml"))
+    fake.add(today - timedelta(days=1), corpus_articles(corpus_dir / "pubmed" / "efetch_metapub_37729413_meta_analysis_depression_italic.xml"))
+    write_feeds(tmp_path, [pubmed(fake.url)], topics=TOPIC)
     return Site(tmp_path, fake)
 
 
@@ -74,7 +74,7 @@ def test_run_once_polls_and_writes_this_weeks_digest(site):
 
 
 def test_a_failing_source_exits_1_and_shows_in_status(site):
-    site.fake.faults.append(Fault(200, b"<eSearchResult><ERROR>Database is not supported</ERROR></eSearchResult>"))
+    site.fake.server.arm("esearch", eutils.search_error("Database is not supported"), times=1)
     result = watcher("poll", cwd=site)
     assert result.returncode == 1
     assert "pubmed: FAILED: esearch" in result.stdout or "Database is not supported" in result.stdout

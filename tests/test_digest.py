@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.configs import make_config
+from tests.configs import pubmed, write_config
 from watcher.digest import iso_week, render_week, section_of, week_bounds, write_atomic, write_digest
 from watcher.errors import ConfigError
 from watcher.model import Hit, Item, Match, Related
@@ -32,7 +32,7 @@ def article(n: int, title: str, types=("Journal Article",), date="2026-11", **kw
 
 @pytest.fixture
 def config(tmp_path):
-    return make_config(tmp_path)
+    return write_config(tmp_path)
 
 
 def save(store, items, when, matched=True):
@@ -153,7 +153,7 @@ def test_a_failing_source_is_in_the_header(store, config):
 
 
 def test_a_source_never_polled_in_the_week_is_flagged(tmp_path):
-    config = make_config(tmp_path, names=("pubmed", "fda"))
+    config = write_config(tmp_path, [pubmed(), pubmed(name="fda")])
     with Store.open(config.database) as store:
         store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
         text = render_week(store, config, WEEK)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.configs import DRUG_TOPIC, pubmed, write_feeds
 from watcher.cli import main
 from watcher.lock import LockHeld, WriterLock, describe_holder, lock_path
 
@@ -29,22 +30,7 @@ with WriterLock(Path(sys.argv[1]), "watcher run (poll)"):
 
 @pytest.fixture
 def feeds(tmp_path) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        """
-database: w.db
-sources:
-  - name: pubmed
-    type: pubmed
-    url: http://127.0.0.1:9/entrez/eutils/
-    query: ketamine
-topics:
-  ketamine:
-    groups:
-      drug: ["ketamine"]
-"""
-    )
-    return path
+    return write_feeds(tmp_path, [pubmed()], topics=DRUG_TOPIC)  # the source is never reached
 
 
 class FakeTime:
@@ -122,17 +108,17 @@ def test_an_unreadable_note_is_still_a_clear_message():
 
 @pytest.mark.parametrize("command", [["poll"], ["digest"], ["run", "--once"]])
 def test_every_writing_command_takes_the_lock(feeds, command, capsys):
-    with WriterLock(lock_path(feeds.parent / "w.db"), "watcher run (poll)"):
+    with WriterLock(lock_path(feeds.parent / "watcher.db"), "watcher run (poll)"):
         assert main(["--config", str(feeds), *command, "--wait", "0"]) == 1
     err = capsys.readouterr().err
     assert "another watcher is writing" in err and "watcher run (poll)" in err
-    assert not (feeds.parent / "w.db").exists()  # refused before opening the database
+    assert not (feeds.parent / "watcher.db").exists()  # refused before opening the database
 
 
 @pytest.mark.parametrize("command", [["status"], ["export"]])
 def test_readers_take_no_lock(feeds, command):
     assert main(["--config", str(feeds), "digest"]) == 0
-    with WriterLock(lock_path(feeds.parent / "w.db"), "watcher run (poll)"):
+    with WriterLock(lock_path(feeds.parent / "watcher.db"), "watcher run (poll)"):
         assert main(["--config", str(feeds), *command]) in (0, 1)  # status is 1 while a source has never succeeded
 
 
@@ -152,8 +138,9 @@ def run_cli(feeds: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # three processes: the holder, a waiter, and the one that goes through
 def test_two_processes_one_waits_then_fails_naming_the_holder(feeds):
-    holder = start_holder(lock_path(feeds.parent / "w.db"))
+    holder = start_holder(lock_path(feeds.parent / "watcher.db"))
     try:
         began = time.monotonic()
         second = run_cli(feeds, "digest", "--wait", "0.5")
@@ -170,8 +157,9 @@ def test_two_processes_one_waits_then_fails_naming_the_holder(feeds):
     assert again.returncode == 0, again.stderr
 
 
+@pytest.mark.slow  # a holder process, killed
 def test_a_killed_holder_leaves_no_stale_lock(feeds):
-    path = lock_path(feeds.parent / "w.db")
+    path = lock_path(feeds.parent / "watcher.db")
     holder = start_holder(path)
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=10)
