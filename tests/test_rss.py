@@ -106,12 +106,10 @@ def test_regulatory_digest_section_from_a_real_poll(upstream, tmp_path):
     assert "FDA Roundup" not in page  # not on topic
 
 
-def test_fda_gov_feeds_default_to_the_regulatory_section():
-    settings = rss.RssSource.parse_settings({}, "sources[1]")
-    from watcher.config import SourceConfig
-
-    fda = rss.RssSource(SourceConfig("fda-drugs", "rss", "https://www.fda.gov/x/drugs/rss.xml", settings), client=None)
-    journal = rss.RssSource(SourceConfig("jad", "rss", "https://journal.example.org/rss", settings), client=None)
+def test_fda_gov_feeds_default_to_the_regulatory_section(tmp_path):
+    config = write_config(tmp_path, [rss_source("fda-drugs", "https://www.fda.gov/x/drugs/rss.xml"),
+                                     rss_source("jad", "https://journal.example.org/rss")])
+    fda, journal = (rss.RssSource(source, client=None) for source in config.sources)
     assert fda.section == "regulatory" and journal.section is None
     items = parse_feed(PRESS, source="jad", feed_url="https://journal.example.org/rss", section=journal.section)
     assert all("section" not in i.extra for i in items)
