@@ -242,9 +242,9 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     right = [i > 0 for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)) + " |"
+        return "| " + " | ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else (":" + "-" * (w + 1)) for w, r in zip(widths, right)) + "|"
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else (":" + "-" * (w + 1)) for w, r in zip(widths, right, strict=True)) + "|"
     return "\n".join([line(headers), rule, *(line(row) for row in rows)])
 
 

@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/pubmed_requests.py --counts 1,20000
 
 Each N runs the real `watcher.poll.poll` (esearch → efetch batches → parse → filter → SQLite) against
-a local E-utilities stand-in (tests/fake_eutils.FakeEutils on a pytest-httpserver bound to
-127.0.0.1), with a fresh database and a config written to a temporary directory. The N records are
+the tests' E-utilities stand-in (tests/upstreams/eutils.py on the stand-in server bound to
+127.0.0.1), with a fresh database and a config written to a temporary directory (tests/configs.py). The N records are
 real corpus records (as in pubmed_parse.py) under distinct PMIDs, spread evenly over the 31 days of
 the first poll's window (lookback_days 30). The topics are those of the project's feeds.yaml, so the
 filter does its real work. `sleep` is a no-op, so NCBI's 3 requests/s pacing does not slow the
@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import logging
+import itertools
 import math
 import pstats
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ for folder in (PROJECT_ROOT, PROJECT_ROOT / "benchmarks"):
 
 from pubmed_parse import corpus_root, renumbered, table, templates  # noqa: E402
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LOOKBACK_DAYS = 30
 ESEARCH_CAP = 9999
 NCBI_RATE = 3.0  # requests/s without an api_key, as PubmedSource.build sets it
@@ -81,28 +81,12 @@ def project_topics(path: Path, source: str = "pubmed") -> tuple[dict[str, Any], 
 
 
 def write_config(folder: Path, url: str, topics: dict[str, Any], batch_size: int):
-    from watcher.config import load
+    from tests.configs import pubmed
+    from tests.configs import write_config as write_test_config
 
-    config = {
-        "timezone": "UTC",
-        "database": "watcher.db",
-        "digests": "digests",
-        "contact": {"tool": "watcher-bench", "email": "bench@example.org"},
-        "sources": [
-            {
-                "name": "pubmed",
-                "type": "pubmed",
-                "url": url,
-                "query": "ketamine AND depression",
-                "lookback_days": LOOKBACK_DAYS,
-                "overlap_days": 3,
-                "batch_size": batch_size,
-            }
-        ],
-        "topics": topics,
-    }
-    (folder / "feeds.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return load(folder / "feeds.yaml")
+    source = pubmed(url, query="ketamine AND depression", lookback_days=LOOKBACK_DAYS, overlap_days=3, batch_size=batch_size)
+    return write_test_config(folder, [source], topics=topics, timezone="UTC",
+                             contact={"tool": "watcher-bench", "email": "bench@example.org"}, http=None)
 
 
 def expected_searches(days: list[date], counts: dict[date, int]) -> tuple[int, list[int]]:
@@ -123,43 +107,27 @@ def no_sleep(seconds: float) -> None:
 def pacing_delay(arrivals: list[float], interval: float) -> float:
     """What the limiter would have added: with the same work between requests, each request that
     came sooner than `interval` after the one before waits for the rest of it."""
-    return sum(max(0.0, interval - (b - a)) for a, b in zip(arrivals, arrivals[1:]))
+    return sum(max(0.0, interval - (b - a)) for a, b in itertools.pairwise(arrivals))
 
 
 def one_poll(n: int, articles: list, topics: dict[str, Any], batch_size: int, profile: bool = False) -> dict[str, Any]:
-    from pytest_httpserver import HTTPServer
-
-    from tests.fake_eutils import FakeEutils
+    from tests.upstreams.eutils import Eutils
+    from tests.upstreams.server import Server
     from watcher.poll import poll
     from watcher.store import Store
 
-    class TimedFake(FakeEutils):
-        """Notes when each request arrives, to work out what NCBI's pacing would have added."""
-
-        def esearch(self, request):
-            arrivals.append(time.perf_counter())
-            return super().esearch(request)
-
-        def efetch(self, request):
-            arrivals.append(time.perf_counter())
-            return super().efetch(request)
-
-    arrivals: list[float] = []
     today = NOW.date()
     days = [today - timedelta(days=LOOKBACK_DAYS - k) for k in range(LOOKBACK_DAYS + 1)]
-    fake = TimedFake()
+    per_day: dict[date, list[bytes]] = {}
     for i, xml in enumerate(renumbered(articles, n)):
-        fake.records.append((days[i % len(days)], xml))
-    per_day: dict[date, int] = {}
-    for day, _xml in fake.records:
-        per_day[day] = per_day.get(day, 0) + 1
+        per_day.setdefault(days[i % len(days)], []).append(xml)
 
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        url = fake.install(server)
+    with Server() as server:
+        fake = Eutils(server)
+        for day, records in per_day.items():
+            fake.add(day, records)
         with tempfile.TemporaryDirectory(prefix="watcher-bench-") as tmp:
-            config = write_config(Path(tmp), url, topics, batch_size)
+            config = write_config(Path(tmp), fake.url, topics, batch_size)
             with Store.open(config.database) as store:
                 profiler = cProfile.Profile() if profile else None
                 started = time.perf_counter()
@@ -168,19 +136,19 @@ def one_poll(n: int, articles: list, topics: dict[str, Any], batch_size: int, pr
                 else:
                     report = poll(config, store, clock=lambda: NOW, env={}, sleep=no_sleep)
                 seconds = time.perf_counter() - started
-    finally:
-        server.clear_log()
-        server.stop()
+        # When each request arrived, to work out what NCBI's pacing would have added.
+        arrivals = [seen.at for seen in server.seen()]
+        searches_seen, fetches_seen = server.count("esearch"), server.count("efetch")
     source = report.sources[0]
     if not source.ok:
         raise SystemExit(f"poll of {n} records failed: {source.error}")
     if source.new != n:
         raise SystemExit(f"poll of {n} records stored {source.new}")
-    searches, windows = expected_searches(days, per_day)
+    searches, windows = expected_searches(days, {day: len(records) for day, records in per_day.items()})
     return {
         "n": n,
-        "esearch": fake.count("esearch"),
-        "efetch": fake.count("efetch"),
+        "esearch": searches_seen,
+        "efetch": fetches_seen,
         "windows": windows,
         "expected_esearch": searches,
         "expected_efetch": sum(math.ceil(c / batch_size) for c in windows),
@@ -199,8 +167,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="polls per N, each on a fresh database; best time kept (default 3)")
     ap.add_argument("--profile", action="store_true", help="then profile one more poll of the largest N (main thread)")
     args = ap.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
-
     corpus = corpus_root()
     if not (corpus / "pubmed").is_dir():
         raise SystemExit(f"shared corpus not found at {corpus}: set WATCHER_CORPUS")

@@ -6,40 +6,33 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 
-from tests.fake_eutils import LOCAL_TODAY, FakeEutils, corpus_articles, with_pmid
+import pytest
+
+from tests.configs import pubmed, write_feeds
+from tests.upstreams import eutils, faults
+from tests.upstreams.eutils import Eutils, corpus_articles, with_pmid
+
+pytestmark = pytest.mark.slow  # SIGKILL of a real `watcher poll`, then a real re-run
 
 
-def test_sigkill_between_batches_then_rerun(tmp_path, httpserver, corpus_dir):
+def test_sigkill_between_batches_then_rerun(tmp_path, upstream, corpus_dir):
     articles = corpus_articles(corpus_dir / "pubmed" / "efetch_pubmedportable_100_articles_medlinedate_multilang.xml")
-    fake = FakeEutils()
-    fake.add(LOCAL_TODAY, [with_pmid(articles[i % 100], 80_000_000 + i) for i in range(250)])
-    reached, release = threading.Event(), threading.Event()
-    serve = fake.efetch
-
-    def efetch(request):
-        if request.args["retstart"] == "100" and not release.is_set():
-            reached.set()  # the first batch is committed before this request is made
-            release.wait(30)
-        return serve(request)
-
-    fake.efetch = efetch
-    url = fake.install(httpserver)
-    (tmp_path / "feeds.yaml").write_text(
-        f"sources:\n  - {{name: pubmed, type: pubmed, url: '{url}', query: k, batch_size: 100}}\n"
-        "topics:\n  t:\n    groups:\n      g: [cancer*]\n"
-    )
+    fake = Eutils(upstream)
+    fake.add(eutils.local_today(), [with_pmid(articles[i % 100], 80_000_000 + i) for i in range(250)])
+    hold = faults.Hold("head")  # the first batch is committed before the second is asked for
+    upstream.arm("efetch:100", hold, times=1)
+    write_feeds(tmp_path, [pubmed(fake.url, query="k", batch_size=100)], topics={"t": {"groups": {"g": ["cancer*"]}}})
     command = [sys.executable, "-m", "watcher", "poll"]
     child = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        if not reached.wait(60):
+        if not hold.reached.wait(60):
             child.kill()
             raise AssertionError(f"the poll never asked for the second batch: {child.communicate()[1][-2000:]!r}")
         child.send_signal(signal.SIGKILL)
         child.wait(30)
     finally:
-        release.set()
+        hold.release.set()
     assert child.returncode == -signal.SIGKILL
 
     db = tmp_path / "watcher.db"

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.configs import make_config
+from tests.configs import pubmed, write_config
 from watcher.digest.publish import publish_week, render, write_atomic
-from watcher.sections import section_of
-from watcher.weeks import iso_week, week_bounds
 from watcher.errors import OutputError, UsageError
 from watcher.model import Hit, Item, Match, Related
+from watcher.sections import section_of
 from watcher.store import PollRecord, Store
-from watcher.weeks import utc_iso
+from watcher.weeks import iso_week, utc_iso, week_bounds
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEK = "2026-W48"  # Mon 23 Nov – Sun 29 Nov 2026
@@ -35,7 +34,7 @@ def article(n: int, title: str, types=("Journal Article",), date="2026-11", **kw
 
 @pytest.fixture
 def config(tmp_path):
-    return make_config(tmp_path)
+    return write_config(tmp_path)
 
 
 def save(store, items, when, matched=True):
@@ -43,7 +42,7 @@ def save(store, items, when, matched=True):
 
 
 def test_iso_week_uses_the_configured_time_zone():
-    late_sunday = datetime(2026, 11, 30, 3, 0, tzinfo=timezone.utc)  # still Sunday 29 Nov in Chicago
+    late_sunday = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # still Sunday 29 Nov in Chicago
     assert iso_week(late_sunday, CHICAGO) == "2026-W48"
     assert iso_week(late_sunday, ZoneInfo("UTC")) == "2026-W49"
 
@@ -52,7 +51,7 @@ def test_week_bounds_are_local_midnights_across_dst():
     start, end = week_bounds("2026-W45", CHICAGO)  # Sunday 8 Nov 2026 is... after the 1 Nov DST end
     assert start.utcoffset() == end.utcoffset() == timedelta(hours=-6)
     start, end = week_bounds("2026-W44", CHICAGO)  # Mon 26 Oct – Sun 1 Nov: DST ends inside
-    assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(days=7, hours=1)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(days=7, hours=1)
 
 
 @pytest.mark.parametrize("bad", ["2026-48", "2026-W5", "26-W05", "2026-W54"])
@@ -128,7 +127,7 @@ def test_hostile_titles_cannot_inject_markup(store, config):
     assert "](javascript:" not in live and "<script>" not in live and "<img" not in live
     assert "](data:" not in live and "\n# Heading" not in live
     links = re.findall(r"\]\(([^)]*)\)", live)
-    assert links and all(l.startswith("https://") for l in links)
+    assert links and all(link.startswith("https://") for link in links)
 
 
 def test_same_store_gives_the_same_bytes(store, config):
@@ -156,7 +155,7 @@ def test_a_failing_source_is_in_the_header(store, config):
 
 
 def test_a_source_never_polled_in_the_week_is_flagged(tmp_path):
-    config = make_config(tmp_path, names=("pubmed", "fda"))
+    config = write_config(tmp_path, [pubmed(), pubmed(name="fda")])
     with Store.open(config.database) as store:
         store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
         text = render(store, config, WEEK)
@@ -185,7 +184,7 @@ def test_atomic_write_leaves_old_file_whole_on_failure(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OutputError, match="d.md: cannot write the file: No space left on device"):
+    with pytest.raises(OutputError, match=r"d\.md: cannot write the file: No space left on device"):
         write_atomic(target, "new content")
     assert target.read_text() == "old and whole"
     assert list(tmp_path.iterdir()) == [target]

@@ -23,14 +23,14 @@ import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests import fault_server as fs
-from tests.feed_helpers import ANY_TOPIC, WEEK
+from tests.configs import pubmed, rss, write_feeds
+from tests.polls import WEEK
+from tests.upstreams import eutils, feeds
 from watcher import cli
 from watcher.config import load
 from watcher.digest.publish import publish_week
@@ -38,8 +38,10 @@ from watcher.filter import match
 from watcher.model import Item
 from watcher.store import Store
 
+pytestmark = pytest.mark.slow  # full disks and damaged databases, met by `watcher` in subprocesses
+
 PROJECT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 24, 18, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 
 
 def watcher(*args: str, cwd: Path, fsize: int | None = None) -> subprocess.CompletedProcess:
@@ -60,13 +62,7 @@ def one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
         assert needle in lines[0], (needle, lines[0])
 
 
-def write_feeds(site: Path, sources: list[dict], **top) -> Path:
-    raw = {"database": "watcher.db", "digests": "digests", **top, "sources": sources, "topics": ANY_TOPIC}
-    (site / "feeds.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    return site / "feeds.yaml"
-
-
-OFFLINE = [{"name": "pubmed", "type": "pubmed", "url": "http://127.0.0.1:9/", "query": "ketamine"}]
+OFFLINE = [pubmed()]  # a source on a port where nothing listens: these commands never reach it
 
 
 def sha(path: Path) -> str:
@@ -96,39 +92,39 @@ def test_database_folder_that_is_a_file(tmp_path, command):
 # ---- the disk fills up ----
 
 
-def big_articles(n: int) -> list[fs.Article]:
-    items = fs.articles(n)
+def big_articles(n: int) -> list[eutils.Article]:
+    items = eutils.articles(n)
     for a in items:
         a.abstract = "Ketamine and esketamine for treatment-resistant depression. " * 40
     return items
 
 
-def test_database_write_fails_on_a_full_disk_and_the_committed_state_stays(tmp_path):
-    with fs.FaultServer() as server:
-        feed, eutils = fs.Feed(fs.entries(5, "d")), fs.Eutils(big_articles(300))
-        sources = [{"name": "fda-press", "type": "rss", "url": feed.install(server)},
-                   {"name": "pubmed", "type": "pubmed", "url": eutils.install(server), "query": "k", "batch_size": 100}]
-        write_feeds(tmp_path, sources[:1])
-        assert watcher("poll", cwd=tmp_path).returncode == 0  # the state before: five feed items, committed
-        write_feeds(tmp_path, sources)
-        db = tmp_path / "watcher.db"
-        before = {r[0] for r in sqlite3.connect(db).execute("SELECT id FROM items")}
-        assert len(before) == 5
+def test_database_write_fails_on_a_full_disk_and_the_committed_state_stays(tmp_path, upstream):
+    feed = feeds.Feed(upstream, items=feeds.entries(5, "d"))
+    papers = eutils.Eutils(upstream)
+    papers.add(eutils.local_today(), big_articles(300))
+    sources = [rss(feed.url), pubmed(papers.url, query="k", batch_size=100)]
+    write_feeds(tmp_path, sources[:1])
+    assert watcher("poll", cwd=tmp_path).returncode == 0  # the state before: five feed items, committed
+    write_feeds(tmp_path, sources)
+    db = tmp_path / "watcher.db"
+    before = {r[0] for r in sqlite3.connect(db).execute("SELECT id FROM items")}
+    assert len(before) == 5
 
-        # Room for the run's bookkeeping, not for a batch of 100 records of 2.5 kB each.
-        full = watcher("poll", cwd=tmp_path, fsize=db.stat().st_size + 48 * 1024)
-        one_line_error(full, str(db), "cannot write the database", "disk")
-        assert full.stdout == ""  # no source is blamed for the disk
-        with sqlite3.connect(db) as conn:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            assert {r[0] for r in conn.execute("SELECT id FROM items")} == before
-            assert conn.execute("SELECT cursor FROM sources WHERE name = 'pubmed'").fetchone() in (None, (None,))
+    # Room for the run's bookkeeping, not for a batch of 100 records of 2.5 kB each.
+    full = watcher("poll", cwd=tmp_path, fsize=db.stat().st_size + 48 * 1024)
+    one_line_error(full, str(db), "cannot write the database", "disk")
+    assert full.stdout == ""  # no source is blamed for the disk
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert {r[0] for r in conn.execute("SELECT id FROM items")} == before
+        assert conn.execute("SELECT cursor FROM sources WHERE name = 'pubmed'").fetchone() in (None, (None,))
 
-        again = watcher("poll", cwd=tmp_path)  # room again: the poll completes, nothing twice
-        assert again.returncode == 0, again.stderr
-        with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM items").fetchone() == (305, 305)
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again = watcher("poll", cwd=tmp_path)  # room again: the poll completes, nothing twice
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM items").fetchone() == (305, 305)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def item(n: int) -> Item:

@@ -1,8 +1,9 @@
 """Every fault an upstream can throw, against every source, through the real `watcher.poll.poll`.
 
 Each (fault, source) pair is one test. The poll has two sources, the faulty one (first) and a
-healthy RSS feed (second), with tight limits from feeds.yaml (`http: {timeout: 1, deadline: 2,
-max_mb: 1}`) and a sleep that only records, so retries cost no wall time. For each pair:
+healthy RSS feed (second), both stand-ins of tests/upstreams on one local server, with tight
+limits from feeds.yaml (`http: {timeout: 1, deadline: 2, max_mb: 1}`) and a sleep that only
+records, so retries cost no wall time. For each pair:
 
 - the poll ends within WALL_LIMIT seconds, with tracemalloc's peak and the process's resident
   memory (sampled every 5 ms) growing by less than MEMORY_LIMIT;
@@ -34,14 +35,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests import fault_server as fs
-from tests.feed_helpers import ANY_TOPIC, NOW, WEEK
-from watcher.config import load
+from tests.configs import openfda, pubmed, rss, write_config
+from tests.polls import NOW, TODAY, WEEK
+from tests.upstreams import eutils, faults, feeds
+from tests.upstreams import openfda as fda
+from tests.upstreams.server import Fault, Server
 from watcher.digest.publish import publish_week
 from watcher.poll import poll
 from watcher.store import Store
+
+pytestmark = pytest.mark.slow  # 69 polls against misbehaving servers: stalls, trickles, 50 MB bodies
 
 WALL_LIMIT = 10.0  # seconds for one poll of both sources, fault included
 MEMORY_LIMIT = 100 * 1024 * 1024  # bytes: tracemalloc peak, and growth of resident memory
@@ -51,7 +55,7 @@ N_ITEMS = 5  # per faulty source; pubmed batch_size and openFDA limit are 2: thr
 SOURCES = ("pubmed", "rss", "openfda")
 NAMES = {"pubmed": "pubmed", "rss": "fda-press", "openfda": "openfda"}
 # The request the fault hits: the second efetch batch or openFDA page, so the first one is stored before it.
-TARGETS = {"pubmed": "efetch:2", "rss": "rss", "openfda": "openfda:2"}
+TARGETS = {"pubmed": "efetch:2", "rss": "rss", "openfda": "enforcement:2"}
 PAGE_SIZE = 2
 
 
@@ -79,12 +83,12 @@ class Fails:
 class FaultCase:
     id: str
     what: str  # for the reliability table
-    make: Callable[[dict], fs.Fault]  # env (canary URL, marker path) → fault
+    make: Callable[[dict], Fault]  # env (canary URL, marker path) → fault
     expect: dict[str, Ok | Fails]
     times: int | None = None  # None: the fault answers every request to the target
-    extra: tuple[tuple[Callable[[dict], fs.Fault], int | None], ...] = ()  # further faults, armed after
+    extra: tuple[tuple[Callable[[dict], Fault], int | None], ...] = ()  # further faults, armed after
 
-    def fault_for(self, env: dict) -> list[tuple[fs.Fault, int | None]]:
+    def fault_for(self, env: dict) -> list[tuple[Fault, int | None]]:
         return [(self.make(env), self.times), *((make(env), times) for make, times in self.extra)]
 
 
@@ -98,61 +102,61 @@ OVER_LIMIT = Fails(r"body larger than the 1 MB limit")
 
 CASES: list[FaultCase] = [
     FaultCase("429-retry-after-then-ok", "HTTP 429 with `Retry-After: 3`, twice, then the answer",
-              lambda env: fs.status(429, retry_after="3"), every(Ok(min_sleep=3.0, requests=3)), times=2),
+              lambda env: faults.status(429, retry_after="3"), every(Ok(min_sleep=3.0, requests=3)), times=2),
     FaultCase("429-no-retry-after-then-ok", "HTTP 429 without Retry-After, once, then the answer",
-              lambda env: fs.status(429), every(Ok(requests=2)), times=1),
+              lambda env: faults.status(429), every(Ok(requests=2)), times=1),
     FaultCase("429-always", "HTTP 429 (NCBI's body, echoing the api-key) on every try",
-              lambda env: fs.status(429, retry_after="1"), every(Fails(rf"^127\.0\.0\.1:\d+: HTTP 429 after {TRIES} tries \(GET /[^)]*\): API rate limit exceeded$"))),
+              lambda env: faults.status(429, retry_after="1"), every(Fails(rf"^127\.0\.0\.1:\d+: HTTP 429 after {TRIES} tries \(GET /[^)]*\): API rate limit exceeded$"))),
     FaultCase("5xx-burst-then-ok", "HTTP 500, 502, 503 in a row, then the answer",
-              lambda env: fs.status(500), every(Ok(requests=4)), times=1,
-              extra=((lambda env: fs.status(502), 1), (lambda env: fs.status(503), 1))),
+              lambda env: faults.status(500), every(Ok(requests=4)), times=1,
+              extra=((lambda env: faults.status(502), 1), (lambda env: faults.status(503), 1))),
     FaultCase("5xx-always", "HTTP 500/502/503 on every try (HTML page echoing the request)",
-              lambda env: fs.cycle_5xx(), every(Fails(rf"^127\.0\.0\.1:\d+: HTTP 50[023] after {TRIES} tries \(GET /"))),
+              lambda env: faults.cycle_5xx(), every(Fails(rf"^127\.0\.0\.1:\d+: HTTP 50[023] after {TRIES} tries \(GET /"))),
     FaultCase("connection-reset", "TCP reset instead of an answer",
-              lambda env: fs.reset, every(Fails(rf"^127\.0\.0\.1:\d+: connection reset \({TRIES} tries, GET /"))),
+              lambda env: faults.reset, every(Fails(rf"^127\.0\.0\.1:\d+: connection reset \({TRIES} tries, GET /"))),
     FaultCase("reset-mid-body", "TCP reset half way through the body",
-              lambda env: fs.reset_mid_body,
+              lambda env: faults.reset_mid_body,
               every(Fails(rf"connection (reset|closed before the body was complete) \({TRIES} tries, GET /"),
                     pubmed=Fails(r"connection (reset|closed before the body was complete) while reading the body"))),
     FaultCase("short-body", "Content-Length promises more than is sent",
-              lambda env: fs.short_body,
+              lambda env: faults.short_body,
               every(Fails(rf"connection closed before the body was complete \({TRIES} tries, GET /"),
                     pubmed=Fails(r"connection closed before the body was complete while reading the body"))),
     FaultCase("stall", "accepts, then sends nothing (past the 1 s timeout)",
-              lambda env: fs.stall, every(Fails(rf"timed out after 1 s \({TRIES} tries, GET /"))),
+              lambda env: faults.stall, every(Fails(rf"timed out after 1 s \({TRIES} tries, GET /"))),
     FaultCase("trickle", "the answer one byte every 50 ms (each read within the timeout)",
-              lambda env: fs.trickle, every(Fails(r"not complete within the 2 s deadline"))),
+              lambda env: faults.trickle(), every(Fails(r"not complete within the 2 s deadline"))),
     FaultCase("truncated-document", "a complete HTTP answer whose XML/JSON stops half way",
-              lambda env: fs.truncated,
+              lambda env: faults.truncated,
               every(NOT_JSON, pubmed=Fails(r"malformed XML"), rss=Fails(r"feed is truncated"))),
     FaultCase("html-200", "an HTML maintenance page with status 200",
-              lambda env: fs.html_200,
+              lambda env: faults.html_200,
               every(NOT_JSON, pubmed=Fails(r"not an E-utilities response \(root element <html>\)"),
                     rss=Fails(r"answered with an HTML page"))),
     FaultCase("content-type-html", "a good body labelled `Content-Type: text/html`",
-              lambda env: fs.content_type("text/html; charset=utf-8"), every(Ok())),
+              lambda env: faults.content_type("text/html; charset=utf-8"), every(Ok())),
     FaultCase("content-type-missing", "a good body without Content-Type",
-              lambda env: fs.content_type(None), every(Ok())),
+              lambda env: faults.content_type(None), every(Ok())),
     FaultCase("invalid-utf8", "bytes 0xFF 0xFE (not UTF-8) inside a title",
-              lambda env: fs.invalid_utf8,
+              lambda env: faults.invalid_utf8,
               every(Fails(r"openFDA drug/enforcement: the answer is not valid UTF-8 JSON"),
                     pubmed=Fails(r"malformed XML.*(UTF-8|encoding)"), rss=Ok())),
     FaultCase("50mb-body", "a 50 MB body without Content-Length (limit 1 MB)",
-              lambda env: fs.big_body(declared=False), every(OVER_LIMIT)),
+              lambda env: faults.big_body(declared=False), every(OVER_LIMIT)),
     FaultCase("50mb-declared", "a 50 MB body with Content-Length (limit 1 MB)",
-              lambda env: fs.big_body(declared=True), every(Fails(r"body of 50 MB is over the 1 MB limit"))),
+              lambda env: faults.big_body(declared=True), every(Fails(r"body of 50 MB is over the 1 MB limit"))),
     FaultCase("gzip-bomb-1gb", "`Content-Encoding: gzip` that inflates to 1 GB (~1 MB sent)",
-              lambda env: fs.gzip_bomb(), every(OVER_LIMIT)),
+              lambda env: faults.gzip_bomb(), every(OVER_LIMIT)),
     FaultCase("billion-laughs", "XML entity bomb: 10 levels of 10 references",
-              lambda env: fs.billion_laughs(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+              lambda env: faults.billion_laughs(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
     FaultCase("quadratic-blowup", "a 50 kB entity referenced 10,000 times (500 MB if expanded)",
-              lambda env: fs.quadratic_blowup(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+              lambda env: faults.quadratic_blowup(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
     FaultCase("xxe-local-file", "an external entity naming a local file",
-              lambda env: fs.xxe_file(env["marker_path"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+              lambda env: faults.xxe_file(env["marker_path"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
     FaultCase("xxe-url", "external DTD, parameter and general entities naming another local port",
-              lambda env: fs.xxe_url(env["canary"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+              lambda env: faults.xxe_url(env["canary"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
     FaultCase("deep-nesting", "elements (JSON: arrays) nested 100,000 deep",
-              lambda env: fs.deep_nesting(),
+              lambda env: faults.deep_nesting(),
               every(Fails(r"openFDA drug/enforcement: the answer is nested too deeply"),
                     pubmed=Fails(r"malformed XML.*depth"), rss=Fails(r"feed nests elements more than 256 deep"))),
 ]
@@ -200,8 +204,8 @@ class ResidentPeak:
 @dataclass
 class Stage:
     tmp: Path
-    server: fs.FaultServer
-    canary: fs.FaultServer
+    server: Server
+    canary: Server
     marker: str
     marker_path: Path
     expected: dict[str, set[str]] = field(default_factory=dict)
@@ -209,33 +213,26 @@ class Stage:
     def config(self, source: str):
         s = self.server
         if source == "pubmed":
-            eutils = fs.Eutils(fs.articles(N_ITEMS))
-            faulty = {"name": "pubmed", "type": "pubmed", "url": eutils.install(s), "query": "ketamine", "batch_size": PAGE_SIZE}
-            self.expected["pubmed"] = eutils.ids()
+            upstream = eutils.Eutils(s)
+            upstream.add(TODAY, eutils.articles(N_ITEMS))
+            faulty = pubmed(upstream.url, batch_size=PAGE_SIZE)
+            self.expected["pubmed"] = upstream.ids()
         elif source == "rss":
-            feed = fs.Feed(fs.entries(N_ITEMS, "fda"))
-            faulty = {"name": "fda-press", "type": "rss", "url": feed.install(s)}
+            feed = feeds.Feed(s, items=feeds.entries(N_ITEMS, "fda"))
+            faulty = rss(feed.url)
             self.expected["fda-press"] = feed.ids("fda-press")
         else:
-            fda = fs.OpenFDA(fs.recalls(N_ITEMS))
-            faulty = {"name": "openfda", "type": "openfda", "url": fda.install(s), "endpoints": ["drug/enforcement"],
-                      "search": ["ketamine"], "limit": PAGE_SIZE}
-            self.expected["openfda"] = fda.ids()
-        healthy = fs.Feed(fs.entries(3, "ok"), label="healthy")
+            upstream = fda.OpenFDA(s)
+            upstream.records("drug/enforcement", fda.recalls(N_ITEMS))
+            faulty = openfda(upstream.url, endpoints=["drug/enforcement"], search=["ketamine"], limit=PAGE_SIZE)
+            self.expected["openfda"] = upstream.ids()
+        healthy = feeds.Feed(s, "/healthy/rss.xml", items=feeds.entries(3, "ok"), label="healthy")
         self.expected["healthy"] = healthy.ids("healthy")
-        raw = {
-            "timezone": "America/Chicago", "database": "watcher.db", "digests": "digests",
-            "contact": {"tool": "watcher-test", "email": "test@example.org"},
-            "http": {"timeout": 1, "deadline": 2, "max_mb": 1},
-            "sources": [faulty, {"name": "healthy", "type": "rss", "url": healthy.install(s, "/healthy/rss.xml")}],
-            "topics": ANY_TOPIC,
-        }
-        path = self.tmp / "feeds.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-        return load(path)
+        return write_config(self.tmp, [faulty, rss(healthy.url, name="healthy")],
+                            http={"timeout": 1, "deadline": 2, "max_mb": 1})
 
     def env(self) -> dict:
-        return {"canary": self.canary.base + "/", "marker_path": str(self.marker_path)}
+        return {"canary": self.canary.url("/"), "marker_path": str(self.marker_path)}
 
 
 @pytest.fixture
@@ -244,7 +241,7 @@ def stage(tmp_path):
     marker_path = tmp_path / "private" / "marker.txt"
     marker_path.parent.mkdir()
     marker_path.write_text(f"{marker}\n")
-    with fs.FaultServer() as server, fs.FaultServer() as canary:
+    with Server() as server, Server() as canary:
         yield Stage(tmp_path, server, canary, marker, marker_path)
 
 

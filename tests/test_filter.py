@@ -16,8 +16,8 @@ import yaml
 from tests.conftest import PROJECT_ROOT
 from watcher.errors import ConfigError, WatcherError
 from watcher.filter import explain, match
-from watcher.topics import compile_topics
 from watcher.model import Hit, Item, Match
+from watcher.topics import compile_topics
 
 CASES = PROJECT_ROOT / "tests" / "relevance_cases.jsonl"
 

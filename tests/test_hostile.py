@@ -3,7 +3,7 @@
 Titles, authors, journals, types, summaries and links carrying Markdown links to javascript: and
 data: URLs, raw HTML, pipes, backticks, block markers, bare URLs and e-mail addresses (which
 fuzzy linkifiers turn into links), entity references, control and bidirectional-override
-characters, and a 100 kB title come from the fault server's efetch XML, RSS feed and openFDA JSON
+characters, and a 100 kB title come from the stand-ins' efetch XML, RSS feed and openFDA JSON
 through the real poll into the store, and out through the real digest.
 
 The digest's Markdown is then rendered by a real CommonMark/GFM renderer, markdown-it-py's
@@ -24,19 +24,20 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml
 from markdown_it import MarkdownIt
 
-from tests import fault_server as fs
-from tests.feed_helpers import ANY_TOPIC, NOW, WEEK
-from watcher.config import load
+from tests.configs import openfda, pubmed, rss, write_config
+from tests.polls import NOW, TODAY, WEEK
+from tests.upstreams import eutils, feeds
+from tests.upstreams import openfda as fda
+from tests.upstreams.server import Server
 from watcher.digest.publish import publish_week
-from watcher.sections import SECTIONS
-from watcher.text import plain
 from watcher.poll import poll
+from watcher.sections import SECTIONS
 from watcher.sources.rss_feed import parse_feed
 from watcher.sources.xml_guard import MAX_DEPTH, closes, nesting
 from watcher.store import Store
+from watcher.text import plain
 
 HOSTILE = {
     "js-link": "Click [here](javascript:alert(1)) now",
@@ -77,29 +78,29 @@ SECTION_TITLES = {s.title for s in SECTIONS}
 INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
-def pubmed_articles() -> list[fs.Article]:
+def pubmed_articles() -> list[eutils.Article]:
     out = []
-    for i, (key, text) in enumerate(HOSTILE.items()):
-        out.append(fs.Article(
+    for i, text in enumerate(HOSTILE.values()):
+        out.append(eutils.Article(
             str(42_000_000 + i), f"Ketamine {text}", abstract=text, authors=((text, "Jane"), ("Roe", text)),
             journal=text, doi=f"10.1000/{i}) {text}", publication_types=(text, "Journal Article"), keywords=(text,)))
-    out.append(fs.Article("42999999", LONG))
+    out.append(eutils.Article("42999999", LONG))
     return out
 
 
-def feed_entries() -> list[fs.Entry]:
+def feed_entries() -> list[feeds.Entry]:
     out = []
-    for i, (key, text) in enumerate(HOSTILE.items()):
+    for i, text in enumerate(HOSTILE.values()):
         link = HOSTILE_LINKS[i] if i < len(HOSTILE_LINKS) else f"https://www.example.org/item/{i}"
         # The description is HTML: escaped once more, so that what is left after the markup is gone is the text.
-        out.append(fs.Entry(f"h-{i}", f"Ketamine {text}", link, description=html.escape(text), author=text, category=text))
-    out.append(fs.Entry("h-long", LONG, "https://www.example.org/long"))
+        out.append(feeds.Entry(f"h-{i}", f"Ketamine {text}", link, description=html.escape(text), author=text, category=text))
+    out.append(feeds.Entry("h-long", LONG, "https://www.example.org/long"))
     return out
 
 
 def recall_records() -> list[dict]:
     out = []
-    for i, (key, text) in enumerate({**HOSTILE, "c0-controls": C0}.items()):
+    for i, text in enumerate({**HOSTILE, "c0-controls": C0}.values()):
         out.append({
             "recall_number": f"D-{i}-2026" if i else "D-0) [x](javascript:alert(1)", "report_date": "20261118",
             "classification": text, "status": text, "product_description": f"Ketamine {text}",
@@ -143,10 +144,7 @@ def render(markdown: str) -> str:
 
 
 def poll_and_digest(tmp_path: Path, source: dict) -> tuple[str, dict]:
-    raw = {"database": "watcher.db", "digests": "digests", "http": {"timeout": 5, "max_mb": 5},
-           "sources": [source], "topics": ANY_TOPIC}
-    (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    config = load(tmp_path / "feeds.yaml")
+    config = write_config(tmp_path, [source], http={"timeout": 5, "max_mb": 5})
     with Store.open(config.database) as store:
         report = poll(config, store, clock=lambda: NOW, env={}, sleep=lambda s: None)
         assert report.ok, [s.error for s in report.sources]
@@ -156,24 +154,21 @@ def poll_and_digest(tmp_path: Path, source: dict) -> tuple[str, dict]:
     return (config.digests / record.path).read_text(encoding="utf-8"), items
 
 
-@pytest.fixture
-def server():
-    with fs.FaultServer() as s:
-        yield s
-
-
-def source_for(kind: str, server: fs.FaultServer) -> dict:
+def source_for(kind: str, server: Server) -> dict:
     if kind == "pubmed":
-        return {"name": "pubmed", "type": "pubmed", "url": fs.Eutils(pubmed_articles()).install(server), "query": "k"}
+        papers = eutils.Eutils(server)
+        papers.add(TODAY, pubmed_articles())
+        return pubmed(papers.url, query="k")
     if kind == "rss":
-        return {"name": "feed", "type": "rss", "url": fs.Feed(feed_entries()).install(server)}
-    return {"name": "openfda", "type": "openfda", "url": fs.OpenFDA(recall_records()).install(server),
-            "endpoints": ["drug/enforcement"], "search": ["ketamine"]}
+        return rss(feeds.Feed(server, items=feed_entries()).url, name="feed")
+    recalls = fda.OpenFDA(server)
+    recalls.records("drug/enforcement", recall_records())
+    return openfda(recalls.url, endpoints=["drug/enforcement"], search=["ketamine"])
 
 
 @pytest.mark.parametrize("kind", ["pubmed", "rss", "openfda"])
-def test_hostile_text_is_inert_in_the_rendered_digest(tmp_path, server, kind):
-    markdown, items = poll_and_digest(tmp_path, source_for(kind, server))
+def test_hostile_text_is_inert_in_the_rendered_digest(tmp_path, upstream, kind):
+    markdown, items = poll_and_digest(tmp_path, source_for(kind, upstream))
     page = Page()
     page.feed(render(markdown))
     page.close()
@@ -219,7 +214,7 @@ def test_hostile_text_is_inert_in_the_rendered_digest(tmp_path, server, kind):
 
 # ---- the feed checks that refuse truncated and deeply nested feeds accept every real shape ----
 
-FEED = fs.Feed(fs.entries(2, "f")).body()
+FEED = feeds.rss_body(feeds.entries(2, "f"))
 
 
 @pytest.mark.parametrize("body", [

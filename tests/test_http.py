@@ -1,5 +1,6 @@
-"""watcher.http against real HTTP on 127.0.0.1: pytest-httpserver for well-formed answers, a tiny
-raw socket server for the misbehaving ones (resets, silence, trickles). Waits go to a fake sleep."""
+"""watcher.http against real HTTP on 127.0.0.1: pytest-httpserver for well-formed answers, the
+stand-in server of tests/upstreams for the misbehaving ones (resets, silence, trickles, a gzip
+bomb on the wire). Waits go to a fake sleep."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ import gzip
 import json
 import logging
 import socket
-import struct
-import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.utils import formatdate
 
 import pytest
 from werkzeug import Response as WerkzeugResponse
 
+from tests.upstreams import faults
+from tests.upstreams.server import Reply, Server
 from watcher.errors import FetchError
 from watcher.http import HttpClient, HttpPolicy
 
@@ -57,86 +58,14 @@ def make_client(fake: FakeTime | None = None, *, secrets: tuple[str, ...] = (), 
     return HttpClient(HttpPolicy(**settings), secrets=secrets, **timing)
 
 
-# ---- a raw TCP server for behaviour no well-behaved HTTP server shows ----
+# ---- behaviour no well-behaved HTTP server shows: the stand-in server, and a fault ----
 
 
-class RawServer:
-    def __init__(self, handle: Callable[[socket.socket, threading.Event], None]) -> None:
-        self.handle = handle
-        self.stop = threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
-
-    def _run(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                read_request(conn)
-                self.handle(conn, self.stop)
-            except OSError:
-                pass  # the client went away: expected in these tests
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
-
-
-def read_request(conn: socket.socket) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        part = conn.recv(4096)
-        if not part:
-            return
-        data += part
-
-
-@pytest.fixture
-def raw_server() -> Iterator[Callable[..., RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(handle: Callable[[socket.socket, threading.Event], None]) -> RawServer:
-        servers.append(RawServer(handle))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
-
-
-def reset(conn: socket.socket, stop: threading.Event) -> None:
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close → RST, not FIN
-
-
-def silent(conn: socket.socket, stop: threading.Event) -> None:
-    stop.wait(5)
-
-
-def trickle(conn: socket.socket, stop: threading.Event) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-    for _ in range(1000):
-        if stop.wait(0.1):
-            return
-        conn.sendall(b"x")
-
-
-def tiny_ok(conn: socket.socket, stop: threading.Event) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+def misbehaving(server: Server, path: str, fault: faults.Fault, reply: Reply | None = None) -> str:
+    """A route on the stand-in server whose every answer is `fault`, played over `reply`."""
+    url = server.static(path, reply or Reply(200, b"ok", "text/plain"), label="raw")
+    server.arm("raw", fault)
+    return url
 
 
 # ---- retries ----
@@ -219,21 +148,22 @@ def test_404_is_returned_not_raised_nor_retried(server, fake):
     assert response.expect(200, 404) is response
 
 
-def test_timeout_is_retried_then_reported(raw_server):
-    srv = raw_server(silent)
+def test_timeout_is_retried_then_reported(upstream):
+    url = misbehaving(upstream, "/slow", faults.stall)
     started = time.monotonic()
     with pytest.raises(FetchError) as caught:
-        make_client(timeout=0.3, retries=2, backoff=0).get(srv.url("/slow"))
-    assert str(caught.value) == f"127.0.0.1:{srv.port}: timed out after 0.3 s (2 tries, GET /slow)"
+        make_client(timeout=0.3, retries=2, backoff=0).get(url)
+    assert str(caught.value) == f"{url.split('/')[2]}: timed out after 0.3 s (2 tries, GET /slow)"
     assert time.monotonic() - started < 3
+    assert upstream.count("raw") == 2
 
 
-def test_connection_reset_is_retried_then_reported(raw_server, fake):
-    srv = raw_server(reset)
+def test_connection_reset_is_retried_then_reported(upstream, fake):
+    url = misbehaving(upstream, "/x", faults.reset)
     with pytest.raises(FetchError) as caught:
-        make_client(fake, retries=3).get(srv.url("/x"))
-    assert str(caught.value) == f"127.0.0.1:{srv.port}: connection reset (3 tries, GET /x)"
-    assert len(fake.waits) == 2
+        make_client(fake, retries=3).get(url)
+    assert str(caught.value) == f"{url.split('/')[2]}: connection reset (3 tries, GET /x)"
+    assert len(fake.waits) == 2 and upstream.count("raw") == 3
 
 
 def test_connection_refused(fake):
@@ -246,11 +176,11 @@ def test_connection_refused(fake):
 # ---- limits ----
 
 
-def test_trickling_body_hits_the_deadline(raw_server):
-    srv = raw_server(trickle)
+def test_trickling_body_hits_the_deadline(upstream):
+    url = misbehaving(upstream, "/drip", faults.trickle(0.1), Reply(200, b"x" * 1000))  # 100 s at one byte per 0.1 s
     started = time.monotonic()
     with pytest.raises(FetchError, match=r": not complete within the 1 s deadline \(GET /drip\)$"):
-        make_client(timeout=0.5, deadline=1.0).get(srv.url("/drip"))
+        make_client(timeout=0.5, deadline=1.0).get(url)
     assert 0.9 <= time.monotonic() - started < 2.5
 
 
@@ -267,23 +197,20 @@ def gzip_bomb() -> bytes:
 
 
 @pytest.mark.parametrize("mode", ["get", "open"])
-def test_gzip_bomb_fails_fast_with_bounded_memory(raw_server, fake, gzip_bomb, mode):
-    # Served by the raw server: tracemalloc counts every thread, and werkzeug's handling of the
-    # client hanging up mid-body costs ~10 MB of its own, which is not what is measured here.
-    def serve(conn: socket.socket, stop: threading.Event) -> None:
-        head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(gzip_bomb)}\r\n\r\n"
-        conn.sendall(head.encode() + gzip_bomb)
-
-    srv = raw_server(serve)
+def test_gzip_bomb_fails_fast_with_bounded_memory(upstream, fake, gzip_bomb, mode):
+    # Served by the stand-in server, from bytes made before tracemalloc starts: tracemalloc counts
+    # every thread, and werkzeug's handling of the client hanging up mid-body costs ~10 MB of its
+    # own, which is not what is measured here.
+    url = upstream.static("/bomb", Reply(200, gzip_bomb, None, {"Content-Encoding": "gzip"}))
     client = make_client(fake, max_bytes=1024 * 1024)
     started = time.monotonic()
     tracemalloc.start()
     try:
         with pytest.raises(FetchError, match=r": body larger than the 1 MB limit \(GET /bomb\)"):
             if mode == "get":
-                client.get(srv.url("/bomb"))
+                client.get(url)
             else:
-                with client.open(srv.url("/bomb")) as (_status, _headers, stream):
+                with client.open(url) as (_status, _headers, stream):
                     while stream.read(64 * 1024):
                         pass
         _current, peak = tracemalloc.get_traced_memory()
@@ -330,14 +257,14 @@ def test_at_most_five_redirects(server, fake):
 # ---- pacing ----
 
 
-def test_requests_to_one_host_are_spaced(server, fake, raw_server):
+def test_requests_to_one_host_are_spaced(server, fake, upstream):
     server.expect_request("/e").respond_with_data(b"ok")
-    other = raw_server(tiny_ok)
+    other = upstream.static("/", Reply(200, b"ok", "text/plain"))
     client = make_client(fake, rate=2.0)
     for _ in range(3):
         client.get(server.url_for("/e"))
     assert fake.waits == [0.5, 0.5]
-    client.get(other.url())  # another host has its own spacing
+    client.get(other)  # another host (port) has its own spacing
     assert fake.waits == [0.5, 0.5]
 
 
@@ -416,11 +343,13 @@ def test_open_enforces_max_bytes_without_content_length(server, fake):
             yield b"y" * 10_000
 
     server.expect_request("/s").respond_with_response(WerkzeugResponse(chunks()))
-    with pytest.raises(FetchError, match=r": body larger than the 50000 bytes limit \(GET /[^)]*\)$"):
-        with make_client(fake, max_bytes=50_000).open(server.url_for("/s")) as (_status, headers, stream):
-            assert "content-length" not in headers
-            while stream.read(4096):
-                pass
+    with (
+        pytest.raises(FetchError, match=r": body larger than the 50000 bytes limit \(GET /[^)]*\)$"),
+        make_client(fake, max_bytes=50_000).open(server.url_for("/s")) as (_status, headers, stream),
+    ):
+        assert "content-length" not in headers
+        while stream.read(4096):
+            pass
 
 
 def test_open_returns_4xx_for_the_caller(server, fake):

@@ -1,7 +1,7 @@
 """Crash safety, measured: `watcher poll` and `watcher digest` killed with SIGKILL at many points.
 
 The poll: a child process polls three sources (an RSS feed, PubMed in four efetch batches,
-openFDA in three pages) from the fault server, which holds one chosen request at a chosen phase
+openFDA in three pages) from the stand-in server, which holds one chosen request at a chosen phase
 (before answering, half way through the body, or just after the whole body, while the child
 parses and commits) and tells the test, which then kills the child from outside. Afterwards the
 database passes `PRAGMA integrity_check`, no cursor has moved without its items, and a re-run
@@ -22,14 +22,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests import fault_server as fs
-from tests.feed_helpers import ANY_TOPIC, WEEK
+from tests.configs import openfda, pubmed, rss, write_feeds
+from tests.polls import WEEK
+from tests.upstreams import eutils, faults, feeds
+from tests.upstreams import openfda as fda
+from tests.upstreams.server import Server
 from watcher.config import load
 from watcher.digest.publish import publish_week, render
 from watcher.filter import match
@@ -37,9 +39,11 @@ from watcher.model import Item
 from watcher.poll import poll
 from watcher.store import Store
 
+pytestmark = pytest.mark.slow  # 25 real processes killed with SIGKILL, each followed by a re-run
+
 PROJECT = Path(__file__).resolve().parent.parent
 N_PUBMED, BATCH = 200, 50  # esearch + efetch:0, :50, :100, :150
-N_FDA, LIMIT = 60, 20  # openfda:1, :2, :3
+N_FDA, LIMIT = 60, 20  # enforcement:1, :2, :3
 N_RSS = 10
 
 # (label of the held request, phase, seconds between "reached" and the kill)
@@ -49,8 +53,8 @@ KILL_POINTS = [
     ("efetch:0", "head", 0), ("efetch:0", "mid", 0), ("efetch:0", "end", 0.005), ("efetch:0", "end", 0.03),
     ("efetch:50", "head", 0), ("efetch:50", "mid", 0), ("efetch:100", "end", 0.01),
     ("efetch:150", "head", 0), ("efetch:150", "mid", 0), ("efetch:150", "end", 0.015),
-    ("openfda:1", "head", 0), ("openfda:2", "mid", 0), ("openfda:2", "end", 0.01),
-    ("openfda:3", "head", 0), ("openfda:3", "end", 0.005),
+    ("enforcement:1", "head", 0), ("enforcement:2", "mid", 0), ("enforcement:2", "end", 0.01),
+    ("enforcement:3", "head", 0), ("enforcement:3", "end", 0.005),
 ]
 
 
@@ -62,23 +66,19 @@ def child_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def upstream(tmp_path):
-    with fs.FaultServer() as server:
-        feed, eutils, fda = fs.Feed(fs.entries(N_RSS, "k")), fs.Eutils(fs.articles(N_PUBMED)), fs.OpenFDA(fs.recalls(N_FDA))
-        raw = {
-            "database": "watcher.db", "digests": "digests",
-            "http": {"timeout": 10},
-            "sources": [
-                {"name": "fda-press", "type": "rss", "url": feed.install(server)},
-                {"name": "pubmed", "type": "pubmed", "url": eutils.install(server), "query": "ketamine", "batch_size": BATCH},
-                {"name": "openfda", "type": "openfda", "url": fda.install(server), "endpoints": ["drug/enforcement"],
-                 "search": ["ketamine"], "limit": LIMIT},
-            ],
-            "topics": ANY_TOPIC,
-        }
-        (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-        expected = {"fda-press": feed.ids("fda-press"), "pubmed": eutils.ids(), "openfda": fda.ids()}
-        yield server, tmp_path, expected
+def site(tmp_path, upstream: Server):
+    feed = feeds.Feed(upstream, items=feeds.entries(N_RSS, "k"))
+    papers = eutils.Eutils(upstream)
+    papers.add(eutils.local_today(), eutils.articles(N_PUBMED))
+    recalls = fda.OpenFDA(upstream)
+    recalls.records("drug/enforcement", fda.recalls(N_FDA))
+    write_feeds(tmp_path, [
+        rss(feed.url),
+        pubmed(papers.url, batch_size=BATCH),
+        openfda(recalls.url, endpoints=["drug/enforcement"], search=["ketamine"], limit=LIMIT),
+    ])
+    expected = {"fda-press": feed.ids("fda-press"), "pubmed": papers.ids(), "openfda": recalls.ids()}
+    return upstream, tmp_path, expected
 
 
 def check_database(db: Path) -> dict[str, set[str]]:
@@ -91,10 +91,10 @@ def check_database(db: Path) -> dict[str, set[str]]:
     return items, cursors
 
 
-@pytest.mark.parametrize(("label", "phase", "delay"), KILL_POINTS, ids=[f"{l}-{p}{f'+{d * 1000:g}ms' if d else ''}" for l, p, d in KILL_POINTS])
-def test_poll_killed_then_rerun_stores_everything_once(upstream, label, phase, delay):
-    server, site, expected = upstream
-    hold = fs.Hold(phase)
+@pytest.mark.parametrize(("label", "phase", "delay"), KILL_POINTS, ids=[f"{label}-{p}{f'+{d * 1000:g}ms' if d else ''}" for label, p, d in KILL_POINTS])
+def test_poll_killed_then_rerun_stores_everything_once(site, label, phase, delay):
+    server, site, expected = site
+    hold = faults.Hold(phase)
     server.arm(label, hold, times=1)
     child = subprocess.Popen([sys.executable, "-m", "watcher", "poll"], cwd=site, env=child_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -124,7 +124,7 @@ def test_poll_killed_then_rerun_stores_everything_once(upstream, label, phase, d
     server.disarm()
     config = load(site / "feeds.yaml")
     with Store.open(config.database) as store:
-        report = poll(config, store, clock=lambda: datetime.now(timezone.utc), env={}, sleep=lambda s: None)
+        report = poll(config, store, clock=lambda: datetime.now(UTC), env={}, sleep=lambda s: None)
         assert report.ok, [s.error for s in report.sources]
         rows = store.conn.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM items").fetchone()
     items, done = check_database(site / "watcher.db")
@@ -135,7 +135,7 @@ def test_poll_killed_then_rerun_stores_everything_once(upstream, label, phase, d
 # ---- the digest ----
 
 DIGEST_ITEMS = 6000
-BIG_NOW = datetime(2026, 11, 24, 18, 0, tzinfo=timezone.utc)  # in 2026-W48, Chicago
+BIG_NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)  # in 2026-W48, Chicago
 
 
 def item(n: int) -> Item:
@@ -150,12 +150,7 @@ def item(n: int) -> Item:
 def big_site(tmp_path_factory):
     """A store with an old digest of WEEK on disk, and then more items, so the next digest differs."""
     site = tmp_path_factory.mktemp("digest-site")
-    (site / "feeds.yaml").write_text(yaml.safe_dump({
-        "database": "watcher.db", "digests": "digests",
-        "sources": [{"name": "pubmed", "type": "pubmed", "url": "https://127.0.0.1:9/", "query": "k"}],
-        "topics": ANY_TOPIC,
-    }))
-    config = load(site / "feeds.yaml")
+    config = load(write_feeds(site))
     with Store.open(config.database) as store:
         entries = [(it, match(it, config.topics)) for it in map(item, range(DIGEST_ITEMS))]
         store.save_batch("pubmed", entries[: DIGEST_ITEMS // 2], now=BIG_NOW)

@@ -49,7 +49,7 @@ def test_no_import_circle_in_watcher():
         trail.append(name)
         for nxt in sorted(graph[name]):
             if state.get(nxt) == "open":
-                circle = trail[trail.index(nxt):] + [nxt]
+                circle = [*trail[trail.index(nxt):], nxt]
                 raise AssertionError("import circle: " + " -> ".join(circle))
             if nxt not in state:
                 visit(nxt)

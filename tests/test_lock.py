@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.configs import DRUG_TOPIC, pubmed, write_feeds
 from watcher.cli import main
 from watcher.lock import LockHeld, WriterLock, describe_holder, lock_path
 
@@ -29,22 +30,7 @@ with WriterLock(Path(sys.argv[1]), "watcher run (poll)"):
 
 @pytest.fixture
 def feeds(tmp_path) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        """
-database: w.db
-sources:
-  - name: pubmed
-    type: pubmed
-    url: http://127.0.0.1:9/entrez/eutils/
-    query: ketamine
-topics:
-  ketamine:
-    groups:
-      drug: ["ketamine"]
-"""
-    )
-    return path
+    return write_feeds(tmp_path, [pubmed()], topics=DRUG_TOPIC)  # the source is never reached
 
 
 class FakeTime:
@@ -78,9 +64,8 @@ def test_the_holder_writes_who_it_is_and_wipes_it_on_release(tmp_path):
 def test_a_second_writer_waits_a_bounded_time_then_names_the_holder(tmp_path):
     path = tmp_path / "w.db.lock"
     fake = FakeTime()
-    with WriterLock(path, "watcher run (poll)"):
-        with pytest.raises(LockHeld) as caught:
-            WriterLock(path, "watcher digest", wait=2, clock=fake.clock, sleep=fake.sleep).acquire()
+    with WriterLock(path, "watcher run (poll)"), pytest.raises(LockHeld) as caught:
+        WriterLock(path, "watcher digest", wait=2, clock=fake.clock, sleep=fake.sleep).acquire()
     assert sum(fake.slept) == pytest.approx(2.0) and max(fake.slept) <= 0.1
     message = str(caught.value)
     assert f"pid {os.getpid()} (watcher run (poll), since " in message
@@ -106,10 +91,9 @@ def test_the_lock_is_taken_as_soon_as_it_is_free(tmp_path):
 def test_a_stop_request_ends_the_wait(tmp_path):
     path = tmp_path / "w.db.lock"
     fake = FakeTime()
-    with WriterLock(path, "watcher poll"):
-        with pytest.raises(LockHeld, match="stop requested"):
-            WriterLock(path, "watcher run (poll)", wait=60, clock=fake.clock, sleep=fake.sleep,
-                       should_stop=lambda: len(fake.slept) >= 2).acquire()
+    with WriterLock(path, "watcher poll"), pytest.raises(LockHeld, match="stop requested"):
+        WriterLock(path, "watcher run (poll)", wait=60, clock=fake.clock, sleep=fake.sleep,
+                   should_stop=lambda: len(fake.slept) >= 2).acquire()
     assert len(fake.slept) == 2
 
 
@@ -122,17 +106,17 @@ def test_an_unreadable_note_is_still_a_clear_message():
 
 @pytest.mark.parametrize("command", [["poll"], ["digest"], ["run", "--once"]])
 def test_every_writing_command_takes_the_lock(feeds, command, capsys):
-    with WriterLock(lock_path(feeds.parent / "w.db"), "watcher run (poll)"):
+    with WriterLock(lock_path(feeds.parent / "watcher.db"), "watcher run (poll)"):
         assert main(["--config", str(feeds), *command, "--wait", "0"]) == 1
     err = capsys.readouterr().err
     assert "another watcher is writing" in err and "watcher run (poll)" in err
-    assert not (feeds.parent / "w.db").exists()  # refused before opening the database
+    assert not (feeds.parent / "watcher.db").exists()  # refused before opening the database
 
 
 @pytest.mark.parametrize("command", [["status"], ["export"]])
 def test_readers_take_no_lock(feeds, command):
     assert main(["--config", str(feeds), "digest"]) == 0
-    with WriterLock(lock_path(feeds.parent / "w.db"), "watcher run (poll)"):
+    with WriterLock(lock_path(feeds.parent / "watcher.db"), "watcher run (poll)"):
         assert main(["--config", str(feeds), *command]) in (0, 1)  # status is 1 while a source has never succeeded
 
 
@@ -152,8 +136,9 @@ def run_cli(feeds: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # three processes: the holder, a waiter, and the one that goes through
 def test_two_processes_one_waits_then_fails_naming_the_holder(feeds):
-    holder = start_holder(lock_path(feeds.parent / "w.db"))
+    holder = start_holder(lock_path(feeds.parent / "watcher.db"))
     try:
         began = time.monotonic()
         second = run_cli(feeds, "digest", "--wait", "0.5")
@@ -170,8 +155,9 @@ def test_two_processes_one_waits_then_fails_naming_the_holder(feeds):
     assert again.returncode == 0, again.stderr
 
 
+@pytest.mark.slow  # a holder process, killed
 def test_a_killed_holder_leaves_no_stale_lock(feeds):
-    path = lock_path(feeds.parent / "w.db")
+    path = lock_path(feeds.parent / "watcher.db")
     holder = start_holder(path)
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=10)

@@ -1,50 +1,57 @@
-"""openFDA over real HTTP: a local api.fda.gov replays real answers from the shared corpus (paging
-with Link headers, error bodies, labels) and the project's own fixtures (Drugs@FDA, recalls),
-through the real poll path and into the digest."""
+"""openFDA over real HTTP: the api.fda.gov stand-in of tests/upstreams replays real answers from the
+shared corpus (paging with Link headers, error bodies, labels) and the project's own fixtures
+(Drugs@FDA, recalls), through the real poll path and into the digest."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sqlite3
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from werkzeug import Response
 
-from tests.fake_openfda import FakeOpenFDA, Recorded, error_answer, load_cassette
-from tests.feed_helpers import NOW, WEEK, fixture, run_poll, write_config
+from tests import configs
+from tests.configs import DRUG_TOPIC
+from tests.polls import NOW, WEEK, run_poll
+from tests.upstreams import faults, fixture
+from tests.upstreams.openfda import OpenFDA, Recorded, error_answer, json_reply, load_cassette
+from watcher.config import Config
 from watcher.digest.publish import render
 from watcher.errors import ConfigError
-from watcher.sources import openfda
 from watcher.sources import openfda_json
 from watcher.sources.openfda import OpenfdaSource
 from watcher.sources.window import DateWindow as Window
 from watcher.store import Store
 
-RECORDED = datetime(2025, 7, 22, 17, 0, tzinfo=timezone.utc)  # when the cassettes were recorded
+RECORDED = datetime(2025, 7, 22, 17, 0, tzinfo=UTC)  # when the cassettes were recorded
 SECRET = "Zq9sEcReT-openfda-KEY-7741"
-DRUGSFDA, LABEL, ENFORCEMENT = "/drug/drugsfda.json", "/drug/label.json", "/drug/enforcement.json"
-
-
-SEARCH = ["esketamine", "spravato", "ketamine", "ketalar"]  # the clinic's drugs; the code knows none
+DRUGSFDA, LABEL, ENFORCEMENT = "drug/drugsfda", "drug/label", "drug/enforcement"
 
 
 def openfda_source(url: str, **keys) -> dict:
-    return {"name": "openfda", "type": "openfda", "url": url, "search": SEARCH, **keys}
+    return configs.openfda(url, **keys)
 
 
-def json_response(body: str | bytes, status: int = 200, headers: dict | None = None):
-    return lambda: Response(body, status=status, headers=headers or {}, content_type="application/json; charset=utf-8")
+def write_config(tmp_path: Path, sources: list[dict]) -> Config:
+    """The clinic's kind of topic: only records naming one of the drugs match."""
+    return configs.write_config(tmp_path, sources, topics=DRUG_TOPIC)
 
 
 @pytest.fixture
-def fake(httpserver):
-    fake = FakeOpenFDA()
-    fake.base_url = fake.install(httpserver)
-    fake.host = fake.base_url.split("/")[2]
-    return fake
+def fake(upstream) -> OpenFDA:
+    return OpenFDA(upstream)
+
+
+def host(fake: OpenFDA) -> str:
+    """How an error names the stand-in: its host and port, first."""
+    return fake.server.base.split("/")[2]
+
+
+def asked(fake: OpenFDA) -> list[dict[str, list[str]]]:
+    """The query of every request the stand-in answered, each parameter with all its values."""
+    return [r.query_lists for r in fake.server.requests(kind="openfda")]
 
 
 @pytest.fixture
@@ -65,14 +72,14 @@ def errors(corpus_fda) -> list[Recorded]:
     return load_cassette(corpus_fda / "simpar1471-openFDA" / "test-handle_http_errors.yml")
 
 
-def serve_semaglutide_pages(fake: FakeOpenFDA, paging: list[Recorded], link_suffix: str = "") -> list[Recorded]:
+def serve_semaglutide_pages(fake: OpenFDA, paging: list[Recorded], link_suffix: str = "") -> list[Recorded]:
     """The two recorded pages of `openfda.generic_name:"semaglutide"&limit=2`, in order."""
     first = next(r for r in paging if "semaglutide" in r.uri and r.search_after is None)
     second = next(r for r in paging if r.search_after is not None and "semaglutide" in r.uri)
     assert 'rel="next"' in first.headers["link"] and "link" not in second.headers
     link = first.headers["link"].replace(">;", link_suffix + ">;") if link_suffix else None
-    fake.serve(DRUGSFDA, lambda: first.response(link=link))
-    fake.serve(DRUGSFDA, second.response, search_after=second.search_after)
+    fake.page(DRUGSFDA, first.reply(link=link))
+    fake.page(DRUGSFDA, second, search_after=second.search_after)
     return [first, second]
 
 
@@ -92,12 +99,12 @@ def submissions_in(pages: list[Recorded], window: Window) -> set[str]:
 
 def test_paging_follows_the_link_header_until_there_is_none(fake, paging, tmp_path):
     pages = serve_semaglutide_pages(fake, paging)
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda"], lookback_days=3650)])
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/drugsfda"], lookback_days=3650)])
     polled = run_poll(config, now=RECORDED)
 
     assert polled.report.ok, polled.report
-    assert len(fake.requests) == 2
-    first, second = fake.requests
+    assert fake.server.labels() == ["drugsfda:1", "drugsfda:2"]
+    first, second = asked(fake)
     assert "search_after" not in first and "skip" not in first  # no skip: search_after needs its absence
     assert second["search_after"] == [pages[1].search_after]
     assert second.get("skip", ["0"]) == ["0"]  # the link's own skip=0, never a growing offset
@@ -109,10 +116,10 @@ def test_paging_follows_the_link_header_until_there_is_none(fake, paging, tmp_pa
 
 
 def test_the_search_is_quoted_fields_or_ed_and_a_date_range(fake, tmp_path):
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda", "drug/label", "drug/enforcement"],
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/drugsfda", "drug/label", "drug/enforcement"],
                                                     search=["esketamine hydrochloride", "Spravato"], limit=1000)])
     assert run_poll(config).report.ok
-    searches = [r["search"][0] for r in fake.requests]
+    searches = [r["search"][0] for r in asked(fake)]
     assert searches[0] == (
         '(openfda.generic_name:"esketamine hydrochloride" OR openfda.brand_name:"esketamine hydrochloride"'
         ' OR products.brand_name:"esketamine hydrochloride" OR products.active_ingredients.name:"esketamine hydrochloride"'
@@ -122,16 +129,16 @@ def test_the_search_is_quoted_fields_or_ed_and_a_date_range(fake, tmp_path):
     assert searches[1].endswith(" AND effective_time:[20260826 TO 20261124]")
     assert 'product_description:"Spravato"' in searches[2] and searches[2].endswith(" AND report_date:[20260826 TO 20261124]")
     # On the wire, spaces are `+` as openFDA documents: `+AND+`, `"esketamine+hydrochloride"`, `[a+TO+b]`.
-    raw = fake.raw_queries[0]
+    raw = fake.server.requests()[0].raw_query
     assert "+AND+submissions.submission_status_date%3A%5B20260826+TO+20261124%5D" in raw
     assert "%22esketamine+hydrochloride%22" in raw and "limit=1000" in raw
-    assert fake.paths == [DRUGSFDA, LABEL, ENFORCEMENT]
+    assert [r.path for r in fake.server.requests()] == ["/drug/drugsfda.json", "/drug/label.json", "/drug/enforcement.json"]
 
 
 def test_ids_are_stable_and_later_polls_overlap_the_cursor(fake, tmp_path):
-    fake.serve(DRUGSFDA, json_response(fixture("openfda", "drugsfda_spravato.json")))
-    fake.serve(ENFORCEMENT, json_response(fixture("openfda", "enforcement_ketamine.json")))
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda", "drug/enforcement"],
+    fake.page(DRUGSFDA, json_reply(fixture("openfda", "drugsfda_spravato.json")))
+    fake.page(ENFORCEMENT, json_reply(fixture("openfda", "enforcement_ketamine.json")))
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/drugsfda", "drug/enforcement"],
                                                     overlap_days=30)])
     first = run_poll(config)
     second = run_poll(config, now=NOW.replace(day=25))
@@ -141,9 +148,10 @@ def test_ids_are_stable_and_later_polls_overlap_the_cursor(fake, tmp_path):
     assert set(second.items) == set(first.items) == {
         "openfda:drugsfda:NDA211243:SUPPL:12", "openfda:drugsfda:NDA211243:SUPPL:13", "openfda:enforcement:D-0042-2027"}
     # First poll: lookback (90 days); second: from the cursor minus the overlap, to today.
-    assert fake.requests[0]["search"][0].endswith("submissions.submission_status_date:[20260826 TO 20261124]")
-    assert fake.requests[2]["search"][0].endswith("submissions.submission_status_date:[20261025 TO 20261125]")
-    assert fake.requests[3]["search"][0].endswith("report_date:[20261025 TO 20261125]")
+    searches = [r["search"][0] for r in asked(fake)]
+    assert searches[0].endswith("submissions.submission_status_date:[20260826 TO 20261124]")
+    assert searches[2].endswith("submissions.submission_status_date:[20261025 TO 20261125]")
+    assert searches[3].endswith("report_date:[20261025 TO 20261125]")
     assert second.states["openfda"].cursor == "2026-11-25"
 
 
@@ -151,11 +159,11 @@ def test_paging_that_never_ends_is_a_failure(fake, paging, tmp_path):
     page = next(r for r in paging if "semaglutide" in r.uri and r.search_after is None)
     loop = page.headers["link"]
     search_after = "0=YEwDMJgBCsORzztAE_Kv"
-    fake.serve(DRUGSFDA, page.response)
-    fake.serve(DRUGSFDA, lambda: page.response(link=loop), search_after=search_after)  # "next" is itself
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda"], lookback_days=3650)])
+    fake.page(DRUGSFDA, page)
+    fake.page(DRUGSFDA, page.reply(link=loop), search_after=search_after)  # "next" is itself
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/drugsfda"], lookback_days=3650)])
     polled = run_poll(config, now=RECORDED)
-    assert polled.source("openfda").error == f"{fake.host}: openFDA drug/drugsfda: the next-page link repeats an earlier page (page 2)"
+    assert polled.source("openfda").error == f"{host(fake)}: openFDA drug/drugsfda: the next-page link repeats an earlier page (page 2)"
     assert polled.states["openfda"].cursor is None  # nothing moved
 
 
@@ -164,13 +172,13 @@ def test_a_next_link_to_another_host_is_asked_of_our_own(fake, paging, tmp_path)
     first = next(r for r in paging if "semaglutide" in r.uri and r.search_after is None)
     second = next(r for r in paging if r.search_after is not None and "semaglutide" in r.uri)
     evil = '<https://evil.example/steal?search_after=0%3DYEwDMJgBCsORzztAE_Kv&api_key=leaked>; rel="next"'
-    fake.serve(DRUGSFDA, lambda: first.response(link=evil))
-    fake.serve(DRUGSFDA, second.response, search_after=second.search_after)
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda"], lookback_days=3650)])
+    fake.page(DRUGSFDA, first.reply(link=evil))
+    fake.page(DRUGSFDA, second, search_after=second.search_after)
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/drugsfda"], lookback_days=3650)])
     polled = run_poll(config, now=RECORDED, env={"OPENFDA_API_KEY": SECRET})
     assert polled.report.ok
-    assert fake.paths == [DRUGSFDA, DRUGSFDA]
-    assert fake.requests[1]["api_key"] == [SECRET]  # ours, once; the link's echo dropped
+    assert fake.server.labels() == ["drugsfda:1", "drugsfda:2"]  # both asked of our own server
+    assert asked(fake)[1]["api_key"] == [SECRET]  # ours, once; the link's echo dropped
 
 
 # ---- what openFDA answers when there is nothing, or something is wrong ----
@@ -179,15 +187,15 @@ def test_a_next_link_to_another_host_is_asked_of_our_own(fake, paging, tmp_path)
 def test_not_found_means_nothing_new(fake, errors, corpus_fda, tmp_path):
     recorded = error_answer(errors, "NOT_FOUND")
     assert recorded.status == 404
-    fake.serve(DRUGSFDA, recorded.response)
-    fake.serve(LABEL, json_response((corpus_fda / "TFlowGit-tf-ads-bpa" / "404.json").read_bytes(), 404))
-    fake.serve(ENFORCEMENT, recorded.response)
-    config = write_config(tmp_path, [openfda_source(fake.base_url)])
+    fake.page(DRUGSFDA, recorded)
+    fake.page(LABEL, json_reply((corpus_fda / "TFlowGit-tf-ads-bpa" / "404.json").read_bytes(), 404))
+    fake.page(ENFORCEMENT, recorded)
+    config = write_config(tmp_path, [openfda_source(fake.url)])
     polled = run_poll(config)
     source = polled.source("openfda")
     assert source.ok and source.fetched == 0 and source.error is None
     assert polled.states["openfda"].cursor == "2026-11-24"
-    assert len(fake.requests) == 3
+    assert fake.server.labels() == ["drugsfda:1", "label:1", "enforcement:1"]
 
 
 @pytest.mark.parametrize(
@@ -201,47 +209,48 @@ def test_not_found_means_nothing_new(fake, errors, corpus_fda, tmp_path):
 def test_error_answers_fail_naming_code_and_message(fake, errors, tmp_path, code, status, expected):
     recorded = error_answer(errors, code)
     assert recorded.status == status
-    fake.serve(LABEL, recorded.response)
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/label"])])
+    fake.page(LABEL, recorded)
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/label"])])
     sleeps: list[float] = []
     polled = run_poll(config, sleeps=sleeps)
     error = polled.source("openfda").error
-    assert error.startswith(f"{fake.host}: {expected}")
+    assert error.startswith(f"{host(fake)}: {expected}")
     assert "\n" not in error
     assert polled.states["openfda"].cursor is None and polled.states["openfda"].last_error == error
-    assert len(fake.requests) == (4 if status == 500 else 1)  # 5xx is retried, then reported
+    assert fake.server.count("label") == (4 if status == 500 else 1)  # 5xx is retried, then reported
 
 
 def test_old_server_error_body_is_reported_too(fake, corpus_fda, tmp_path):
-    fake.serve(ENFORCEMENT, json_response((corpus_fda / "TFlowGit-tf-ads-bpa" / "500.json").read_bytes(), 500))
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/enforcement"])])
+    fake.page(ENFORCEMENT, json_reply((corpus_fda / "TFlowGit-tf-ads-bpa" / "500.json").read_bytes(), 500))
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/enforcement"])])
     error = run_poll(config).source("openfda").error
-    assert error == f"{fake.host}: HTTP 500 after 4 tries (GET /drug/enforcement.json?…): SERVER_ERROR: Check your request and try again"
+    assert error == f"{host(fake)}: HTTP 500 after 4 tries (GET /drug/enforcement.json?…): SERVER_ERROR: Check your request and try again"
 
 
 def test_error_inside_a_200_and_non_json_answers_are_failures(fake, tmp_path):
-    fake.serve(DRUGSFDA, json_response('{"error": {"code": "TIMEOUT", "message": "took too long"}}'))
-    fake.serve(LABEL, lambda: Response("<html>maintenance</html>", status=200, content_type="text/html"))
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda"]),
-                                     openfda_source(fake.base_url, endpoints=["drug/label"]) | {"name": "labels"}])
+    fake.page(DRUGSFDA, json_reply('{"error": {"code": "TIMEOUT", "message": "took too long"}}'))
+    fake.page(LABEL, json_reply(fixture("openfda", "drugsfda_spravato.json")))
+    fake.server.arm("label", faults.answer(200, "<html>maintenance</html>", "text/html"))
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/drugsfda"]),
+                                     openfda_source(fake.url, name="labels", endpoints=["drug/label"])])
     polled = run_poll(config)
-    assert polled.source("openfda").error == f"{fake.host}: HTTP 200 (GET /drug/drugsfda.json?…): TIMEOUT: took too long"
-    assert polled.source("labels").error == f"{fake.host}: openFDA drug/label: the answer is not a JSON object"
+    assert polled.source("openfda").error == f"{host(fake)}: HTTP 200 (GET /drug/drugsfda.json?…): TIMEOUT: took too long"
+    assert polled.source("labels").error == f"{host(fake)}: openFDA drug/label: the answer is not a JSON object"
 
 
 def test_api_key_is_sent_but_never_shown(fake, errors, paging, tmp_path, caplog):
     # Page 1 echoes the key in its Link (as a keyed request's links may); the label endpoint refuses it.
     serve_semaglutide_pages(fake, paging, link_suffix=f"&api_key={SECRET}")
-    fake.serve(LABEL, error_answer(errors, "API_KEY_INVALID").response)
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda", "drug/label"],
+    fake.page(LABEL, error_answer(errors, "API_KEY_INVALID"))
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/drugsfda", "drug/label"],
                                                     lookback_days=3650)])
     with caplog.at_level(logging.DEBUG):
         polled = run_poll(config, now=RECORDED, env={"OPENFDA_API_KEY": SECRET})
-    assert [r["api_key"] for r in fake.requests] == [[SECRET]] * 3
+    assert [r["api_key"] for r in asked(fake)] == [[SECRET]] * 3
     error = polled.source("openfda").error
-    assert error.startswith(f"{fake.host}: HTTP 403 (GET /drug/label.json?…): API_KEY_INVALID: An invalid api_key")
+    assert error.startswith(f"{host(fake)}: HTTP 403 (GET /drug/label.json?…): API_KEY_INVALID: An invalid api_key")
     assert SECRET not in error
-    ours = [r for r in caplog.records if not r.name.startswith("werkzeug")]  # not the test server's access log
+    ours = caplog.records
     assert any("api_key=***" in r.getMessage() for r in ours)  # the debug line names the URL, redacted
     assert not [r for r in ours if SECRET in r.getMessage()]
     assert SECRET.encode() not in Path(config.database).read_bytes()
@@ -259,8 +268,8 @@ def test_label_items_from_real_labels(fake, corpus_fda, tmp_path):
     ambien = json.loads((corpus_fda / "TFlowGit-tf-ads-bpa" / "ambien.json").read_text())
     zoloft = json.loads((corpus_fda / "ythalorossy-openfda" / "label-zoloft.json").read_text())
     both = json.dumps({"meta": ambien["meta"], "results": ambien["results"] + zoloft["results"]})
-    fake.serve(LABEL, json_response(both))
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/label"])])
+    fake.page(LABEL, json_reply(both))
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/label"])])
     polled = run_poll(config)
     assert polled.report.ok
     item = polled.items["openfda:label:02b5e3bb-c976-40a3-9077-64ffe637429f:3"].item
@@ -277,8 +286,8 @@ def test_label_items_from_real_labels(fake, corpus_fda, tmp_path):
 
 
 def test_drugsfda_submissions_in_the_window_become_one_item_each(fake, tmp_path):
-    fake.serve(DRUGSFDA, json_response(fixture("openfda", "drugsfda_spravato.json")))
-    config = write_config(tmp_path, [openfda_source(fake.base_url, endpoints=["drug/drugsfda"])])
+    fake.page(DRUGSFDA, json_reply(fixture("openfda", "drugsfda_spravato.json")))
+    config = write_config(tmp_path, [openfda_source(fake.url, endpoints=["drug/drugsfda"])])
     polled = run_poll(config)
     assert sorted(polled.items) == ["openfda:drugsfda:NDA211243:SUPPL:12", "openfda:drugsfda:NDA211243:SUPPL:13"]
     efficacy = polled.items["openfda:drugsfda:NDA211243:SUPPL:12"].item
@@ -290,13 +299,13 @@ def test_drugsfda_submissions_in_the_window_become_one_item_each(fake, tmp_path)
     assert efficacy.keywords == ("SPRAVATO", "ESKETAMINE HYDROCHLORIDE")
     assert efficacy.kind == "approval" and efficacy.section == "regulatory"
     no_docs = polled.items["openfda:drugsfda:NDA211243:SUPPL:13"].item
-    assert no_docs.url == f'{fake.base_url}drug/drugsfda.json?search=application_number:%22NDA211243%22'
+    assert no_docs.url == f'{fake.url}drug/drugsfda.json?search=application_number:%22NDA211243%22'
 
 
 def test_recalls_and_approvals_reach_the_regulatory_section_of_the_digest(fake, tmp_path):
-    fake.serve(DRUGSFDA, json_response(fixture("openfda", "drugsfda_spravato.json")))
-    fake.serve(ENFORCEMENT, json_response(fixture("openfda", "enforcement_ketamine.json")))
-    config = write_config(tmp_path, [openfda_source(fake.base_url)])  # label: NOT_FOUND from the fake
+    fake.page(DRUGSFDA, json_reply(fixture("openfda", "drugsfda_spravato.json")))
+    fake.page(ENFORCEMENT, json_reply(fixture("openfda", "enforcement_ketamine.json")))
+    config = write_config(tmp_path, [openfda_source(fake.url)])  # label: NOT_FOUND from the stand-in
     polled = run_poll(config)
     assert polled.report.ok
     recall = polled.items["openfda:enforcement:D-0042-2027"].item
@@ -304,7 +313,7 @@ def test_recalls_and_approvals_reach_the_regulatory_section_of_the_digest(fake, 
                             " multiple-dose vial, Rx only, NDC 00000-000-00 — Example Injectables LLC")
     assert recall.abstract.startswith("Reason: Lack of Assurance of Sterility")
     assert "initiated: 2026-10-30" in recall.abstract and recall.date == "2026-11-18"
-    assert recall.url == f'{fake.base_url}drug/enforcement.json?search=recall_number:%22D-0042-2027%22'
+    assert recall.url == f'{fake.url}drug/enforcement.json?search=recall_number:%22D-0042-2027%22'
     with Store.open(config.database) as store:
         page = render(store, config, WEEK)
     regulatory = page.split("## Regulatory (3)", 1)[1].split("\n## ", 1)[0]

@@ -308,7 +308,7 @@ def test_error_inside_http_200_raises_upstream_error() -> None:
         b'"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20131226/efetch.dtd">\n'
         b"<eFetchResult>\n\t<ERROR>Cannot retrieve history data. query_key: 1, WebEnv: MCID_123</ERROR>\n</eFetchResult>"
     )
-    with pytest.raises(UpstreamError, match="Cannot retrieve history data. query_key: 1, WebEnv: MCID_123"):
+    with pytest.raises(UpstreamError, match=r"Cannot retrieve history data\. query_key: 1, WebEnv: MCID_123"):
         parse(body)
 
 
@@ -480,7 +480,7 @@ def test_memory_stays_flat_on_a_large_answer() -> None:
     try:
         seen = 0
         rss_early = rss_late = None
-        for record in iter_efetch(stream):
+        for record in iter_efetch(stream):  # noqa: B007 - the last one is checked after the loop
             seen += 1
             if seen == 1_000:
                 rss_early = resident_bytes()

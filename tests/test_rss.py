@@ -1,6 +1,6 @@
-"""RSS/Atom sources over real HTTP (pytest-httpserver on 127.0.0.1) through the real poll path:
-FDA-shaped feeds, conditional GET, fda.gov's failure modes, hostile XML, and every file of the
-shared feedparser corpus."""
+"""RSS/Atom sources over real HTTP (the feed stand-in of tests/upstreams on 127.0.0.1) through the
+real poll path: FDA-shaped feeds, conditional GET, fda.gov's failure modes, hostile XML, and every
+file of the shared feedparser corpus."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from werkzeug import Request, Response
 
-from tests.feed_helpers import ANY_TOPIC, NOW, USER_AGENT, WEEK, fixture, run_poll, write_config
+from tests import configs
+from tests.configs import ANY_TOPIC, DRUG_TOPIC, USER_AGENT
+from tests.polls import NOW, WEEK, run_poll
+from tests.upstreams import faults, feeds, fixture
+from tests.upstreams.feeds import Feed
+from watcher.config import Config
 from watcher.digest.publish import render
 from watcher.errors import ConfigError, ParseError, UpstreamError
 from watcher.sources import rss, rss_feed
@@ -27,11 +31,16 @@ from watcher.store import Store
 PRESS = fixture("rss", "fda_press_releases.xml")
 ATOM = fixture("rss", "journal_atom.xml")
 APOLOGY = fixture("rss", "apology.html")
-RSS_TYPE = "application/rss+xml; charset=utf-8"
+APOLOGY_PATH = "/apology_objects/abuse-detection-apology.html"  # where fda.gov sends a client it refuses
 
 
 def rss_source(name: str, url: str, **keys) -> dict:
-    return {"name": name, "type": "rss", "url": url, **keys}
+    return configs.rss(url, name=name, **keys)
+
+
+def write_config(tmp_path: Path, sources: list[dict], topics: dict = DRUG_TOPIC) -> Config:
+    """The clinic's kind of topic by default: only items naming one of the drugs match."""
+    return configs.write_config(tmp_path, sources, topics=topics)
 
 
 def simple_feed(*items: tuple[str, str], extra: str = "") -> bytes:
@@ -47,10 +56,9 @@ def simple_feed(*items: tuple[str, str], extra: str = "") -> bytes:
 # ---- a realistic FDA press-release feed ----
 
 
-def test_fda_press_feed_is_read_into_regulatory_items(httpserver, tmp_path):
-    httpserver.expect_request("/press-releases/rss.xml").respond_with_data(PRESS, content_type=RSS_TYPE)
-    config = write_config(tmp_path, [rss_source("fda-press", httpserver.url_for("/press-releases/rss.xml"),
-                                                section="regulatory", kind="press release")])
+def test_fda_press_feed_is_read_into_regulatory_items(upstream, tmp_path):
+    feed = Feed(upstream, "/press-releases/rss.xml", body=PRESS)
+    config = write_config(tmp_path, [rss_source("fda-press", feed.url, section="regulatory", kind="press release")])
     polled = run_poll(config)
 
     assert polled.report.ok, polled.report
@@ -78,15 +86,14 @@ def test_fda_press_feed_is_read_into_regulatory_items(httpserver, tmp_path):
     matched = sorted(i for i, s in polled.items.items() if s.match.matched)
     assert matched == ["rss:fda-press:fda-press-2026-11-23-spravato"]
     # Who we said we are: the config's user agent, the feed Accept header.
-    request = httpserver.log[0][0]
-    assert request.headers["User-Agent"] == USER_AGENT
-    assert request.headers["Accept"] == DEFAULT_ACCEPT
+    (request,) = upstream.requests("rss")
+    assert request.headers["user-agent"] == USER_AGENT
+    assert request.headers["accept"] == DEFAULT_ACCEPT
 
 
-def test_regulatory_digest_section_from_a_real_poll(httpserver, tmp_path):
-    httpserver.expect_request("/press-releases/rss.xml").respond_with_data(PRESS, content_type=RSS_TYPE)
-    config = write_config(tmp_path, [rss_source("fda-press", httpserver.url_for("/press-releases/rss.xml"),
-                                                section="regulatory", kind="press release")])
+def test_regulatory_digest_section_from_a_real_poll(upstream, tmp_path):
+    feed = Feed(upstream, "/press-releases/rss.xml", body=PRESS)
+    config = write_config(tmp_path, [rss_source("fda-press", feed.url, section="regulatory", kind="press release")])
     run_poll(config)
     with Store.open(config.database) as store:
         page = render(store, config, WEEK)
@@ -100,23 +107,23 @@ def test_regulatory_digest_section_from_a_real_poll(httpserver, tmp_path):
     assert "FDA Roundup" not in page  # not on topic
 
 
-def test_a_feeds_section_comes_from_feeds_yaml_alone():
+def test_a_feeds_section_comes_from_feeds_yaml_alone(tmp_path):
     # No host is special: an fda.gov feed without `section` is sorted by its entries' types like any other.
-    assert rss.RssSource.parse_settings({}, "sources[1]").section is None
-    assert rss.RssSource.parse_settings({"section": "Regulatory"}, "sources[1]").section == "regulatory"
+    config = write_config(tmp_path, [rss_source("fda-drugs", "https://www.fda.gov/x/drugs/rss.xml"),
+                                     rss_source("jad", "https://journal.example.org/rss", section="Regulatory")])
+    assert [s.settings.section for s in config.sources] == [None, "regulatory"]
     items = parse_feed(PRESS, source="fda-drugs", feed_url="https://www.fda.gov/x/drugs/rss.xml")
     assert items and all(i.section is None for i in items)
 
 
-def test_atom_feed_relative_links_dates_and_text(httpserver, tmp_path):
-    httpserver.expect_request("/journal/latest.atom").respond_with_data(ATOM, content_type="application/atom+xml")
-    url = httpserver.url_for("/journal/latest.atom")
-    config = write_config(tmp_path, [rss_source("jas", url, section="other")])
+def test_atom_feed_relative_links_dates_and_text(upstream, tmp_path):
+    feed = Feed(upstream, "/journal/latest.atom", body=ATOM, content_type="application/atom+xml")
+    config = write_config(tmp_path, [rss_source("jas", feed.url, section="other")])
     polled = run_poll(config)
     assert polled.report.ok
     first = polled.items["rss:jas:urn:doi:10.9999/jas.2026.0142"].item
     second = polled.items["rss:jas:urn:doi:10.9999/jas.2026.0143"].item
-    assert first.url == httpserver.url_for("/journal/articles/2026/0142")  # against the feed's URL
+    assert first.url == upstream.url("/journal/articles/2026/0142")  # against the feed's URL
     assert first.date == "2026-11-19"  # published, as written (-06:00), not updated
     assert first.authors == ("Roe, Ann", "Doe, Jon")
     assert first.keywords == ("esketamine", "depression")
@@ -128,32 +135,23 @@ def test_atom_feed_relative_links_dates_and_text(httpserver, tmp_path):
     assert second.date == "2026-11-18"
 
 
-def test_user_agent_and_accept_can_be_set_per_source(httpserver, tmp_path):
-    httpserver.expect_request("/feed").respond_with_data(PRESS, content_type=RSS_TYPE)
-    config = write_config(tmp_path, [rss_source("f", httpserver.url_for("/feed"), user_agent="clinic-bot/2 (ops@example.org)",
+def test_user_agent_and_accept_can_be_set_per_source(upstream, tmp_path):
+    feed = Feed(upstream, "/feed", body=PRESS)
+    config = write_config(tmp_path, [rss_source("f", feed.url, user_agent="clinic-bot/2 (ops@example.org)",
                                                 accept="application/rss+xml")])
     assert run_poll(config).report.ok
-    request = httpserver.log[0][0]
-    assert request.headers["User-Agent"] == "clinic-bot/2 (ops@example.org)"
-    assert request.headers["Accept"] == "application/rss+xml"
+    (request,) = upstream.requests("rss")
+    assert request.headers["user-agent"] == "clinic-bot/2 (ops@example.org)"
+    assert request.headers["accept"] == "application/rss+xml"
 
 
 # ---- conditional GET ----
 
 
-def test_not_modified_costs_no_parsing_and_no_writes(httpserver, tmp_path, monkeypatch):
+def test_not_modified_costs_no_parsing_and_no_writes(upstream, tmp_path, monkeypatch):
     etag, modified = '"v1-abc"', "Tue, 24 Nov 2026 17:00:00 GMT"
-    seen: list[dict[str, str | None]] = []
-    current = {"body": PRESS, "etag": etag}
-
-    def handler(request: Request) -> Response:
-        seen.append({"inm": request.headers.get("If-None-Match"), "ims": request.headers.get("If-Modified-Since")})
-        if request.headers.get("If-None-Match") == current["etag"]:
-            return Response(status=304, headers={"ETag": current["etag"]})
-        return Response(current["body"], content_type=RSS_TYPE, headers={"ETag": current["etag"], "Last-Modified": modified})
-
-    httpserver.expect_request("/feed").respond_with_handler(handler)
-    config = write_config(tmp_path, [rss_source("fda-press", httpserver.url_for("/feed"), section="regulatory")])
+    feed = Feed(upstream, "/feed", body=PRESS, etag=etag, last_modified=modified)
+    config = write_config(tmp_path, [rss_source("fda-press", feed.url, section="regulatory")])
     first = run_poll(config)
     assert first.source("fda-press").new == 4
     assert (first.states["fda-press"].etag, first.states["fda-press"].last_modified) == (etag, modified)
@@ -166,13 +164,14 @@ def test_not_modified_costs_no_parsing_and_no_writes(httpserver, tmp_path, monke
     monkeypatch.undo()
     report = second.source("fda-press")
     assert report.ok and report.fetched == report.new == 0
-    assert seen[1] == {"inm": etag, "ims": modified}
+    validators = upstream.requests("rss")[1].headers
+    assert (validators.get("if-none-match"), validators.get("if-modified-since")) == (etag, modified)
     assert (second.states["fda-press"].etag, second.states["fda-press"].last_modified) == (etag, modified)
     assert second.states["fda-press"].last_success == "2026-11-24T19:00:00Z"
     assert {k: v.item for k, v in second.items.items()} == {k: v.item for k, v in first.items.items()}
 
     # The feed changes: a 200 with a new ETag brings the new entry and the new validators.
-    current.update(body=simple_feed(("new-1", "Ketamine recall notice")), etag='"v2"')
+    feed.body, feed.etag = simple_feed(("new-1", "Ketamine recall notice")), '"v2"'
     third = run_poll(config, now=NOW.replace(hour=20))
     assert third.source("fda-press").new == 1
     assert third.states["fda-press"].etag == '"v2"'
@@ -181,20 +180,17 @@ def test_not_modified_costs_no_parsing_and_no_writes(httpserver, tmp_path, monke
 # ---- fda.gov's ways of not sending a feed ----
 
 
-def test_redirect_to_apology_page_is_a_failure_not_an_empty_week(httpserver, tmp_path):
-    httpserver.expect_request("/feed").respond_with_data(
-        "", status=302, headers={"Location": "/apology_objects/abuse-detection-apology.html"})
-    httpserver.expect_request("/apology_objects/abuse-detection-apology.html").respond_with_data(
-        APOLOGY, content_type="text/html; charset=utf-8")
-    httpserver.expect_request("/other").respond_with_data(PRESS, content_type=RSS_TYPE)
-    config = write_config(tmp_path, [rss_source("fda-press", httpserver.url_for("/feed")),
-                                     rss_source("fda-drugs", httpserver.url_for("/other"))])
+def test_redirect_to_apology_page_is_a_failure_not_an_empty_week(upstream, tmp_path):
+    refused = feeds.redirect(upstream, "/feed", APOLOGY_PATH)
+    apology = feeds.page(upstream, APOLOGY_PATH, APOLOGY)
+    other = Feed(upstream, "/other", body=PRESS)
+    config = write_config(tmp_path, [rss_source("fda-press", refused), rss_source("fda-drugs", other.url)])
     polled = run_poll(config)
     failed = polled.source("fda-press")
     assert not failed.ok
-    host = httpserver.url_for("/").split("/")[2]
-    assert failed.error == (f"{host}: answered with an HTML page instead of a feed"
-                            " (after a redirect to /apology_objects/abuse-detection-apology.html)")
+    assert upstream.labels().count(f"page:{APOLOGY_PATH}") == 1  # the redirect was followed, once
+    assert failed.error == (f"{apology.split('/')[2]}: answered with an HTML page instead of a feed"
+                            f" (after a redirect to {APOLOGY_PATH})")
     assert polled.states["fda-press"].last_error == failed.error
     assert polled.states["fda-press"].consecutive_failures == 1
     assert polled.source("fda-drugs").ok  # the other feed is unharmed
@@ -203,22 +199,23 @@ def test_redirect_to_apology_page_is_a_failure_not_an_empty_week(httpserver, tmp
     assert "Warning: fda-press failed 1 of 1 poll" in page
 
 
-def test_html_page_with_status_200_is_a_failure(httpserver, tmp_path):
+def test_html_page_with_status_200_is_a_failure(upstream, tmp_path):
     # Even when the server calls it a feed: the body decides.
-    httpserver.expect_request("/feed").respond_with_data(APOLOGY, content_type="application/rss+xml")
-    config = write_config(tmp_path, [rss_source("fda-press", httpserver.url_for("/feed"))])
+    feed = Feed(upstream, "/feed", body=APOLOGY, content_type="application/rss+xml")
+    config = write_config(tmp_path, [rss_source("fda-press", feed.url)])
     error = run_poll(config).source("fda-press").error
-    assert error == f"{httpserver.url_for('/').split('/')[2]}: answered with an HTML page instead of a feed (GET /feed)"
+    assert error == f"{feed.url.split('/')[2]}: answered with an HTML page instead of a feed (GET /feed)"
 
 
 @pytest.mark.parametrize("status", [403, 404, 410, 204])
-def test_non_200_statuses_are_failures(httpserver, tmp_path, status):
-    httpserver.expect_request("/feed").respond_with_data(
-        "<html><body><h1>Access Denied</h1></body></html>" if status != 204 else "", status=status, content_type="text/html")
-    config = write_config(tmp_path, [rss_source("fda-press", httpserver.url_for("/feed"))])
+def test_non_200_statuses_are_failures(upstream, tmp_path, status):
+    feed = Feed(upstream, "/feed", body=PRESS)
+    upstream.arm("rss", faults.answer(status, "<html><body><h1>Access Denied</h1></body></html>" if status != 204 else "",
+                                      "text/html"))
+    config = write_config(tmp_path, [rss_source("fda-press", feed.url)])
     polled = run_poll(config)
     error = polled.source("fda-press").error
-    assert error.startswith(f"{httpserver.url_for('/').split('/')[2]}: HTTP {status} (GET /feed)")
+    assert error.startswith(f"{feed.url.split('/')[2]}: HTTP {status} (GET /feed)")
     assert "\n" not in error
     assert polled.states["fda-press"].last_success is None
 
@@ -231,9 +228,9 @@ def test_non_200_statuses_are_failures(httpserver, tmp_path, status):
         (b"<?xml version='1.0'?><catalog><book/></catalog>", "application/xml", "not an RSS or Atom feed"),
     ],
 )
-def test_bodies_that_are_not_feeds_are_failures(httpserver, tmp_path, body, content_type, reason):
-    httpserver.expect_request("/feed").respond_with_data(body, content_type=content_type)
-    config = write_config(tmp_path, [rss_source("f", httpserver.url_for("/feed"))])
+def test_bodies_that_are_not_feeds_are_failures(upstream, tmp_path, body, content_type, reason):
+    feed = Feed(upstream, "/feed", body=body, content_type=content_type)
+    config = write_config(tmp_path, [rss_source("f", feed.url)])
     polled = run_poll(config)
     assert reason in polled.source("f").error
     assert not polled.items
@@ -242,32 +239,29 @@ def test_bodies_that_are_not_feeds_are_failures(httpserver, tmp_path, body, cont
 # ---- untrusted XML ----
 
 
-def test_duplicate_ids_within_a_feed_are_stored_once(httpserver, tmp_path):
-    feed = simple_feed(("g-1", "Ketamine one"), ("g-2", "Ketamine two"), ("g-1", "Ketamine one, again"))
-    httpserver.expect_request("/feed").respond_with_data(feed, content_type=RSS_TYPE)
-    config = write_config(tmp_path, [rss_source("f", httpserver.url_for("/feed"))])
+def test_duplicate_ids_within_a_feed_are_stored_once(upstream, tmp_path):
+    feed = Feed(upstream, "/feed", body=simple_feed(("g-1", "Ketamine one"), ("g-2", "Ketamine two"),
+                                                    ("g-1", "Ketamine one, again")))
+    config = write_config(tmp_path, [rss_source("f", feed.url)])
     polled = run_poll(config)
     assert sorted(polled.items) == ["rss:f:g-1", "rss:f:g-2"]
     assert polled.items["rss:f:g-1"].item.title == "Ketamine one"  # the first copy
 
 
-def test_parser_crash_is_a_recorded_failure_of_that_feed_only(httpserver, tmp_path):
+def test_parser_crash_is_a_recorded_failure_of_that_feed_only(upstream, tmp_path):
     # feedparser 6.0.14 raises ValueError from chr() on a character reference beyond U+10FFFF.
-    crash = simple_feed(("g-1", "bad &#1114112; reference"))
-    httpserver.expect_request("/crash").respond_with_data(crash, content_type=RSS_TYPE)
-    httpserver.expect_request("/fine").respond_with_data(PRESS, content_type=RSS_TYPE)
-    config = write_config(tmp_path, [rss_source("crash", httpserver.url_for("/crash")),
-                                     rss_source("fine", httpserver.url_for("/fine"))])
+    crash = Feed(upstream, "/crash", body=simple_feed(("g-1", "bad &#1114112; reference")))
+    fine = Feed(upstream, "/fine", body=PRESS)
+    config = write_config(tmp_path, [rss_source("crash", crash.url), rss_source("fine", fine.url)])
     polled = run_poll(config)
     assert polled.source("crash").error.endswith(": feed could not be parsed: ValueError: chr() arg not in range(0x110000)")
     assert polled.source("fine").ok and polled.source("fine").fetched == 4
 
 
-def test_bozo_feed_keeps_its_entries_with_a_warning(httpserver, tmp_path, caplog):
+def test_bozo_feed_keeps_its_entries_with_a_warning(upstream, tmp_path, caplog):
     # &nbsp; is not an XML entity: the strict parser gives up, the loose one reads the entries.
-    feed = simple_feed(("g-1", "Ketamine&nbsp;news"), ("g-2", "Other"))
-    httpserver.expect_request("/feed").respond_with_data(feed, content_type=RSS_TYPE)
-    config = write_config(tmp_path, [rss_source("f", httpserver.url_for("/feed"))])
+    feed = Feed(upstream, "/feed", body=simple_feed(("g-1", "Ketamine&nbsp;news"), ("g-2", "Other")))
+    config = write_config(tmp_path, [rss_source("f", feed.url)])
     with caplog.at_level(logging.WARNING, logger="watcher.sources.rss"):
         polled = run_poll(config)
     assert polled.source("f").ok
@@ -310,15 +304,14 @@ def test_entity_bombs_do_not_expand(name):
         assert items[0].title == "&lol9;"
 
 
-def test_entity_declarations_never_reach_the_parser(httpserver, tmp_path):
+def test_entity_declarations_never_reach_the_parser(upstream, tmp_path):
     # feedparser 6.0.14 puts the value of a declared entity into a regex replacement, so a
     # backslash in it raised re.error before; external entities must not be read either.
     feed = (b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY path "C:\\data">\n'
             b'<!ENTITY xxe SYSTEM "file:///etc/passwd">\n]>\n'
             b'<rss version="2.0"><channel><title>&path;</title><item><title>ketamine &xxe; &path;</title>'
             b"<guid>g</guid></item></channel></rss>")
-    httpserver.expect_request("/feed").respond_with_data(feed, content_type=RSS_TYPE)
-    config = write_config(tmp_path, [rss_source("f", httpserver.url_for("/feed"))])
+    config = write_config(tmp_path, [rss_source("f", Feed(upstream, "/feed", body=feed).url)])
     polled = run_poll(config)
     assert polled.source("f").ok
     assert polled.items["rss:f:g"].item.title == "ketamine &xxe; &path;"
@@ -388,7 +381,7 @@ def corpus_headers(data: bytes, rel: str) -> dict[str, str]:
     return headers
 
 
-def test_every_corpus_feed_polls_cleanly(httpserver, tmp_path, corpus_dir, caplog):
+def test_every_corpus_feed_polls_cleanly(upstream, tmp_path, corpus_dir, caplog):
     root = corpus_dir / "feeds"
     if not root.is_dir():
         pytest.skip(f"no feeds folder in the shared corpus at {root}")
@@ -400,9 +393,9 @@ def test_every_corpus_feed_polls_cleanly(httpserver, tmp_path, corpus_dir, caplo
         data = path.read_bytes()
         headers = corpus_headers(data, rel)
         content_type = headers.pop("content-type")
-        httpserver.expect_request(f"/corpus/{rel}").respond_with_data(data, content_type=content_type, headers=headers)
+        feed = Feed(upstream, f"/corpus/{rel}", body=data, content_type=content_type, headers=headers)
         name = f"c{i:02d}"
-        sources.append(rss_source(name, httpserver.url_for(f"/corpus/{rel}")))
+        sources.append(rss_source(name, feed.url))
         if rel.startswith("wellformed/"):
             # Counted with feedparser directly: entries sharing an id are one item by design.
             entries = feedparser.parse(io.BytesIO(data), response_headers={"content-type": content_type}).entries

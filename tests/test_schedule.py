@@ -1,7 +1,8 @@
 """Scheduled operation: fire times across DST, catch-up from the store after downtime, clean shutdown.
 
-No test sleeps: clocks are injected. The two subprocess tests talk to a local E-utilities stand-in
-whose efetch is slow on purpose, so that a SIGTERM lands in the middle of a poll.
+No test sleeps: clocks are injected. The subprocess tests talk to the local E-utilities stand-in,
+which holds the first efetch until the child has logged the SIGTERM it was sent, so that the
+signal lands in the middle of a poll.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,22 +23,26 @@ import pytest
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from tests.fake_eutils import FakeEutils
-from tests.configs import make_config
+from tests.configs import DRUG_TOPIC, pubmed, write_config, write_feeds
+from tests.upstreams import eutils, faults
+from watcher.catchup import digest_trigger, last_fire_time, missing_weeks, next_fire_times, poll_due, poll_trigger
 from watcher.config import Config, load
-from watcher.weeks import iso_week
 from watcher.lock import WriterLock
 from watcher.model import Hit, Item, Match
 from watcher.poll import PollReport, SourceReport, poll
-from watcher.catchup import digest_trigger, last_fire_time, missing_weeks, next_fire_times, poll_due, poll_trigger
 from watcher.service import DIGEST_GRACE, POLL_GRACE, Service, catch_up
 from watcher.store import PollRecord, Store
-from watcher.weeks import utc_iso
+from watcher.weeks import iso_week, utc_iso
 
 CHICAGO = ZoneInfo("America/Chicago")
-UTC = timezone.utc
+UTC = UTC
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 YES = Match(True, ("t",), (Hit("drug", "ketamine", "title", "Ketamine"),))
+
+
+def config_at(folder: Path, poll: tuple[str, ...] = ("06:00",), day: str = "mon") -> Config:
+    """The schedule these tests reason about, written out: polls at `poll`, the digest `day` 07:00."""
+    return write_config(folder, schedule={"poll": list(poll), "digest": {"day": day, "time": "07:00"}})
 
 
 def local(*args) -> datetime:
@@ -59,7 +64,7 @@ def fire_times(trigger, start: datetime, n: int) -> list[datetime]:
 
 
 def test_daily_poll_stays_at_six_local_across_the_spring_change(tmp_path):
-    times = fire_times(poll_trigger(make_config(tmp_path)), local(2027, 3, 13, 0, 0), 3)
+    times = fire_times(poll_trigger(config_at(tmp_path)), local(2027, 3, 13, 0, 0), 3)
     assert [(t.date(), t.hour, t.minute, t.tzname()) for t in times] == [
         (date(2027, 3, 13), 6, 0, "CST"), (date(2027, 3, 14), 6, 0, "CDT"), (date(2027, 3, 15), 6, 0, "CDT"),
     ]
@@ -68,7 +73,7 @@ def test_daily_poll_stays_at_six_local_across_the_spring_change(tmp_path):
 
 
 def test_daily_poll_stays_at_six_local_across_the_autumn_change(tmp_path):
-    times = fire_times(poll_trigger(make_config(tmp_path)), local(2026, 10, 31, 0, 0), 3)
+    times = fire_times(poll_trigger(config_at(tmp_path)), local(2026, 10, 31, 0, 0), 3)
     assert [(t.date(), t.hour, t.tzname()) for t in times] == [
         (date(2026, 10, 31), 6, "CDT"), (date(2026, 11, 1), 6, "CST"), (date(2026, 11, 2), 6, "CST"),
     ]
@@ -86,7 +91,7 @@ def test_daily_poll_stays_at_six_local_across_the_autumn_change(tmp_path):
     ],
 )
 def test_weekly_digest_is_monday_seven_local_across_dst(tmp_path, start, expected_utc, tzname):
-    fire = digest_trigger(make_config(tmp_path)).get_next_fire_time(None, start)
+    fire = digest_trigger(config_at(tmp_path)).get_next_fire_time(None, start)
     assert (fire.isoweekday(), fire.hour, fire.minute, fire.tzname()) == (1, 7, 0, tzname)
     assert in_utc(fire) == expected_utc
 
@@ -94,12 +99,12 @@ def test_weekly_digest_is_monday_seven_local_across_dst(tmp_path, start, expecte
 @pytest.mark.parametrize("day, isoweekday", [("mon", 1), ("wed", 3), ("sun", 7)])
 def test_digest_day_is_named_not_numbered(tmp_path, day, isoweekday):
     # APScheduler 3 numbers weekdays from Monday = 0, crontab from Sunday = 0: names avoid both traps.
-    fire = digest_trigger(make_config(tmp_path, digest_day=day)).get_next_fire_time(None, local(2026, 11, 26, 12, 0))
+    fire = digest_trigger(config_at(tmp_path, day=day)).get_next_fire_time(None, local(2026, 11, 26, 12, 0))
     assert fire.isoweekday() == isoweekday
 
 
 def test_several_poll_times_a_day(tmp_path):
-    trigger = poll_trigger(make_config(tmp_path, poll_times=("18:30", "06:00")))
+    trigger = poll_trigger(config_at(tmp_path, poll=("18:30", "06:00")))
     times = fire_times(trigger, local(2026, 11, 25, 12, 0), 3)
     assert [(t.day, t.hour, t.minute) for t in times] == [(25, 18, 30), (26, 6, 0), (26, 18, 30)]
 
@@ -107,7 +112,7 @@ def test_several_poll_times_a_day(tmp_path):
 def test_last_fire_time_survives_the_repeated_hour(tmp_path):
     # 01:30 happens twice on 1 Nov 2026 in Chicago; APScheduler fires at both. Looking back must
     # neither loop nor step back an hour.
-    trigger = poll_trigger(make_config(tmp_path, poll_times=("01:30",)))
+    trigger = poll_trigger(config_at(tmp_path, poll=("01:30",)))
     now = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)  # 02:00 CST, after both 01:30s
     assert in_utc(last_fire_time(trigger, now, timedelta(days=2))) == datetime(2026, 11, 1, 7, 30, tzinfo=UTC)
     assert in_utc(last_fire_time(trigger, datetime(2026, 11, 1, 7, 0, tzinfo=UTC), timedelta(days=2))) == datetime(
@@ -116,7 +121,7 @@ def test_last_fire_time_survives_the_repeated_hour(tmp_path):
 
 
 def test_next_fire_times_for_status(tmp_path):
-    next_poll, next_digest = next_fire_times(make_config(tmp_path), local(2026, 11, 26, 18, 0))  # a Thursday
+    next_poll, next_digest = next_fire_times(config_at(tmp_path), local(2026, 11, 26, 18, 0))  # a Thursday
     assert next_poll == local(2026, 11, 27, 6, 0)
     assert next_digest == local(2026, 11, 30, 7, 0)
 
@@ -126,7 +131,7 @@ def test_next_fire_times_for_status(tmp_path):
 
 @pytest.fixture
 def config(tmp_path):
-    return make_config(tmp_path)
+    return config_at(tmp_path)
 
 
 def record_run(store: Store, at: datetime, status: str = "ok") -> None:
@@ -150,7 +155,7 @@ def test_poll_due_follows_the_schedule(store, config):
 def test_a_failed_poll_counts_as_an_attempt_an_interrupted_one_does_not(store, config):
     record_run(store, local(2026, 11, 26, 6, 0), status="failed")
     assert poll_due(store, config, local(2026, 11, 26, 9, 0)) is None
-    fresh = make_config(config.database.parent / "b")
+    fresh = config_at(config.database.parent / "b")
     with Store.open(fresh.database) as s:
         record_run(s, local(2026, 11, 26, 6, 0), status="interrupted")
         assert poll_due(s, fresh, local(2026, 11, 26, 9, 0)) == local(2026, 11, 26, 6, 0)
@@ -310,85 +315,76 @@ ARTICLE = (
 )
 
 
-class SlowEutils(FakeEutils):
-    """The first efetch takes a while: long enough for a signal to arrive while the poller waits."""
-
-    def __init__(self, delay: float) -> None:
-        super().__init__()
-        self.delay = delay
-        self.fetching = threading.Event()
-
-    def efetch(self, request):
-        if not self.fetching.is_set():
-            self.fetching.set()
-            time.sleep(self.delay)
-        return super().efetch(request)
+def site_with(tmp_path: Path, upstream, n: int, first_pmid: int, batch_size: int) -> Path:
+    """feeds.yaml for `n` records that Entrez saw yesterday (inside the poller's local-date window)."""
+    stand_in = eutils.Eutils(upstream)
+    stand_in.add(eutils.local_today() - timedelta(days=1), [ARTICLE.format(pmid=first_pmid + i).encode() for i in range(n)])
+    return write_feeds(tmp_path, [pubmed(stand_in.url, lookback_days=3, batch_size=batch_size)], topics=DRUG_TOPIC)
 
 
-def write_feeds(tmp_path: Path, url: str, batch_size: int) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        f"""
-database: w.db
-contact: {{tool: watcher-test, email: test@example.org}}
-schedule: {{poll: "06:00", digest: {{day: mon, time: "07:00"}}}}
-sources:
-  - name: pubmed
-    type: pubmed
-    url: {url}
-    query: ketamine
-    lookback_days: 3
-    batch_size: {batch_size}
-topics:
-  ketamine:
-    groups:
-      drug: ["ketamine"]
-"""
-    )
-    return path
+class Child:
+    """`watcher` in a subprocess, its stderr read line by line as it comes (and kept)."""
+
+    def __init__(self, feeds: Path, *args: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher.cli", "--config", str(feeds), "--log-level", "INFO", *args],
+            cwd=feeds.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.lines: list[str] = []
+        self.said = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            with self.said:
+                self.lines.append(line)
+                self.said.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 15) -> bool:
+        with self.said:
+            return self.said.wait_for(lambda: any(text in line for line in self.lines) or self.proc.poll() is not None,
+                                      timeout) and any(text in line for line in self.lines)
+
+    def finish(self, timeout: float = 15) -> tuple[str, str]:
+        out = self.proc.stdout.read()
+        self.proc.wait(timeout)
+        self.reader.join(timeout)
+        return out, "".join(self.lines)
 
 
-def start_watcher(feeds: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "watcher.cli", "--config", str(feeds), "--log-level", "INFO", *args],
-        cwd=feeds.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-@pytest.fixture
-def slow_eutils(httpserver):
-    fake = SlowEutils(delay=1.0)
-    fake.base_url = fake.install(httpserver)
-    yesterday = datetime.now(CHICAGO).date() - timedelta(days=1)  # inside the poller's local-date window
-    fake.add(yesterday, [ARTICLE.format(pmid=70_000_000 + i).encode() for i in range(12)])
-    return fake
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["poll"], ["run", "--once"], ["run"]])
-def test_sigterm_during_a_poll_leaves_a_consistent_database(tmp_path, slow_eutils, command):
-    feeds = write_feeds(tmp_path, slow_eutils.base_url, batch_size=5)
-    proc = start_watcher(feeds, *command)
+def test_sigterm_during_a_poll_leaves_a_consistent_database(tmp_path, upstream, command):
+    feeds = site_with(tmp_path, upstream, 12, 70_000_000, batch_size=5)
+    hold = faults.Hold("head")  # the first batch stays on the wire until the child has the signal
+    upstream.arm("efetch:0", hold, times=1)
+    child = Child(feeds, *command)
     try:
-        assert slow_eutils.fetching.wait(15), "the poller never reached efetch"
-        proc.send_signal(signal.SIGTERM)  # lands while the first batch is still on the wire
-        out, err = proc.communicate(timeout=15)
+        assert hold.reached.wait(15), "the poller never reached efetch"
+        child.proc.send_signal(signal.SIGTERM)
+        assert child.wait_for("SIGTERM received"), "".join(child.lines)
+        hold.release.set()  # now the first batch arrives, whole
+        out, err = child.finish()
     finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+        hold.release.set()
+        child.proc.kill()
+    assert child.proc.returncode == 0, err
     assert "SIGTERM received" in err
     assert "poll pubmed: stopped on request after 5 fetched (5 new, stored)" in err
     if command != ["run"]:  # the one-shot commands also report on stdout
         assert "pubmed: stopped on request after 5 fetched, 5 new (stored); the rest next poll" in out
     assert not list((tmp_path / "digests").glob("*.md"))  # a stopped run writes no digest
 
-    db = sqlite3.connect(tmp_path / "w.db")
+    db = sqlite3.connect(tmp_path / "watcher.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 5  # the batch in progress, whole; no part of the next
     assert db.execute("SELECT cursor FROM sources WHERE name = 'pubmed'").fetchone() in (None, (None,))  # cursor did not move
     assert db.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
     assert db.execute("SELECT COUNT(*) FROM polls").fetchone()[0] == 0
     db.close()
+    assert upstream.count("efetch") == 1  # no request after the stop
     assert not list((tmp_path).glob("*.tmp")) and not list((tmp_path / "digests").glob("*.tmp"))
 
     # The next poll picks up the rest, with no duplicates, and now moves the cursor.
@@ -400,26 +396,24 @@ def test_sigterm_during_a_poll_leaves_a_consistent_database(tmp_path, slow_eutil
         assert store.source_state("pubmed").cursor is not None
 
 
-def test_watcher_run_catches_up_at_start_and_stops_cleanly_on_sigterm(tmp_path, httpserver):
-    fake = FakeEutils()
-    url = fake.install(httpserver)
-    fake.add(datetime.now(CHICAGO).date() - timedelta(days=1), [ARTICLE.format(pmid=71_000_000 + i).encode() for i in range(3)])
-    feeds = write_feeds(tmp_path, url, batch_size=500)
-    proc = start_watcher(feeds, "run")
+@pytest.mark.slow
+def test_watcher_run_catches_up_at_start_and_stops_cleanly_on_sigterm(tmp_path, upstream):
+    feeds = site_with(tmp_path, upstream, 3, 71_000_000, batch_size=500)
+    child = Child(feeds, "run")
     current = tmp_path / "digests" / f"{iso_week(datetime.now(UTC), CHICAGO)}.md"
     try:
         deadline = time.monotonic() + 15
-        while not current.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not current.exists() and child.proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # waiting for the child, not for a schedule
-        assert current.exists(), proc.stderr.read() if proc.poll() is not None else "no digest written"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
+        assert current.exists(), "".join(child.lines) if child.proc.poll() is not None else "no digest written"
+        child.proc.send_signal(signal.SIGTERM)
+        _out, err = child.finish()
     finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+        child.proc.kill()
+    assert child.proc.returncode == 0, err
     assert "scheduler: started" in err and "catch-up: poll due since" in err and "scheduler: stopped" in err
     assert "3 new item" in current.read_text()
-    with Store.open(tmp_path / "w.db") as store:
+    with Store.open(tmp_path / "watcher.db") as store:
         assert [r[0] for r in store.conn.execute("SELECT status FROM runs ORDER BY id DESC")] == ["ok"]
-    with WriterLock.for_database(tmp_path / "w.db", "test", wait=0):  # the lock was let go
+    with WriterLock.for_database(tmp_path / "watcher.db", "test", wait=0):  # the lock was let go
         pass

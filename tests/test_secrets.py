@@ -19,10 +19,12 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-import yaml
 
-from tests import fault_server as fs
-from tests.feed_helpers import ANY_TOPIC
+from tests.configs import openfda, pubmed, rss, write_feeds
+from tests.upstreams import eutils, faults, feeds
+from tests.upstreams import openfda as fda
+from tests.upstreams.server import Context, Reply, send
+from watcher import cli
 
 PROJECT = Path(__file__).resolve().parent.parent
 NCBI_KEY = "ncbiSECRETa7+f3/9c=e1"
@@ -38,14 +40,16 @@ def leaks(data: bytes) -> set[str]:
     return {f for s in (NCBI_KEY, FDA_KEY) for f in forms(s) if f.encode() in data}
 
 
-def api_key_invalid(ctx: fs.Context) -> None:
+def api_key_invalid(ctx: Context) -> None:
+    """openFDA's 403, quoting the key it was sent."""
     key = ctx.request.query.get("api_key", "")
     body = ('{"error": {"code": "API_KEY_INVALID", "message": "Your API key ' + key + ' is invalid. '
             'Sign up for one at https://open.fda.gov/apis/authentication/"}}')
-    fs.send(ctx.conn, fs.Reply(403, body.encode(), "application/json"))
+    send(ctx.conn, Reply(403, body.encode(), "application/json"))
 
 
-def test_api_keys_reach_only_the_upstream(tmp_path):
+@pytest.mark.slow  # seven real `watcher` processes, one held mid-poll
+def test_api_keys_reach_only_the_upstream(tmp_path, upstream):
     site = tmp_path / "site"
     site.mkdir()
     log_file = tmp_path / "watcher.log"  # outside the site: searched on its own
@@ -62,51 +66,51 @@ def test_api_keys_reach_only_the_upstream(tmp_path):
         outputs.append((" ".join(args), result.stdout))
         return result
 
-    with fs.FaultServer() as server:
-        eutils, fda, feed = fs.Eutils(fs.articles(5)), fs.OpenFDA(fs.recalls(5)), fs.Feed(fs.entries(3, "s"))
-        raw = {"database": "watcher.db", "digests": "digests", "http": {"timeout": 5},
-               "sources": [
-                   {"name": "pubmed", "type": "pubmed", "url": eutils.install(server), "query": "ketamine", "batch_size": 2},
-                   {"name": "openfda", "type": "openfda", "url": fda.install(server), "endpoints": ["drug/enforcement"],
-                    "search": ["ketamine"], "limit": 2},
-                   {"name": "fda-press", "type": "rss", "url": feed.install(server)}],
-               "topics": ANY_TOPIC}
-        (site / "feeds.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    papers, recalls = eutils.Eutils(upstream), fda.OpenFDA(upstream)
+    papers.add(eutils.local_today(), eutils.articles(5))
+    recalls.records("drug/enforcement", fda.recalls(5))
+    feed = feeds.Feed(upstream, items=feeds.entries(3, "s"))
+    write_feeds(site, [
+        pubmed(papers.url, batch_size=2),
+        openfda(recalls.url, endpoints=["drug/enforcement"], search=["ketamine"], limit=2),
+        rss(feed.url),
+    ], http={"timeout": 5})
 
-        # 1. A poll whose upstreams throw the key back at us: pubmed's first search meets an HTML
-        #    500 that prints the request line, then its second batch an NCBI 429 on every try;
-        #    openFDA's second page says API_KEY_INVALID. The feed is held while the files are read.
-        server.arm("esearch", fs.status(500, retry_after="0"), times=1)
-        server.arm("efetch:2", fs.status(429, retry_after="0"))
-        server.arm("openfda:2", api_key_invalid)
-        hold = fs.Hold("head")
-        server.arm("rss", hold, times=1)
-        child = watcher("poll", wait=False)
-        try:
-            assert hold.reached.wait(60), "the poll never reached the feed"
-            during = {p.name: p.read_bytes() for p in site.iterdir() if p.is_file()}
-        finally:
-            hold.release.set()
-        stdout, _ = child.communicate(timeout=60)
-        outputs.append(("poll (failing)", stdout))
-        assert child.returncode == 1
-        assert {"watcher.db-wal", "watcher.db.lock"} <= set(during)  # the WAL was there to be read
-        for name, data in during.items():
-            assert not leaks(data), (name, leaks(data))
+    # 1. A poll whose upstreams throw the key back at us: pubmed's first search meets an HTML
+    #    500 that prints the request line, then its second batch an NCBI 429 on every try;
+    #    openFDA's second page says API_KEY_INVALID. The feed is held while the files are read.
+    upstream.arm("esearch", faults.status(500, retry_after="0"), times=1)
+    upstream.arm("efetch:2", faults.status(429, retry_after="0"))
+    upstream.arm("enforcement:2", api_key_invalid)
+    hold = faults.Hold("head")
+    upstream.arm("rss", hold, times=1)
+    child = watcher("poll", wait=False)
+    try:
+        assert hold.reached.wait(60), "the poll never reached the feed"
+        during = {p.name: p.read_bytes() for p in site.iterdir() if p.is_file()}
+    finally:
+        hold.release.set()
+    stdout, _ = child.communicate(timeout=60)
+    outputs.append(("poll (failing)", stdout))
+    assert child.returncode == 1
+    assert {"watcher.db-wal", "watcher.db.lock"} <= set(during)  # the WAL was there to be read
+    for name, data in during.items():
+        assert not leaks(data), (name, leaks(data))
 
-        # The keys were sent, every time, where they belong.
-        sent = [r.query for label, r in server.log if label.startswith(("esearch", "efetch"))]
-        assert sent and all(q.get("api_key") == NCBI_KEY for q in sent)
-        sent = [r.query for label, r in server.log if label.startswith("openfda")]
-        assert sent and all(q.get("api_key") == FDA_KEY for q in sent)
+    # The keys were sent, every time, where they belong.
+    sent = [r.query for r in upstream.requests(kind="pubmed")]
+    assert sent and all(q.get("api_key") == NCBI_KEY for q in sent)
+    sent = [r.query for r in upstream.requests(kind="openfda")]
+    assert sent and all(q.get("api_key") == FDA_KEY for q in sent)
+    assert not any("api_key" in r.query for r in upstream.requests(kind="rss"))  # the feed is sent neither
 
-        # 2. Everything else the clinic runs.
-        server.disarm()
-        assert watcher("poll").returncode == 0
-        assert watcher("digest").returncode == 0
-        assert watcher("status").returncode == 0
-        assert watcher("export", "--format", "jsonl").returncode == 0
-        assert watcher("export", "--format", "csv").returncode == 0
+    # 2. Everything else the clinic runs.
+    upstream.disarm()
+    assert watcher("poll").returncode == 0
+    assert watcher("digest").returncode == 0
+    assert watcher("status").returncode == 0
+    assert watcher("export", "--format", "jsonl").returncode == 0
+    assert watcher("export", "--format", "csv").returncode == 0
 
     logged = log_file.read_bytes()
     assert b"DEBUG" in logged and b"API_KEY_INVALID" in logged and b"API rate limit exceeded" in logged  # the failures were logged
@@ -122,12 +126,10 @@ def test_api_keys_reach_only_the_upstream(tmp_path):
 
 
 @pytest.mark.parametrize("key", ["api_key", "apikey", "token"])
-def test_a_key_cannot_be_written_into_feeds_yaml(tmp_path, key):
-    """The keys have no place in the config: a source refuses any such key."""
-    (tmp_path / "feeds.yaml").write_text(
-        f"sources:\n  - {{name: p, type: pubmed, url: 'https://eutils.ncbi.nlm.nih.gov/entrez/eutils/', query: k, {key}: {NCBI_KEY}}}\n"
-        "topics:\n  t:\n    groups:\n      g: [ketamine]\n")
-    result = subprocess.run([sys.executable, "-m", "watcher", "check"], cwd=tmp_path, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT)}, timeout=60)
-    assert result.returncode == 2 and f"sources[0].{key}: unknown key" in result.stderr
-    assert not leaks(result.stderr.encode())
+def test_a_key_cannot_be_written_into_feeds_yaml(tmp_path, capsys, key):
+    """The keys have no place in the config: a source refuses any such key, without echoing it."""
+    path = write_feeds(tmp_path, [pubmed("https://eutils.ncbi.nlm.nih.gov/entrez/eutils/", query="k", **{key: NCBI_KEY})])
+    assert cli.main(["--config", str(path), "check"]) == cli.EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"watcher: configuration error: sources[0].{key}: unknown key")
+    assert not leaks(err.encode())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from watcher.model import Hit, Item, Match, Related
 from watcher.store import MIGRATIONS, PollRecord, Store, statements
 from watcher.weeks import utc_iso
 
-T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 YES = Match(True, ("t",), (Hit("drug", "ketamine", "title", "Ketamine"),))
 NO = Match(False)
 

@@ -1,0 +1,21 @@
+"""Stand-ins for the upstreams watcher polls, all on one local server (server.Server on 127.0.0.1).
+
+- server.py   the raw-socket threaded server: routes by path, request log, per-label faults
+- faults.py   the catalogue of faults any route can be made to answer with
+- eutils.py   PubMed E-utilities: esearch (history server, date windows), efetch
+- openfda.py  openFDA: drug/drugsfda, drug/label, drug/enforcement, paged by Link headers
+- feeds.py    RSS/Atom feeds: conditional GET, redirects, pages that are not feeds
+
+Each stand-in serves healthy replies and, on the same server, any fault armed for its labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def fixture(*parts: str) -> bytes:
+    """A file of the project's own fixtures (tests/fixtures)."""
+    return FIXTURES.joinpath(*parts).read_bytes()
