@@ -43,7 +43,6 @@ def topic(body: str) -> str:
 
 
 FILE = "<the file>"  # the line starts with the file's path: the file as a whole is wrong
-ROOT = ""  # the line names no key: the document is not a mapping at all (the file is not named either)
 
 # (id, feeds.yaml text or bytes, the key path the line starts with, fragments it must contain: what is wrong, the fix)
 CASES: list[tuple[str, str | bytes, str, tuple[str, ...]]] = [
@@ -54,8 +53,8 @@ CASES: list[tuple[str, str | bytes, str, tuple[str, ...]]] = [
     ("yaml-duplicate-key", doc() + "sources: []\n", FILE, ("line 7: key 'sources' appears twice", "first on line 1", "keep one")),
     ("not-utf8", b"sources:\n  - name: caf\xe9\n", FILE, ("cannot read", "utf-8")),
     ("empty-file", "", FILE, ("the file is empty", "needs at least `sources` and `topics`")),
-    ("top-level-list", "- just a list\n", ROOT, ("must be a mapping of keys to values, not a list",)),
-    ("top-level-text", "hello\n", ROOT, ("must be a mapping of keys to values, not text",)),
+    ("top-level-list", "- just a list\n", FILE, ("must be a mapping of keys to values, not a list",)),
+    ("top-level-text", "hello\n", FILE, ("must be a mapping of keys to values, not text",)),
     # -- top-level keys --
     ("missing-sources", TOPICS, "sources", ("sources: is required but missing",)),
     ("missing-sources-empty-topics", "topics: {}\n", "sources", ("sources: is required but missing",)),
@@ -153,8 +152,6 @@ def test_broken_config_is_one_line_naming_the_key_and_the_fix(tmp_path, capsys, 
     assert "\n" not in line and "\r" not in line, line
     if where == FILE:
         assert caught.value.path == "" and line.startswith(f"{path}: "), line
-    elif where == ROOT:
-        assert caught.value.path == "" and line.startswith(fragments[0]), line
     else:
         assert caught.value.path == where and line.startswith(f"{where}: "), line
     for fragment in fragments:

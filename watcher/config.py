@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from . import __version__
-from .checks import between, check_keys, clock_time, http_url, mapping, name, number, optional, text
+from .checks import between, check_keys, clock_time, describe, http_url, mapping, name, number, optional, text
 from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
 from .sources.registry import SOURCE_TYPES
@@ -92,7 +93,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def parse(raw: Any, *, base: Path, path: Path) -> Config:
     if raw is None:
         raise ConfigError("", f"{path}: the file is empty; it needs at least `sources` and `topics`")
-    raw = mapping(raw, "")
+    if not isinstance(raw, Mapping):
+        raise ConfigError("", f"{path}: must be a mapping of keys to values, not {describe(raw)}; it needs at least `sources` and `topics`")
     check_keys(raw, "", TOP_KEYS, required={"sources", "topics"})
     tz_name = optional(raw, "timezone", "", text, "America/Chicago")
     try:
