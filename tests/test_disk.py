@@ -137,7 +137,7 @@ def test_digest_write_fails_on_a_full_disk_and_the_old_digest_stays(tmp_path):
     with Store.open(config.database) as store:
         entries = [(it, match(it, config.topics)) for it in map(item, range(400))]
         store.save_batch("pubmed", entries[:3], now=NOW)
-        publish_week(store, config, WEEK, now=NOW)[0]
+        publish_week(store, config, WEEK, now=NOW)
         store.save_batch("pubmed", entries[3:], now=NOW)  # the next digest is ~200 kB
     old = sha(config.digests / f"{WEEK}.md")
     old_index = sha(config.digests / "index.md")
@@ -145,7 +145,8 @@ def test_digest_write_fails_on_a_full_disk_and_the_old_digest_stays(tmp_path):
     result = watcher("digest", "--week", WEEK, cwd=tmp_path, fsize=limit)
     one_line_error(result, str(config.digests / f"{WEEK}.md"), "cannot write the digest", "File too large")
     assert sha(config.digests / f"{WEEK}.md") == old and sha(config.digests / "index.md") == old_index
-    assert sorted(p.name for p in config.digests.iterdir()) == [f"{WEEK}.md", "index.md"]  # no temporary left
+    # No temporary file left, and nothing after the failed Markdown was written.
+    assert sorted(p.name for p in config.digests.iterdir()) == [f"{WEEK}.html", f"{WEEK}.md", "feed.xml", "index.html", "index.md"]
     assert watcher("digest", "--week", WEEK, cwd=tmp_path).returncode == 0
     assert sha(config.digests / f"{WEEK}.md") != old
 

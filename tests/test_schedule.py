@@ -220,15 +220,15 @@ def test_one_start_writes_every_missing_digest(store, config, missed):
     # Down from Monday 06:00 of W39 until Tuesday 09:00, `missed` weeks later.
     world.now = local(2026, 9, 22, 9, 0) + timedelta(weeks=missed)
     current = iso_week(world.now, CHICAGO)
-    assert missing_weeks(store, config, world.now) == {f"2026-W{39 + k}": ("markdown",) for k in range(missed)}
+    assert missing_weeks(store, config, world.now, ("markdown",)) == {f"2026-W{39 + k}": ("markdown",) for k in range(missed)}
     result = world.tick()
 
     assert result.poll is not None  # the 06:00 poll of the restart day was overdue
-    assert [r.week for r in result.outputs] == [*(f"2026-W{39 + k}" for k in range(missed)), current]
+    assert [r.week for r in result.outputs if r.format == "markdown"] == [*(f"2026-W{39 + k}" for k in range(missed)), current]
     assert digest_weeks(config) == [f"2026-W{w}" for w in range(37, 40 + missed)]
     for item_id, seen in world.found.items():  # each item in exactly one digest: the week it was found
         assert occurrences(config, item_id) == [iso_week(seen, CHICAGO)], item_id
-    assert not missing_weeks(store, config, world.now)
+    assert not missing_weeks(store, config, world.now, ("markdown",))
 
     notes = {w: re.findall(r"> \*\*Note: No polls from (.+?) to (.+?): the job was not running", (config.digests / f"{w}.md").read_text())
              for w in digest_weeks(config)}
@@ -248,18 +248,18 @@ def test_catch_up_is_idempotent_and_digests_deterministic(store, config):
     world.now = local(2026, 9, 16, 8, 0)  # two hours after the last poll
     result = world.tick()
     assert result.poll is None  # nothing due
-    assert [r.week for r in result.outputs] == ["2026-W38"]  # only the current week, refreshed
+    assert [r.week for r in result.outputs if r.format == "markdown"] == ["2026-W38"]  # only the current week, refreshed
     assert {p.name: p.read_bytes() for p in config.digests.glob("*.md")} == before
 
 
 def test_a_new_database_starts_from_its_first_run(store, config):
     world = World(config, store)
     world.now = local(2026, 9, 9, 6, 0)  # a Wednesday: the first run ever
-    assert not missing_weeks(store, config, world.now)
+    assert not missing_weeks(store, config, world.now, ("markdown",))
     result = world.tick()
-    assert result.poll is not None and [r.week for r in result.outputs] == ["2026-W37"]
+    assert result.poll is not None and [r.week for r in result.outputs if r.format == "markdown"] == ["2026-W37"]
     world.now = local(2026, 9, 30, 12, 0)  # three weeks on, nothing ran in between
-    assert list(missing_weeks(store, config, world.now)) == ["2026-W37", "2026-W38", "2026-W39"]
+    assert list(missing_weeks(store, config, world.now, ("markdown",))) == ["2026-W37", "2026-W38", "2026-W39"]
 
 
 def test_a_digest_written_mid_week_is_not_final(store, config):
@@ -267,7 +267,7 @@ def test_a_digest_written_mid_week_is_not_final(store, config):
     world.run_daily_until(local(2026, 9, 9, 6, 0))  # Mon–Wed of W37
     assert [r.week for r in store.outputs("markdown")] == ["2026-W37"]
     world.now = local(2026, 9, 14, 8, 0)
-    assert list(missing_weeks(store, config, world.now)) == ["2026-W37"]  # it lacks Thu–Sun
+    assert list(missing_weeks(store, config, world.now, ("markdown",))) == ["2026-W37"]  # it lacks Thu–Sun
 
 
 # ---- the service's wiring (not started: nothing blocks, nothing sleeps) ----

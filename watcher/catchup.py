@@ -14,6 +14,7 @@ too, so `watcher status` and the service agree on the times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -94,13 +95,13 @@ def is_final(record: OutputRecord, config: Config) -> bool:
     return bool(WEEK_RE.match(record.week)) and parse_utc(record.written_at) >= week_bounds(record.week, config.timezone)[1]
 
 
-def missing_weeks(store: Store, config: Config, now: datetime) -> dict[str, tuple[str, ...]]:
+def missing_weeks(store: Store, config: Config, now: datetime, formats: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Complete weeks, oldest first, whose final output has not been written yet, each with the
-    formats it lacks (in the order feeds.yaml lists them)."""
+    `formats` (those with a file per week) it lacks."""
     last_complete = previous_week(now, config.timezone)
     begun = store.first_activity()
     missing: dict[str, list[str]] = {}
-    for fmt in config.outputs:
+    for fmt in formats:
         final = [r.week for r in store.outputs(fmt) if r.week <= last_complete and is_final(r, config)]
         if final:
             week = next_week(max(final))

@@ -17,14 +17,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from . import __version__
-from .checks import between, check_keys, clock_time, describe, http_url, mapping, name, number, optional, text
+from .checks import (
+    between,
+    check_keys,
+    clock_time,
+    describe,
+    http_url,
+    mapping,
+    name,
+    number,
+    one_line,
+    optional,
+    string_list,
+    text,
+)
 from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
 from .sources.registry import SOURCE_TYPES
 from .topics import Topic, compile_topics
 
-TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics"}
+TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
+OUTPUTS = ("markdown", "html", "atom")
+SECURITY = ("starttls", "ssl", "none")
+EMAIL_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +49,16 @@ class ScheduleSettings:
     poll_times: tuple[str, ...]  # "HH:MM" local times, every day
     digest_day: str  # mon..sun
     digest_time: str  # "HH:MM"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    host: str
+    port: int
+    security: str  # starttls | ssl | none
+    sender: str  # feeds.yaml `from`
+    to: tuple[str, ...]
+    subject_prefix: str = "Literature watch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +72,9 @@ class Config:
     schedule: ScheduleSettings
     sources: tuple[SourceConfig, ...]
     topics: tuple[Topic, ...]
-    outputs: tuple[str, ...] = ("markdown",)  # formats written for every week, the first one primary
+    outputs: tuple[str, ...] = OUTPUTS  # what is written: the Markdown record first, then the others
+    site_url: str | None = None  # where digests/ is published: absolute links in the feed and the mail
+    email: EmailSettings | None = None
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -112,6 +141,52 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         schedule=parse_schedule(raw.get("schedule") or {}),
         sources=sources,
         topics=compile_topics(raw["topics"], "topics", source_names=[s.name for s in sources]),
+        outputs=optional(raw, "outputs", "", parse_outputs, OUTPUTS),
+        site_url=optional(raw, "site_url", "", site_url, None),
+        email=parse_email(raw["email"]) if raw.get("email") is not None else None,
+    )
+
+
+def parse_outputs(raw: Any, path: str) -> tuple[str, ...]:
+    def known(value: Any, where: str) -> str:
+        found = text(value, where).lower()
+        if found not in OUTPUTS:
+            raise ConfigError(where, f"unknown output {found!r}; use some of: {', '.join(OUTPUTS)}")
+        return found
+
+    chosen = string_list(raw, path, known)
+    if "markdown" not in chosen:
+        raise ConfigError(path, "must include markdown: the Markdown digest is the primary record, the others are made from it")
+    return tuple(sorted(chosen, key=OUTPUTS.index))
+
+
+def site_url(value: Any, path: str) -> str:
+    url = http_url(value, path)
+    return url if url.endswith("/") else url + "/"
+
+
+def address(value: Any, path: str) -> str:
+    found = one_line(value, path)
+    if not EMAIL_RE.fullmatch(found):
+        raise ConfigError(path, f"must be an e-mail address such as digest@clinic.example, not {found!r}")
+    return found
+
+
+def parse_email(raw: Any) -> EmailSettings:
+    path = "email"
+    raw = mapping(raw, path)
+    check_keys(raw, path, {"host", "port", "security", "from", "to", "subject_prefix"}, required={"host", "from", "to"})
+    security = optional(raw, "security", path, text, "starttls").lower()
+    if security not in SECURITY:
+        raise ConfigError(f"{path}.security", f"must be one of {', '.join(SECURITY)}, not {security!r}")
+    default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+    return EmailSettings(
+        host=one_line(raw["host"], f"{path}.host"),
+        port=optional(raw, "port", path, between(1, 65535), default_port),
+        security=security,
+        sender=address(raw["from"], f"{path}.from"),
+        to=string_list(raw["to"], f"{path}.to", address),
+        subject_prefix=optional(raw, "subject_prefix", path, one_line, "Literature watch"),
     )
 
 

@@ -95,9 +95,25 @@ MIGRATIONS: tuple[str, ...] = (
         json_set(data, '$.section', json_extract(data, '$.extra.section'), '$.kind', json_extract(data, '$.extra.kind')),
         '$.extra.section', '$.extra.kind');
     """,
+    # 3: when each output last changed (an Atom entry's `updated`), and every mail sent or tried.
+    """
+    ALTER TABLE outputs ADD COLUMN changed_at TEXT;
+    UPDATE outputs SET changed_at = written_at;
+    ALTER TABLE outputs ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;  -- sources failing or not polled
+    CREATE TABLE mails (
+        id         INTEGER PRIMARY KEY,
+        week       TEXT NOT NULL,
+        recipients TEXT NOT NULL,                 -- the To addresses, sorted, comma-separated
+        message_id TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        ok         INTEGER NOT NULL,
+        error      TEXT                           -- why it failed, or which recipients were refused
+    );
+    CREATE INDEX mails_week ON mails(week, recipients);
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
-OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs"}
+OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails"}
 
 
 def statements(script: str) -> Iterator[str]:
@@ -149,6 +165,18 @@ class OutputRecord:
     written_at: str
     items: int
     sha256: str
+    warnings: int = 0  # sources that failed or were not polled that week
+    changed_at: str = ""  # when its content last changed; set by the store
+
+
+@dataclass(frozen=True, slots=True)
+class MailRecord:
+    week: str
+    recipients: str
+    message_id: str
+    at: str
+    ok: bool
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,10 +380,19 @@ class Store:
     def record_output(self, record: OutputRecord) -> None:
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO outputs (week, format, path, written_at, items, sha256) VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO outputs (week, format, path, written_at, items, sha256, warnings, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(week, format) DO UPDATE SET path = excluded.path, written_at = excluded.written_at,"
-                " items = excluded.items, sha256 = excluded.sha256",
-                (record.week, record.format, record.path, record.written_at, record.items, record.sha256),
+                " items = excluded.items, sha256 = excluded.sha256, warnings = excluded.warnings,"
+                " changed_at = CASE WHEN sha256 = excluded.sha256 THEN changed_at ELSE excluded.changed_at END",
+                (record.week, record.format, record.path, record.written_at, record.items, record.sha256, record.warnings,
+                 record.written_at),
+            )
+
+    def record_mail(self, record: MailRecord) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO mails (week, recipients, message_id, at, ok, error) VALUES (?, ?, ?, ?, ?, ?)",
+                (record.week, record.recipients, record.message_id, record.at, int(record.ok), record.error),
             )
 
     # ---- reading ----
@@ -396,6 +433,11 @@ class Store:
     def iter_items(self) -> Iterator[StoredItem]:
         for row in self.conn.execute("SELECT * FROM items ORDER BY first_seen, id"):
             yield self._stored(row)
+
+    def mails(self) -> list[MailRecord]:
+        """Every mail sent or tried, oldest first."""
+        rows = self.conn.execute("SELECT week, recipients, message_id, at, ok, error FROM mails ORDER BY at, id")
+        return [MailRecord(**{**dict(r), "ok": bool(r["ok"])}) for r in rows]
 
     def outputs(self, format: str | None = None) -> list[OutputRecord]:
         """Outputs written, newest week first; of one format when `format` is given."""

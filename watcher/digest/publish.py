@@ -1,5 +1,6 @@
 """Write a week's outputs: one view, rendered by each configured format, each file written
-atomically and recorded in the store by (week, format); then that format's index."""
+atomically and recorded in the store by (week, format); then that format's index, and the Atom
+feed over the latest weeks."""
 
 from __future__ import annotations
 
@@ -17,15 +18,16 @@ from ..config import Config
 from ..errors import OutputError, os_reason
 from ..store import OutputRecord, Store
 from ..weeks import iso_week, utc_iso
-from . import markdown
+from . import atom, html, markdown
 from .view import DigestView, build_view
 
 log = logging.getLogger(__name__)
+PRIMARY = "markdown"  # the committed record; its rows say which weeks are written
 
 
 @dataclass(frozen=True, slots=True)
 class Format:
-    """One output format: how a week and the index of all weeks are rendered, and named."""
+    """A format with a file per week: how a week and the index of all weeks are rendered, and named."""
 
     name: str  # as feeds.yaml `outputs` says it
     suffix: str  # of each week's file: "2026-W48.md"
@@ -38,11 +40,17 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("markdown", ".md", "index.md", markdown.render_week, markdown.render_index),
+        Format("html", ".html", "index.html", html.render_week, html.render_index),
     )
 }
+FEED = "atom"  # one file over all weeks, not a file per week
 
 
-def render(store: Store, config: Config, week: str, fmt: str = "markdown") -> str:
+def weekly(config: Config) -> tuple[str, ...]:
+    return tuple(name for name in config.outputs if name in FORMATS)
+
+
+def render(store: Store, config: Config, week: str, fmt: str = PRIMARY) -> str:
     """A week's output in one format, as text, without writing anything."""
     return FORMATS[fmt].render_week(build_view(store, config, week))
 
@@ -50,10 +58,10 @@ def render(store: Store, config: Config, week: str, fmt: str = "markdown") -> st
 def publish_week(
     store: Store, config: Config, week: str, *, now: datetime, formats: Sequence[str] | None = None
 ) -> list[OutputRecord]:
-    """Render and write `week` in each of `formats` (default: every configured one)."""
+    """Render and write `week` in each of `formats` (default: every configured one), then the feed."""
     view = build_view(store, config, week)
     records = []
-    for name in formats or config.outputs:
+    for name in formats or weekly(config):
         fmt = FORMATS[name]
         content = fmt.render_week(view)
         path = config.digests / f"{week}{fmt.suffix}"
@@ -65,24 +73,28 @@ def publish_week(
             written_at=utc_iso(now),
             items=view.total,
             sha256=hashlib.sha256(content.encode()).hexdigest(),
+            warnings=len(view.failing) + len(view.silent),
         )
         store.record_output(record)
         write_index(store, config, fmt)
         records.append(record)
+    if FEED in config.outputs:
+        write_feed(store, config)
     return records
 
 
 def publish_due(store: Store, config: Config, *, now: datetime, should_stop: Callable[[], bool] | None = None) -> list[OutputRecord]:
     """Every missing weekly output (after downtime, or for a format newly configured), then the
     current week's in every format."""
-    due = {**missing_weeks(store, config, now), iso_week(now, config.timezone): config.outputs}
+    formats = weekly(config)
+    due = {**missing_weeks(store, config, now, formats), iso_week(now, config.timezone): formats}
     written: list[OutputRecord] = []
-    for week, formats in due.items():
+    for week, missing in due.items():
         if should_stop is not None and should_stop():
             log.info("digests: stop requested; the rest at the next catch-up")
             break
-        records = publish_week(store, config, week, now=now, formats=formats)
-        log.info("digest %s: written (%s), %d item(s)", week, ", ".join(formats), records[0].items)
+        records = publish_week(store, config, week, now=now, formats=missing)
+        log.info("digest %s: written (%s), %d item(s)", week, ", ".join(missing), records[0].items)
         written.extend(records)
     return written
 
@@ -91,6 +103,20 @@ def write_index(store: Store, config: Config, fmt: Format) -> Path:
     records = sorted(store.outputs(fmt.name), key=lambda r: r.week, reverse=True)
     path = config.digests / fmt.index
     write_atomic(path, fmt.render_index(records), what="index")
+    return path
+
+
+def write_feed(store: Store, config: Config) -> Path:
+    """The Atom feed from the store: the same store gives the same bytes."""
+    path = config.digests / atom.FILE
+    content = atom.render_feed(
+        store.outputs(PRIMARY),
+        lambda week: html.render_body(build_view(store, config, week)),
+        site_url=config.site_url,
+        namespace=",".join(t.name for t in config.topics),
+        page_suffix=FORMATS["html"].suffix if "html" in config.outputs else FORMATS[PRIMARY].suffix,
+    )
+    write_atomic(path, content, what="feed")
     return path
 
 

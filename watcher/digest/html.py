@@ -1,0 +1,43 @@
+"""The HTML renderer: one self-contained page per week (inline CSS, no script, no external
+resource) and an index of all weeks. Jinja2 with autoescape on: every value from the view is
+escaped for HTML; the only links are the view's http(s) links and our own relative file names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from ..store import OutputRecord
+from .view import DigestView
+
+ENV = Environment(
+    loader=PackageLoader("watcher.digest", "templates"),
+    autoescape=select_autoescape(["html", "j2"], default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def anchor(value: str) -> str:
+    """An id attribute value from an item id or section key: letters, digits and '-' only."""
+    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-") or "x"
+
+
+ENV.filters["anchor"] = anchor
+
+
+def render_body(view: DigestView) -> str:
+    """The page's content without the document around it: what the Atom feed carries."""
+    return ENV.get_template("body.html.j2").render(view=view)
+
+
+def render_week(view: DigestView) -> str:
+    return ENV.get_template("digest.html.j2").render(view=view, body=render_body(view))
+
+
+def render_index(records: Sequence[OutputRecord]) -> str:
+    return ENV.get_template("index.html.j2").render(digests=records)
