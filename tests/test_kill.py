@@ -154,7 +154,7 @@ def big_site(tmp_path_factory):
     with Store.open(config.database) as store:
         entries = [(it, match(it, config.topics)) for it in map(item, range(DIGEST_ITEMS))]
         store.save_batch("pubmed", entries[: DIGEST_ITEMS // 2], now=BIG_NOW)
-        publish_week(store, config, WEEK, now=BIG_NOW)[0]
+        publish_week(store, config, WEEK, now=BIG_NOW)
         store.save_batch("pubmed", entries[DIGEST_ITEMS // 2 :], now=BIG_NOW + timedelta(hours=1))
         new = render(store, config, WEEK).encode()
     old = (config.digests / f"{WEEK}.md").read_bytes()
@@ -214,6 +214,7 @@ def test_digest_killed_leaves_the_old_file_or_the_whole_new_one(big_site, tmp_pa
     index = (digests / "index.md").read_bytes()
     assert index == old_index or (index.endswith(b"\n") and f"[{WEEK}]({WEEK}.md)".encode() in index)
     # A kill between mkstemp and rename can leave a hidden temporary file; nothing else is left.
-    assert {p.name for p in digests.iterdir() if not p.name.startswith(".")} == {f"{WEEK}.md", "index.md"}
+    outputs = {f"{WEEK}.md", "index.md", f"{WEEK}.html", "index.html", "feed.xml"}  # as the old digest left them
+    assert {p.name for p in digests.iterdir() if not p.name.startswith(".")} == outputs
     with sqlite3.connect(site / "watcher.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
