@@ -25,7 +25,8 @@ class Item:
     All text is plain text (markup already flattened); it is escaped only when rendered.
     `section` (a key of `sections.SECTIONS`) places the item in the digest when its publication
     types would not, e.g. an FDA feed configured as `section: regulatory`; `kind` is a short label
-    of what the record is ("press release", "label change"). `extra` holds source-specific,
+    of what the record is ("press release", "label change"). `tracked` holds the values whose change a
+    later poll reports as a notice (a trial's status, say). `extra` holds source-specific,
     JSON-serialisable fields (e.g. pmid, pub_year, language).
     """
 
@@ -44,6 +45,7 @@ class Item:
     related: tuple[Related, ...] = ()
     section: str | None = None
     kind: str | None = None
+    tracked: tuple[tuple[str, str], ...] = ()  # (label, value) pairs whose change is news: see notices.py
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import StoreError, os_reason
 from .model import Hit, Item, Match, Related, SourceState
+from .notices import Notice, changes
 from .weeks import utc_iso
 
 MIGRATIONS: tuple[str, ...] = (
@@ -111,9 +112,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX mails_week ON mails(week, recipients);
     """,
+    # 4: news about stored items (a retraction, a trial update): see notices.py
+    """
+    CREATE TABLE notices (
+        id      INTEGER PRIMARY KEY,
+        item_id TEXT NOT NULL REFERENCES items(id),
+        at      TEXT NOT NULL,                    -- UTC; picks the digest week that reports it
+        kind    TEXT NOT NULL,                    -- flag | update | …
+        detail  TEXT NOT NULL
+    );
+    CREATE INDEX notices_at ON notices(at);
+    CREATE INDEX notices_item ON notices(item_id);
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
-OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails"}
+OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices"}
 
 
 def statements(script: str) -> Iterator[str]:
@@ -142,6 +155,13 @@ class StoredItem:
     match: Match
     first_seen: str
     first_matched: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotice:
+    stored: StoredItem  # the item as it is now
+    notice: Notice
+    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +218,7 @@ def item_to_json(item: Item) -> str:
 def item_from_json(data: str) -> Item:
     raw = json.loads(data)
     raw["related"] = tuple(Related(**r) for r in raw.get("related", ()))
+    raw["tracked"] = tuple((str(k), str(v)) for k, v in raw.get("tracked", ()))
     for key in ("authors", "publication_types", "mesh_headings", "keywords"):
         raw[key] = tuple(raw.get(key, ()))
     return Item(**raw)
@@ -312,7 +333,7 @@ class Store:
         new = new_matched = 0
         with self.transaction() as conn:
             for item, match in entries:
-                row = conn.execute("SELECT first_matched FROM items WHERE id = ?", (item.id,)).fetchone()
+                row = conn.execute("SELECT first_matched, data FROM items WHERE id = ?", (item.id,)).fetchone()
                 first_matched = stamp if match.matched else None
                 if row is None:
                     new += 1
@@ -325,6 +346,8 @@ class Store:
                 else:
                     if row["first_matched"] is None and match.matched:
                         new_matched += 1
+                    for notice in changes(item_from_json(row["data"]), item):
+                        self._add_notice(conn, item.id, notice, stamp)
                     # Upstream records get revised (e.g. MeSH added later): keep the newest text,
                     # never the first-seen time or the week it was first reported in.
                     conn.execute(
@@ -359,6 +382,17 @@ class Store:
                 "INSERT INTO polls (run_id, source, at, ok, fetched, new, new_matched, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, record.source, record.at, int(record.ok), record.fetched, record.new, record.new_matched, record.error),
             )
+
+    def add_notice(self, item_id: str, notice: Notice, *, now: datetime) -> None:
+        """News about a stored item that no revision of its own record carries (e.g. a retraction
+        notice arriving as a record of its own)."""
+        with self.transaction() as conn:
+            self._add_notice(conn, item_id, notice, utc_iso(now))
+
+    @staticmethod
+    def _add_notice(conn: sqlite3.Connection, item_id: str, notice: Notice, stamp: str) -> None:
+        conn.execute("INSERT INTO notices (item_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                     (item_id, stamp, notice.kind, notice.detail))
 
     @staticmethod
     def _ensure_source(conn: sqlite3.Connection, source: str) -> None:
@@ -416,6 +450,15 @@ class Store:
             (utc_iso(start), utc_iso(end)),
         )
         return [self._stored(r) for r in rows]
+
+    def notices_between(self, start: datetime, end: datetime) -> list[StoredNotice]:
+        """News seen in [start, end) about items listed in a digest before `start`, oldest first."""
+        rows = self.conn.execute(
+            "SELECT n.kind, n.detail, n.at AS notice_at, i.* FROM notices n JOIN items i ON i.id = n.item_id"
+            " WHERE n.at >= ? AND n.at < ? AND i.matched = 1 AND i.first_matched < ? ORDER BY n.at, n.id",
+            (utc_iso(start), utc_iso(end), utc_iso(start)),
+        )
+        return [StoredNotice(self._stored(r), Notice(r["kind"], r["detail"]), r["notice_at"]) for r in rows]
 
     def polls_between(self, start: datetime, end: datetime) -> list[PollRecord]:
         rows = self.conn.execute(

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from ..catchup import gaps
 from ..config import Config
 from ..model import Hit
+from ..notices import FLAG, UPDATE
 from ..sections import SECTIONS, flags_of, section_of
 from ..store import PollRecord, Store, StoredItem
 from ..text import plain, shorten
-from ..weeks import local_stamp, utc_iso, week_bounds, week_days
+from ..weeks import iso_week, local_stamp, parse_utc, utc_iso, week_bounds, week_days
 
 ABSTRACT_CHARS = 320
 TITLE_CHARS = 400  # real titles are shorter; a 100 kB "title" from a hostile feed is cut, not shown whole
@@ -84,6 +85,16 @@ class Gap:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeView:
+    """News this week about an item listed in an earlier week's digest."""
+
+    kind: str  # notices.FLAG | notices.UPDATE
+    detail: str
+    entry: Entry
+    listed_in: str  # the week whose digest listed the item as new
+
+
+@dataclass(frozen=True, slots=True)
 class DigestView:
     week: str
     first_day: str  # "Mon 23 Nov 2026"
@@ -94,6 +105,8 @@ class DigestView:
     sections: tuple[SectionView, ...]
     last_poll: str | None
     gaps: tuple[Gap, ...] = ()
+    corrections: tuple[NoticeView, ...] = ()  # flags an item gained: retraction, erratum, concern
+    updates: tuple[NoticeView, ...] = ()  # tracked values that changed, e.g. a trial's status
 
     @property
     def failing(self) -> tuple[SourceLine, ...]:
@@ -124,6 +137,10 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
     configured = [s.name for s in config.sources]
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week_days(week)
+    notices = [
+        NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(n.stored.first_matched or n.at), tz))
+        for n in store.notices_between(start, end)
+    ]
     return DigestView(
         week=week,
         first_day=f"{monday:%a %d %b %Y}",
@@ -134,6 +151,8 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         sections=sections,
         last_poll=local_stamp(polls[-1].at, tz) if polls else None,
         gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "") for a, b in gaps(store, start, end)),
+        corrections=tuple(n for n in notices if n.kind == FLAG),
+        updates=tuple(n for n in notices if n.kind == UPDATE),
     )
 
 

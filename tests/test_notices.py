@@ -1,0 +1,65 @@
+"""Later news about a listed work is a notice in the week it is seen, never a second listing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.configs import write_config
+from watcher.digest.publish import render
+from watcher.digest.view import build_view
+from watcher.model import Hit, Item, Match, Related
+from watcher.notices import FLAG, UPDATE, Notice, changes
+from watcher.weeks import week_bounds
+
+CHICAGO = ZoneInfo("America/Chicago")
+HIT = (Hit("any", "*", "title", "Ketamine"),)
+
+
+def paper(**kw) -> Item:
+    return Item(id="pubmed:1", source="pubmed", url="https://pubmed.ncbi.nlm.nih.gov/1/", title="Ketamine for depression", **kw)
+
+
+def test_a_new_flag_and_a_changed_tracked_value_are_news():
+    old = paper(tracked=(("status", "RECRUITING"), ("phase", "PHASE2")))
+    new = paper(related=(Related("RetractionIn", "Lancet 2026", "2"),), tracked=(("status", "COMPLETED"), ("phase", "PHASE2")))
+    assert changes(old, new) == (Notice(FLAG, "RETRACTED"), Notice(UPDATE, "status: RECRUITING → COMPLETED"))
+
+
+def test_the_same_record_again_is_no_news_and_a_flag_is_news_once():
+    retracted = paper(publication_types=("Retracted Publication",))
+    assert changes(paper(), paper()) == ()
+    assert changes(paper(), retracted) == (Notice(FLAG, "RETRACTED"),)
+    assert changes(retracted, retracted) == ()
+
+
+@pytest.fixture
+def config(tmp_path):
+    return write_config(tmp_path)
+
+
+def test_a_retraction_two_weeks_later_is_listed_once_in_the_week_it_arrives(store, config):
+    w46, w48, w49 = (week_bounds(w, CHICAGO)[0] + timedelta(days=1) for w in ("2026-W46", "2026-W48", "2026-W49"))
+    store.save_batch("pubmed", [(paper(), Match(True, ("t",), HIT))], now=w46)
+    retracted = paper(related=(Related("RetractionIn", "J Affect Disord. 2026", "99"),))
+    store.save_batch("pubmed", [(retracted, Match(True, ("t",), HIT))], now=w48)
+    store.save_batch("pubmed", [(retracted, Match(True, ("t",), HIT))], now=w49)  # seen again: no news
+    view = build_view(store, config, "2026-W48")
+    assert view.total == 0 and [(n.detail, n.listed_in) for n in view.corrections] == [("RETRACTED", "2026-W46")]
+    text = render(store, config, "2026-W48")
+    assert "## Corrections and retractions (1)" in text
+    assert "- **RETRACTED**: [Ketamine for depression](https://pubmed.ncbi.nlm.nih.gov/1/) (listed in 2026-W46)" in text
+    assert not build_view(store, config, "2026-W49").corrections and "Corrections" not in render(store, config, "2026-W49")
+    assert build_view(store, config, "2026-W46").total == 1  # still new only in its first week
+
+
+def test_news_about_an_item_first_listed_this_week_is_no_notice(store, config):
+    monday = week_bounds("2026-W48", CHICAGO)[0]
+    store.save_batch("pubmed", [(paper(), Match(True, ("t",), HIT))], now=monday + timedelta(hours=1))
+    store.save_batch("pubmed", [(paper(publication_types=("Retracted Publication",)), Match(True, ("t",), HIT))],
+                     now=monday + timedelta(days=2))
+    view = build_view(store, config, "2026-W48")
+    assert view.total == 1 and not view.corrections
+    assert "RETRACTED" in render(store, config, "2026-W48")  # the listing itself carries the flag
