@@ -153,3 +153,15 @@ def test_a_version_1_database_is_migrated_keeping_its_digests_and_item_sections(
         assert stored.item.extra == {"guid": "1"}
         tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "digests" not in tables
+
+
+def test_snapshots_keep_every_fetch_in_order_and_read_as_of_a_moment(store):
+    t0 = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    first = store.save_snapshot("regulatory", "NDA000001", {"status": "approved", "supplements": [1]}, now=t0)
+    store.save_snapshot("regulatory", "NDA000001", {"status": "approved", "supplements": [1, 2]}, now=t0 + timedelta(days=1))
+    store.save_snapshot("regulatory", "NDA000002", {"status": "none"}, now=t0)
+    history = store.snapshots("regulatory", "NDA000001")
+    assert [s.data["supplements"] for s in history] == [[1], [1, 2]] and history[0] == first
+    assert history[0].sha256 != history[1].sha256
+    assert [s.at for s in store.snapshots("regulatory", "NDA000001", before=t0 + timedelta(hours=1))] == [first.at]
+    assert store.snapshots("article", "NDA000001") == []

@@ -7,6 +7,7 @@ PRAGMA user_version, so a crash mid-migration leaves the previous version intact
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -124,9 +125,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX notices_at ON notices(at);
     CREATE INDEX notices_item ON notices(item_id);
     """,
+    # 5: snapshots: the whole state of something watched as a whole (a product's FDA record, the
+    #    clinic's page), one row per successful fetch; the digest compares two of them.
+    """
+    CREATE TABLE snapshots (
+        id     INTEGER PRIMARY KEY,
+        kind   TEXT NOT NULL,                     -- what is watched: "regulatory", "article", …
+        key    TEXT NOT NULL,                     -- which one: an application number, a URL, …
+        at     TEXT NOT NULL,                     -- UTC, when it was fetched
+        data   TEXT NOT NULL,                     -- JSON, as the watcher of that kind writes it
+        sha256 TEXT NOT NULL                      -- of `data`: an unchanged fetch is cheap to see
+    );
+    CREATE INDEX snapshots_kind_key ON snapshots(kind, key, at);
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
-OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices"}
+OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots"}
 
 
 def statements(script: str) -> Iterator[str]:
@@ -162,6 +176,15 @@ class StoredNotice:
     stored: StoredItem  # the item as it is now
     notice: Notice
     at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    kind: str
+    key: str
+    at: str
+    data: Any  # decoded JSON
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +444,25 @@ class Store:
                 (record.week, record.format, record.path, record.written_at, record.items, record.sha256, record.warnings,
                  record.written_at),
             )
+
+    def save_snapshot(self, kind: str, key: str, data: Any, *, now: datetime) -> Snapshot:
+        """Keep what was fetched, whole. Every fetch is kept (the history is what the digest diffs);
+        a failed fetch saves nothing, so the previous snapshot stands."""
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO snapshots (kind, key, at, data, sha256) VALUES (?, ?, ?, ?, ?)",
+                         (kind, key, utc_iso(now), text, digest))
+        return Snapshot(kind, key, utc_iso(now), data, digest)
+
+    def snapshots(self, kind: str, key: str, *, before: datetime | None = None) -> list[Snapshot]:
+        """The snapshots of one watched thing, oldest first; only those fetched before `before`."""
+        rows = self.conn.execute(
+            "SELECT kind, key, at, data, sha256 FROM snapshots WHERE kind = ? AND key = ? AND (? IS NULL OR at < ?)"
+            " ORDER BY at, id",
+            (kind, key, *(2 * [utc_iso(before) if before else None])),
+        )
+        return [Snapshot(r["kind"], r["key"], r["at"], json.loads(r["data"]), r["sha256"]) for r in rows]
 
     def record_mail(self, record: MailRecord) -> None:
         with self.transaction() as conn:
