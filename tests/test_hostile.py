@@ -11,6 +11,7 @@ The digest's Markdown is then rendered by a real CommonMark/GFM renderer, markdo
 e-mail addresses: stricter than GitHub), and the HTML is checked: only the elements the digest's
 own template makes, no script, no on* attribute, every link http(s) and one the source gave for
 the item or that we build (PubMed, DOI, openFDA), and every hostile string shown as plain text.
+The HTML page and the Atom feed written from the same poll pass the same checks.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from lxml import etree
 from markdown_it import MarkdownIt
 
 from tests.configs import openfda, pubmed, rss, write_config
@@ -185,31 +187,75 @@ def test_hostile_text_is_inert_in_the_rendered_digest(tmp_path, upstream, kind):
             else:
                 assert tag in ("th", "td") and name == "style" and re.fullmatch(r"text-align:(left|right|center)", value or ""), (tag, name, value)
 
-    # Links: http(s) only, and only the item's own link or one we build from its identifiers.
-    # Compared as the source gave them (percent-decoded: renderers normalise the encoding).
-    given = [u for it in items.values() for u in (it.url, it.doi and f"https://doi.org/{it.doi}")
-             if u and urlsplit(u).scheme in ("http", "https")]
-    hrefs = [value for tag, attrs in page.tags if tag == "a" for name, value in attrs if name == "href"]
-    assert len(hrefs) == len(given)
-    for href in hrefs:
-        assert urlsplit(href).scheme in ("http", "https") and urlsplit(href).hostname, href
-        assert unquote(href) in {unquote(plain(u)) for u in given}, href
-    if kind == "rss":  # the javascript:, data: and vbscript: links made no link, and no item holds them
-        assert not any(it.url.startswith(("javascript", "data", "vbscript")) for it in items.values())
-        assert sum(1 for it in items.values() if not it.url) == 3
-
-    # Every hostile string is there, as text; nothing invisible survived.
-    text = "".join(page.text)
-    for key, payload in HOSTILE.items():
-        if kind == "rss" and key == "c1-controls":
-            continue  # feedparser reads C1 controls as windows-1252 ("\x9b" becomes "›"): text, but not this text
-        assert plain(payload) in text, key
-    assert not INVISIBLE.search(text) and not INVISIBLE.search(markdown)
+    check_links_and_text(page, items, kind)
+    assert not INVISIBLE.search(markdown)
 
     # The 100 kB title is stored whole (openFDA's titles are made by the source, from a cut
     # description) but shown cut: no line of the digest is longer than a few kB.
     assert any(len(it.title) > 100_000 for it in items.values()) or kind == "openfda"
     assert max(len(line) for line in markdown.splitlines()) < 4000
+
+
+def check_links_and_text(page: Page, items: dict, kind: str, ours: tuple[str, ...] = ()) -> None:
+    """Links: http(s) only, and only the item's own link or one we build from its identifiers
+    (compared as the source gave them, percent-decoded: renderers normalise the encoding), plus
+    our own relative file names in `ours`. Every hostile string there as text; nothing invisible."""
+    given = [u for it in items.values() for u in (it.url, it.doi and f"https://doi.org/{it.doi}")
+             if u and urlsplit(u).scheme in ("http", "https")]
+    hrefs = [value or "" for tag, attrs in page.tags if tag == "a" for name, value in attrs if name == "href"]
+    links = [h for h in hrefs if h not in ours]
+    assert len(links) == len(given)
+    for href in links:
+        assert urlsplit(href).scheme in ("http", "https") and urlsplit(href).hostname, href
+        assert unquote(href) in {unquote(plain(u)) for u in given}, href
+    if kind == "rss":  # the javascript:, data: and vbscript: links made no link, and no item holds them
+        assert not any(it.url.startswith(("javascript", "data", "vbscript")) for it in items.values())
+        assert sum(1 for it in items.values() if not it.url) == 3
+    text = "".join(page.text)
+    for key, payload in HOSTILE.items():
+        if kind == "rss" and key == "c1-controls":
+            continue  # feedparser reads C1 controls as windows-1252 ("\x9b" becomes "›"): text, but not this text
+        assert plain(payload) in text, key
+    assert not INVISIBLE.search(text)
+
+
+# What the HTML templates make, and the attributes each may carry; nothing else may appear.
+HTML_TAGS: dict[str, set[str]] = {
+    "html": {"lang"}, "head": set(), "meta": {"charset", "name", "content"}, "title": set(), "style": set(),
+    "body": set(), "main": set(), "h1": {"id"}, "h2": set(), "p": {"class"}, "strong": set(), "em": set(),
+    "a": {"href"}, "br": set(), "table": set(), "thead": set(), "tbody": set(), "tr": {"id"}, "th": {"class"},
+    "td": {"class"}, "section": {"id"}, "ol": {"class"}, "ul": set(), "li": {"id"}, "div": {"class"},
+    "span": {"class"}, "blockquote": set(),
+}
+
+
+def check_html(markup: str, items: dict, kind: str) -> Page:
+    page = Page()
+    page.feed(markup)
+    page.close()
+    for tag, attrs in page.tags:
+        assert tag in HTML_TAGS, tag
+        for name, value in attrs:
+            assert name in HTML_TAGS[tag], (tag, name, value)
+            if name in ("id", "class"):
+                assert re.fullmatch(r"[a-z0-9 -]+", value or ""), (tag, name, value)
+    assert [h for h in page.headings if h[0] == "h1"] == [("h1", f"Literature watch {WEEK}")]
+    check_links_and_text(page, items, kind, ours=("index.html",))
+    return page
+
+
+@pytest.mark.parametrize("kind", ["pubmed", "rss", "openfda"])
+def test_hostile_text_is_inert_in_the_html_page_and_the_atom_feed(tmp_path, upstream, kind):
+    markdown, items = poll_and_digest(tmp_path, source_for(kind, upstream))
+    folder = tmp_path / "digests"
+    page = check_html((folder / f"{WEEK}.html").read_text(encoding="utf-8"), items, kind)
+    assert "".join(page.text).count("Literature watch") >= 2  # the <title> and the heading
+    # The feed carries the same body as escaped HTML text; read it as a feed reader gets it.
+    feed = etree.fromstring((folder / "feed.xml").read_bytes(), etree.XMLParser(resolve_entities=False, no_network=True))
+    atom = "{http://www.w3.org/2005/Atom}"
+    [content] = feed.findall(f"{atom}entry/{atom}content")
+    assert content.get("type") == "html"
+    check_html(content.text or "", items, kind)
 
 
 # ---- the feed checks that refuse truncated and deeply nested feeds accept every real shape ----

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -17,19 +18,20 @@ from zoneinfo import ZoneInfo
 
 from . import __version__
 from .config import Config, load
-from .digest.publish import publish_due, publish_week
+from .digest.publish import PRIMARY, publish_due, publish_week
 from .errors import ConfigError, UsageError, WatcherError
 from .export import write_csv, write_jsonl
 from .lock import DEFAULT_WAIT, WriterLock
+from .mail import MailResult, send_due, send_week
 from .poll import PollReport, poll
 from .service import StopFlag, run_forever, stop_on_signals
 from .status import StatusReport, status
 from .store import OutputRecord, Store, store_failure
 from .text import plain
-from .weeks import iso_week, utc_now, week_days
+from .weeks import iso_week, parse_utc, utc_now, week_days
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-WRITERS = ("poll", "digest", "run")  # the commands that take the writer lock
+WRITERS = ("poll", "digest", "run", "send")  # the commands that take the writer lock
 log = logging.getLogger("watcher")
 
 
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every stored item to stdout")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     commands.add_parser("status", help="per source: last success, last error, items")
+    send = commands.add_parser("send", help="mail one week's digest now (feeds.yaml `email`)")
+    send.add_argument("--week", required=True, help="ISO week, e.g. 2026-W05")
     commands.add_parser("check", help="validate feeds.yaml")
     for writer in WRITERS:
         commands.choices[writer].add_argument(
@@ -150,10 +154,32 @@ def cmd_digest(config: Config, store: Store, args: argparse.Namespace, stop: Sto
 def cmd_run(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     report = poll(config, store, progress=progress_printer(), should_stop=stop)
     code = report_poll(report)
-    if not report.interrupted:
-        # Every missing weekly digest (after downtime), then the current week's.
-        report_outputs(config, publish_due(store, config, now=utc_now(), should_stop=stop))
-    return code
+    if report.interrupted:
+        return code
+    # Every missing weekly digest (after downtime), then the current week's; then the mail of
+    # the weeks that ended (and any send that failed before).
+    report_outputs(config, publish_due(store, config, now=utc_now(), should_stop=stop))
+    if stop():
+        return code
+    mailed = report_mails(send_due(store, config, now=utc_now(), env=os.environ))
+    return code if mailed == EXIT_OK else mailed
+
+
+def cmd_send(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
+    if config.email is None:
+        raise UsageError("send: feeds.yaml has no `email` block (host, from, to); see the README")
+    if not any(r.week == args.week for r in store.outputs(PRIMARY)):
+        raise UsageError(f"send: no digest of {args.week} has been written; run `watcher digest --week {args.week}` first")
+    return report_mails([send_week(store, config, args.week, now=utc_now(), env=os.environ)])
+
+
+def report_mails(results: Sequence[MailResult]) -> int:
+    for r in results:
+        if r.ok:
+            print(f"mail {r.week}: sent" + (f" ({plain(r.error)})" if r.error else ""))
+        else:
+            print(f"mail {r.week}: FAILED: {plain(r.error)}; it is tried again at the next run")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 
 
 def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
@@ -164,7 +190,7 @@ def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: Sto
 def cmd_status(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     report = status(store, config, utc_now())
     print_status(report, config.timezone)
-    return EXIT_FAILED if report.failing else EXIT_OK
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def print_status(report: StatusReport, tz: ZoneInfo) -> None:
@@ -189,10 +215,16 @@ def print_status(report: StatusReport, tz: ZoneInfo) -> None:
         overdue = f" (a poll is overdue since {local(report.overdue_since)}; is `watcher run` running?)"
     print(f"next poll:      {local(report.next_poll)}{overdue}")
     print(f"next digest:    {local(report.next_digest)} (week {report.next_digest_week})")
+    if report.mail_to is not None:
+        last = report.last_mail
+        sent = f"{last.week} ({local(parse_utc(last.at))})" if last else "none yet"
+        print(f"mail:           to {report.mail_to}; last sent {sent}")
+        for m in report.mail_failures:
+            print(f"  MAIL FAILING: {m.week} not sent ({local(parse_utc(m.at))}): {plain(m.error)}")
 
 
 COMMANDS: dict[str, Command] = {
-    "poll": cmd_poll, "digest": cmd_digest, "run": cmd_run, "export": cmd_export, "status": cmd_status,
+    "poll": cmd_poll, "digest": cmd_digest, "run": cmd_run, "export": cmd_export, "status": cmd_status, "send": cmd_send,
 }
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from .config import Config
 from .digest.publish import publish_due, publish_week
 from .errors import WatcherError
 from .lock import DEFAULT_WAIT, LockHeld, WriterLock
+from .mail import MailResult, send_due
 from .poll import PollReport, poll
 from .store import OutputRecord, Store
 from .weeks import previous_week, utc_now
@@ -52,6 +54,7 @@ class CatchUp:
     due: datetime | None = None  # the scheduled poll time that was overdue, if any
     poll: PollReport | None = None
     outputs: list[OutputRecord] = field(default_factory=list)
+    mails: list[MailResult] = field(default_factory=list)
 
 
 def catch_up(
@@ -61,21 +64,25 @@ def catch_up(
     clock: Clock = utc_now,
     poll_fn: Callable[..., PollReport] = poll,
     should_stop: StopCheck | None = None,
+    env: Mapping[str, str] = os.environ,
     **poll_options: Any,
 ) -> CatchUp:
-    """Poll if a poll is overdue, then write every missing digest and refresh the current week's.
+    """Poll if a poll is overdue, then write every missing digest and refresh the current week's,
+    then mail the weeks that ended (and retry a failed send).
 
     Run by `watcher run` at start and as its scheduled poll job. The caller holds the writer lock.
     """
     result = CatchUp(due=poll_due(store, config, clock()))
     if result.due is not None:
         log.info("catch-up: poll due since %s; polling now", result.due.astimezone(config.timezone).strftime("%Y-%m-%d %H:%M %Z"))
-        result.poll = poll_fn(config, store, clock=clock, should_stop=should_stop, **poll_options)
+        result.poll = poll_fn(config, store, clock=clock, should_stop=should_stop, env=env, **poll_options)
         if result.poll.interrupted:
             return result
     else:
         log.info("catch-up: polls are up to date")
     result.outputs = publish_due(store, config, now=clock(), should_stop=should_stop)
+    if not (should_stop and should_stop()):
+        result.mails = send_due(store, config, now=clock(), env=env)  # weeks that ended, and failed sends again
     return result
 
 
@@ -184,6 +191,7 @@ class Service:
             records = publish_week(store, self.config, week, now=now)
             log.info("digest %s: written, %d item(s)", week, records[0].items if records else 0)
             publish_due(store, self.config, now=now, should_stop=self.stop)
+            send_due(store, self.config, now=now, env=os.environ)
 
         self._locked("digest", work)
 

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from .catchup import next_fire_times, poll_due
 from .config import Config
-from .store import Store
+from .mail import due_weeks, recipients
+from .store import MailRecord, Store
 from .weeks import parse_utc, previous_week
 
 
@@ -36,10 +37,17 @@ class StatusReport:
     next_digest: datetime
     next_digest_week: str
     overdue_since: datetime | None  # a scheduled poll that has not happened
+    mail_to: str | None = None  # the recipients, when mail is configured
+    last_mail: MailRecord | None = None  # the latest send that the server accepted
+    mail_failures: tuple[MailRecord, ...] = ()  # per week due and not sent, its latest failed attempt
 
     @property
     def failing(self) -> tuple[SourceStatus, ...]:
         return tuple(s for s in self.sources if s.failing)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing and not self.mail_failures
 
 
 def when(stamp: str | None) -> datetime | None:
@@ -64,6 +72,9 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
             last_error_at=when(state.last_error_at) if state else None,
         ))
     primary = store.outputs(config.outputs[0])
+    mails = [m for m in store.mails() if config.email and m.recipients == recipients(config.email)]
+    due = set(due_weeks(store, config, now))
+    latest = {m.week: m for m in mails}  # oldest first: the last one per week wins
     # From the config's schedule, not from a running process: the times `watcher run` would use.
     next_poll, next_digest = next_fire_times(config, now)
     return StatusReport(
@@ -74,4 +85,7 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
         next_digest=next_digest,
         next_digest_week=previous_week(next_digest, config.timezone),
         overdue_since=poll_due(store, config, now),
+        mail_to=recipients(config.email) if config.email else None,
+        last_mail=next((m for m in reversed(mails) if m.ok), None),
+        mail_failures=tuple(m for week, m in sorted(latest.items()) if week in due and not m.ok),
     )

@@ -30,13 +30,15 @@ def anchor(value: str) -> str:
 ENV.filters["anchor"] = anchor
 
 
-def render_body(view: DigestView) -> str:
+def render_body(view: DigestView, *, base: str | None = "") -> str:
     """The page's content without the document around it: what the Atom feed carries."""
-    return ENV.get_template("body.html.j2").render(view=view)
+    return ENV.get_template("body.html.j2").render(view=view, base=base)
 
 
-def render_week(view: DigestView) -> str:
-    return ENV.get_template("digest.html.j2").render(view=view, body=render_body(view))
+def render_week(view: DigestView, *, base: str | None = "") -> str:
+    """The whole page. `base` prefixes our own links (the index, other weeks): "" on the site,
+    `site_url` in a mail, None in a mail when the site's address is not known (no such links)."""
+    return ENV.get_template("digest.html.j2").render(view=view, body=render_body(view, base=base), base=base)
 
 
 def render_index(records: Sequence[OutputRecord]) -> str:

@@ -111,7 +111,7 @@ def write_feed(store: Store, config: Config) -> Path:
     path = config.digests / atom.FILE
     content = atom.render_feed(
         store.outputs(PRIMARY),
-        lambda week: html.render_body(build_view(store, config, week)),
+        lambda week: html.render_body(build_view(store, config, week), base=config.site_url),
         site_url=config.site_url,
         namespace=",".join(t.name for t in config.topics),
         page_suffix=FORMATS["html"].suffix if "html" in config.outputs else FORMATS[PRIMARY].suffix,

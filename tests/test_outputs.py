@@ -1,0 +1,168 @@
+"""The HTML page per week, its index and the Atom feed: the same content as the Markdown, made
+from the same view; self-contained, deterministic, valid."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import feedparser
+import pytest
+from lxml import etree
+
+from tests.configs import write_config
+from watcher.config import load
+from watcher.digest.publish import publish_due, publish_week
+from watcher.errors import ConfigError
+from watcher.model import Hit, Item, Match
+from watcher.store import PollRecord
+from watcher.weeks import utc_iso
+
+CHICAGO = ZoneInfo("America/Chicago")
+MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=CHICAGO)  # 2026-W48
+ATOM = "{http://www.w3.org/2005/Atom}"
+HIT = (Hit("drug", "ketamine", "title", "Ketamine"),)
+
+
+def item(n: int, title: str, types=("Randomized Controlled Trial",)) -> Item:
+    return Item(id=f"pubmed:{n}", source="pubmed", url=f"https://pubmed.ncbi.nlm.nih.gov/{n}/", title=title,
+                abstract="Ketamine helped.", date="2026-11-20", authors=("Doe J",), journal="J Affect Disord",
+                doi=f"10.1000/{n}", publication_types=types)
+
+
+def save(store, items, when, polled=True):
+    """Items found by a poll at `when` (a healthy poll, unless `polled` is False)."""
+    store.save_batch("pubmed", [(i, Match(True, ("t",), HIT)) for i in items], now=when)
+    if polled:
+        store.record_poll(PollRecord("pubmed", utc_iso(when), True, len(items), len(items), len(items)))
+
+
+@pytest.fixture
+def config(tmp_path):
+    return write_config(tmp_path, site_url="https://clinic.example/watch")
+
+
+def test_a_week_is_written_in_every_configured_format(store, config):
+    save(store, [item(1, "Esketamine RCT"), item(2, "A case", ("Case Reports",))], MONDAY)
+    records = publish_week(store, config, "2026-W48", now=MONDAY)
+    assert [(r.format, r.path, r.items) for r in records] == [("markdown", "2026-W48.md", 2), ("html", "2026-W48.html", 2)]
+    names = sorted(p.name for p in config.digests.iterdir())
+    assert names == ["2026-W48.html", "2026-W48.md", "feed.xml", "index.html", "index.md"]
+
+
+def test_the_page_is_self_contained_and_anchored(store, config):
+    save(store, [item(1, "Esketamine RCT"), item(2, "A case", ("Case Reports",))], MONDAY)
+    publish_week(store, config, "2026-W48", now=MONDAY)
+    page = (config.digests / "2026-W48.html").read_text()
+    assert page.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
+    assert "<title>Literature watch 2026-W48: 2 new items</title>" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "<style>" in page and "@media print" in page
+    # Nothing is fetched by the page: no script, no external style, font, image or frame.
+    assert not re.search(r"<(script|link|img|iframe|object|embed|svg)\b|@import|url\(|src=", page, re.I)
+    assert 'id="section-rct"' in page and 'id="section-case"' in page
+    assert 'id="item-pubmed-1"' in page and 'id="item-pubmed-2"' in page
+    assert '<a href="https://pubmed.ncbi.nlm.nih.gov/1/">Esketamine RCT</a>' in page
+    assert '<a href="https://doi.org/10.1000/1">doi:10.1000/1</a>' in page
+
+
+def test_the_page_shows_what_the_markdown_shows(store, config):
+    save(store, [item(1, "Esketamine RCT")], MONDAY, polled=False)
+    store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), False, error="eutils.example: HTTP 503 after 4 tries"))
+    publish_week(store, config, "2026-W48", now=MONDAY)
+    markdown = (config.digests / "2026-W48.md").read_text()
+    page = (config.digests / "2026-W48.html").read_text()
+    for words in ("Warning: pubmed failed 1 of 1 poll this week; items from it may be missing.",
+                  "eutils.example: HTTP 503 after 4 tries", "Randomised controlled trials (1)", "Ketamine helped."):
+        assert words in page and (words in markdown or words.replace(".", "\\.", 1) in markdown), words
+
+
+def test_same_store_same_bytes_in_every_format(store, config, tmp_path):
+    save(store, [item(1, "Esketamine RCT"), item(2, "Ketamine & <depression>")], MONDAY)
+    publish_week(store, config, "2026-W48", now=MONDAY)
+    first = {p.name: p.read_bytes() for p in config.digests.iterdir()}
+    publish_week(store, config, "2026-W48", now=MONDAY + timedelta(days=1))
+    assert {p.name: p.read_bytes() for p in config.digests.iterdir()} == first
+    assert b"Ketamine &amp; &lt;depression&gt;" in first["2026-W48.html"]
+
+
+def test_the_index_lists_weeks_newest_first_with_counts_and_warnings(store, config):
+    save(store, [item(1, "A")], MONDAY - timedelta(days=7))
+    save(store, [item(2, "B"), item(3, "C")], MONDAY, polled=False)
+    store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), False, error="down"))
+    publish_week(store, config, "2026-W47", now=MONDAY)
+    publish_week(store, config, "2026-W48", now=MONDAY)
+    index = (config.digests / "index.html").read_text()
+    rows = re.findall(r'<tr id="week-(\d{4}-w\d\d)"><td><a href="(.+?)">.*?</a></td><td class="n">(\d+)</td><td>(.*?)</td></tr>', index)
+    assert [(w, href, n) for w, href, n, _ in rows] == [("2026-w48", "2026-W48.html", "2"), ("2026-w47", "2026-W47.html", "1")]
+    assert "1 source failing or not polled" in rows[0][3] and rows[1][3] == "none"
+    titles = [e.title for e in feedparser.parse((config.digests / "feed.xml").read_bytes()).entries]
+    assert titles == ["Literature watch 2026-W48: 2 new items, 1 source failing", "Literature watch 2026-W47: 1 new item"]
+
+
+def test_the_feed_is_valid_atom_with_stable_ids_and_honest_updated(store, config):
+    save(store, [item(1, "A")], MONDAY - timedelta(days=7))
+    publish_week(store, config, "2026-W47", now=MONDAY - timedelta(days=1))
+    save(store, [item(2, "B")], MONDAY)
+    publish_week(store, config, "2026-W48", now=MONDAY)
+    first = (config.digests / "feed.xml").read_bytes()
+    parsed = feedparser.parse(first)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    assert [e.title for e in parsed.entries] == ["Literature watch 2026-W48: 1 new item", "Literature watch 2026-W47: 1 new item"]
+    assert parsed.entries[0].link == "https://clinic.example/watch/2026-W48.html"
+    assert parsed.entries[0].id == "tag:clinic.example,2026:/watch/2026-W48"
+    # RFC 4287: the feed and each entry have id, title, updated; content is the week's HTML body.
+    root = etree.fromstring(first)
+    for element in [root, *root.findall(f"{ATOM}entry")]:
+        for child in ("id", "title", "updated"):
+            assert element.find(f"{ATOM}{child}") is not None and element.find(f"{ATOM}{child}").text, child
+    assert root.find(f"{ATOM}author/{ATOM}name").text == "watcher"
+    assert root.find(f"{ATOM}link[@rel='self']").get("href") == "https://clinic.example/watch/feed.xml"
+    content = root.find(f"{ATOM}entry/{ATOM}content")
+    assert content.get("type") == "html" and '<h1 id="top">Literature watch 2026-W48</h1>' in content.text
+    updated = {e.id: e.updated for e in parsed.entries}
+    # Rewriting W48 unchanged keeps its `updated`; a new item in it moves it, and only it.
+    publish_week(store, config, "2026-W48", now=MONDAY + timedelta(days=1))
+    assert (config.digests / "feed.xml").read_bytes() == first
+    save(store, [item(3, "C")], MONDAY + timedelta(days=2))
+    publish_week(store, config, "2026-W48", now=MONDAY + timedelta(days=2))
+    again = {e.id: e.updated for e in feedparser.parse((config.digests / "feed.xml").read_bytes()).entries}
+    w48, w47 = (f"tag:clinic.example,2026:/watch/2026-W{n}" for n in (48, 47))
+    assert again[w47] == updated[w47] and again[w48] > updated[w48]
+
+
+def test_without_site_url_the_feed_ids_are_fixed_urns_and_there_are_no_relative_links(store, tmp_path):
+    config = write_config(tmp_path)
+    save(store, [item(1, "A")], MONDAY)
+    publish_week(store, config, "2026-W48", now=MONDAY)
+    text = (config.digests / "feed.xml").read_text()
+    parsed = feedparser.parse(text)
+    assert not parsed.bozo and parsed.entries[0].id.startswith("urn:uuid:")
+    assert "<link" not in text and "index.html" not in text
+
+
+def test_the_feed_holds_the_last_52_weeks(store, config):
+    now = datetime(2026, 11, 23, 9, tzinfo=CHICAGO)
+    store.begin_run("poll", now=now - timedelta(weeks=60))  # the store's history starts 60 weeks back
+    publish_due(store, config, now=now)
+    entries = feedparser.parse((config.digests / "feed.xml").read_bytes()).entries
+    assert len(entries) == 52 and entries[0].title.startswith("Literature watch 2026-W48")
+
+
+@pytest.mark.parametrize(("outputs", "message"), [
+    (["html"], "outputs: must include markdown"),
+    (["markdown", "pdf"], "outputs[1]: unknown output 'pdf'; use some of: markdown, html, atom"),
+])
+def test_outputs_are_validated(tmp_path, outputs, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        write_config(tmp_path, outputs=outputs)
+
+
+def test_only_markdown_when_asked(store, tmp_path):
+    config = write_config(tmp_path, outputs=["markdown"])
+    assert load(config.path).outputs == ("markdown",)
+    save(store, [item(1, "A")], MONDAY)
+    publish_week(store, config, "2026-W48", now=MONDAY)
+    assert sorted(p.name for p in config.digests.iterdir()) == ["2026-W48.md", "index.md"]
