@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hostile import HOSTILE, poll_and_digest, source_for
 from tests.polls import WEEK
+from tests.test_hostile import HOSTILE, poll_and_digest, source_for
 from watcher.text import plain
 
 pytestmark = pytest.mark.slow  # a browser is a process of its own

@@ -246,7 +246,7 @@ def check_html(markup: str, items: dict, kind: str) -> Page:
 
 @pytest.mark.parametrize("kind", ["pubmed", "rss", "openfda"])
 def test_hostile_text_is_inert_in_the_html_page_and_the_atom_feed(tmp_path, upstream, kind):
-    markdown, items = poll_and_digest(tmp_path, source_for(kind, upstream))
+    _markdown, items = poll_and_digest(tmp_path, source_for(kind, upstream))
     folder = tmp_path / "digests"
     page = check_html((folder / f"{WEEK}.html").read_text(encoding="utf-8"), items, kind)
     assert "".join(page.text).count("Literature watch") >= 2  # the <title> and the heading
