@@ -241,7 +241,7 @@ def cmd_label(config: Config, store: Store, args: argparse.Namespace, stop: Stop
 
 def cmd_evaluate(config: Config, store: Store | None, args: argparse.Namespace, stop: StopFlag) -> int:
     if args.file:
-        records = [r for path in args.file for r in read_file(path, args.split)]
+        records = [r for path in args.file for r in read_file(path, args.split, [s.name for s in config.sources])]
         source = ", ".join(str(p) for p in args.file) + (f" (split {args.split})" if args.split else "")
     else:
         if args.split:

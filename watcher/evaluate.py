@@ -9,7 +9,7 @@ staff see it. Shared by `watcher evaluate` and CI (`.ci/run`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,9 +159,10 @@ def render(evaluation: Evaluation) -> str:
 # ---------------------------------------------------------------- labelled records from a file
 
 
-def read_file(path: Path, split: str | None = None) -> list[Labelled]:
+def read_file(path: Path, split: str | None = None, sources: Collection[str] = ()) -> list[Labelled]:
     """Labelled records from JSON Lines: `id`, `title`, `label`; optional `abstract`, `mesh_headings`,
-    `keywords` (and `split`, to pick one part). Raises UsageError naming the file and line."""
+    `keywords`, `split` (to pick one part) and `source`: when it names one of `sources` (feeds.yaml's),
+    topics limited to that source judge the record. Raises UsageError naming the file and line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -179,11 +180,11 @@ def read_file(path: Path, split: str | None = None) -> list[Labelled]:
             raise UsageError(f"{where}: must be a JSON object with id, title and label")
         if split is not None and raw.get("split") != split:
             continue
-        records.append(record_from(raw, where))
+        records.append(record_from(raw, where, sources))
     return records
 
 
-def record_from(raw: dict[str, Any], where: str) -> Labelled:
+def record_from(raw: dict[str, Any], where: str, sources: Collection[str] = ()) -> Labelled:
     for key in ("id", "title"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             raise UsageError(f"{where}: `{key}` must be non-empty text")
@@ -199,6 +200,7 @@ def record_from(raw: dict[str, Any], where: str) -> Labelled:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"{where}: `{key}` must be a list of text")
         lists[key] = tuple(value)
-    item = Item(id=raw["id"], source=FILE_SOURCE, url="", title=raw["title"], abstract=abstract or None,
+    source = raw["source"] if raw.get("source") in sources else FILE_SOURCE  # else, e.g., a corpus's provenance
+    item = Item(id=raw["id"], source=source, url="", title=raw["title"], abstract=abstract or None,
                 mesh_headings=lists["mesh_headings"], keywords=lists["keywords"])
     return Labelled(item, label == RELEVANT, str(raw.get("note") or ""))

@@ -8,11 +8,15 @@ one condition:
 
 - `title: [terms]`: one of these terms occurs in the title (what was found is added to the reason);
 - `not_title: [terms]`: none of these terms occurs in the title;
-- `groups: {GROUP: {title, lead, headings: true|false, at_least: N, at_most: N}}`: where the
-  topic group's counted occurrences lie: in the title, in the lead (the first `lead_sentences`
-  sentences of the abstract), in the headings (keywords or MeSH), and how many there are;
+- `groups: {GROUP: {title, lead, body, headings: true|false, at_least: N, at_most: N}}`: where
+  the topic group's counted occurrences lie: in the title, in the lead (the first `lead_sentences`
+  sentences of the abstract), in the body (the abstract after its lead), in the headings (keywords
+  or MeSH), and how many there are;
 - `near: [GROUP, GROUP]` / `apart: [GROUP, GROUP]`: the two groups do / do not stand within
-  `near_words` words of each other in one sentence (the title counts as one).
+  `near_words` words of each other in one sentence (the title counts as one);
+- `abstract_sentences: N`: the abstract has at least N sentences.
+
+A rule may set its own `lead_sentences` (e.g. 1: "only in the opening sentence").
 
 Terms are written as in `groups` (topics.py); the code knows no topic word.
 """
@@ -28,8 +32,9 @@ from .errors import ConfigError
 from .model import CORE, RELATED
 
 TIERS_KEYS = ("lead_sentences", "near_words", "rules")
-RULE_KEYS = (CORE, RELATED, "title", "not_title", "groups", "near", "apart")
-ZONES = ("title", "lead", "headings")  # where a group's occurrences can be asked about
+RULE_KEYS = (CORE, RELATED, "lead_sentences", "title", "not_title", "groups", "near", "apart", "abstract_sentences")
+CONDITIONS = RULE_KEYS[3:]
+ZONES = ("title", "lead", "body", "headings")  # where a group's occurrences can be asked about
 GROUP_TEST_KEYS = (*ZONES, "at_least", "at_most")
 DEFAULT_LEAD_SENTENCES = 2
 DEFAULT_NEAR_WORDS = 10
@@ -54,6 +59,7 @@ class GroupTest:
     group: str
     title: bool | None = None
     lead: bool | None = None
+    body: bool | None = None
     headings: bool | None = None
     at_least: int | None = None
     at_most: int | None = None
@@ -68,6 +74,8 @@ class TierRule:
     groups: tuple[GroupTest, ...] = ()
     near: tuple[str, str] | None = None
     apart: tuple[str, str] | None = None
+    abstract_sentences: int | None = None
+    lead_sentences: int | None = None  # None: the topic's
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +117,8 @@ def compile_rule(raw: Any, path: str, group_names: Sequence[str], terms: TermCom
     reason = raw[tier]
     if not isinstance(reason, str) or not reason.strip() or "\n" in reason.strip():
         raise ConfigError(f"{path}.{tier}", f"must be the reason, one line of text an editor reads, not {describe(reason)}")
-    if not any(k in raw for k in RULE_KEYS[2:]):
-        raise ConfigError(path, f"has no condition, so it would always hold; add one of: {', '.join(RULE_KEYS[2:])}")
+    if not any(k in raw for k in CONDITIONS):
+        raise ConfigError(path, f"has no condition, so it would always hold; add one of: {', '.join(CONDITIONS)}")
     return TierRule(
         tier=tier,
         reason=reason.strip(),
@@ -119,6 +127,9 @@ def compile_rule(raw: Any, path: str, group_names: Sequence[str], terms: TermCom
         groups=group_tests(raw["groups"], f"{path}.groups", group_names) if "groups" in raw else (),
         near=group_pair(raw["near"], f"{path}.near", group_names) if "near" in raw else None,
         apart=group_pair(raw["apart"], f"{path}.apart", group_names) if "apart" in raw else None,
+        abstract_sentences=integer(raw["abstract_sentences"], f"{path}.abstract_sentences", 1, 1000)
+        if "abstract_sentences" in raw else None,
+        lead_sentences=integer(raw["lead_sentences"], f"{path}.lead_sentences", 1, 20) if "lead_sentences" in raw else None,
     )
 
 
@@ -145,7 +156,8 @@ def group_tests(raw: Any, path: str, group_names: Sequence[str]) -> tuple[GroupT
         counts = {k: integer(body[k], f"{where}.{k}", 0, 1000) for k in ("at_least", "at_most") if k in body}
         if counts.get("at_least", 0) > counts.get("at_most", 1000):
             raise ConfigError(where, f"at_least ({counts['at_least']}) is more than at_most ({counts['at_most']}): no item can pass")
-        tests.append(GroupTest(str(name), title=body.get("title"), lead=body.get("lead"), headings=body.get("headings"),
+        tests.append(GroupTest(str(name), title=body.get("title"), lead=body.get("lead"), body=body.get("body"),
+                               headings=body.get("headings"),
                                at_least=counts.get("at_least"), at_most=counts.get("at_most")))
     return tuple(tests)
 

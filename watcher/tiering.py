@@ -15,7 +15,7 @@ from functools import cached_property
 from itertools import combinations
 
 from .model import CORE
-from .tier_rules import DEFAULT_LEAD_SENTENCES, DEFAULT_NEAR_WORDS, GroupTest, TierRule, Tiers
+from .tier_rules import DEFAULT_LEAD_SENTENCES, DEFAULT_NEAR_WORDS, ZONES, GroupTest, TierRule, Tiers
 
 HEADINGS = ("keywords", "mesh_headings")
 # A sentence ends at . ! or ? before a space and a capital, digit, bracket or quote, or at a line break.
@@ -57,13 +57,20 @@ class Evidence:
         self.near_words = near_words
 
     @cached_property
-    def lead_end(self) -> int:
-        """Offset in the first abstract text where its lead sentences end."""
+    def abstract_ends(self) -> list[int]:
+        """Where each sentence of the (first) abstract text ends."""
         abstracts = self.texts.get("abstract") or ()
         if not abstracts:
-            return 0
-        ends = [m.start() for m in SENTENCE_END.finditer(abstracts[0])]
-        return ends[self.lead_sentences - 1] if len(ends) >= self.lead_sentences else len(abstracts[0])
+            return []
+        text = abstracts[0]
+        ends = [m.start() for m in SENTENCE_END.finditer(text) if m.start() > 0]
+        return [e for e in ends if text[e:].strip()] + ([len(text)] if text.strip() else [])
+
+    @property
+    def lead_end(self) -> int:
+        """Offset in the first abstract text where its lead sentences end."""
+        ends = self.abstract_ends
+        return ends[min(self.lead_sentences, len(ends)) - 1] if ends else 0
 
     def count(self, group: str) -> int:
         return len(self.places.get(group, ()))
@@ -74,6 +81,8 @@ class Evidence:
             return any(p.field == "title" for p in places)
         if zone == "headings":
             return any(p.field in HEADINGS for p in places)
+        if zone == "body":
+            return any(p.field == "abstract" and (p.index > 0 or p.start >= self.lead_end) for p in places)
         return any(p.field == "abstract" and p.index == 0 and p.start < self.lead_end for p in places)
 
     def sentence_breaks(self, field: str, index: int) -> list[int]:
@@ -109,6 +118,7 @@ def grade(tiers: Tiers | None, groups: Sequence[str], texts: Mapping[str, Sequen
     evidence = Evidence(texts, places, lead, near)
     score = round(strength(evidence, groups), 3)
     for rule in tiers.rules if tiers else ():
+        evidence.lead_sentences = rule.lead_sentences or lead
         reason = applies(rule, evidence)
         if reason is not None:
             return Verdict(rule.tier, score, reason)
@@ -132,11 +142,13 @@ def applies(rule: TierRule, evidence: Evidence) -> str | None:
         return None
     if rule.apart is not None and evidence.near(*rule.apart):
         return None
+    if rule.abstract_sentences is not None and len(evidence.abstract_ends) < rule.abstract_sentences:
+        return None
     return f"{rule.reason}: {found}" if found else rule.reason
 
 
 def passes(test: GroupTest, evidence: Evidence) -> bool:
-    for zone in ("title", "lead", "headings"):
+    for zone in ZONES:
         wanted = getattr(test, zone)
         if wanted is not None and evidence.in_zone(test.group, zone) != wanted:
             return False
