@@ -223,19 +223,21 @@ def cmd_label(config: Config, store: Store, args: argparse.Namespace, stop: Stop
         if args.id or args.verdict or args.note:
             raise UsageError("label: give either ID and a verdict, or --import FILE.csv, not both")
         labels = read_csv(Path(args.import_file))
-        where = f" from {args.import_file}"
     else:
         if not args.id or not args.verdict:
             raise UsageError(f"label: give an item id and a verdict ({' or '.join(LABELS)}), or --import FILE.csv")
         labels = [make_label(args.id, args.verdict, args.note)]
-        where = ""
-    unknown = store.add_labels(labels, now=utc_now())
-    if unknown:
+    result = store.add_labels(labels, now=utc_now())
+    if result.unknown:
+        unknown = result.unknown
         shown = ", ".join(plain(u) for u in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         raise UsageError(f"label: no stored item has the id {shown}; nothing was labelled (ids are shown by `watcher export`)")
     counts = ", ".join(f"{sum(lb.label == v for lb in labels)} {v}" for v in LABELS)
-    print(f"labelled {len(labels)} item(s){where}: {counts}" if len(labels) > 1 or args.import_file
-          else f"labelled {labels[0].item_id} {labels[0].label}")
+    unchanged = f"; {result.unchanged} unchanged" if result.unchanged else ""
+    if args.import_file:
+        print(f"labelled {len(labels)} item(s) from {args.import_file}: {counts}{unchanged}")
+    else:
+        print(f"labelled {plain(labels[0].item_id)} {labels[0].label}{' (unchanged)' if result.unchanged else ''}")
     return EXIT_OK
 
 

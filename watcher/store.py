@@ -192,6 +192,13 @@ class StoredNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelResult:
+    stored: int
+    unchanged: int  # equal to the item's latest label: not stored again
+    unknown: list[str]  # ids that are no stored item (then nothing was stored)
+
+
+@dataclass(frozen=True, slots=True)
 class StoredLabel:
     stored: StoredItem
     label: Label
@@ -490,16 +497,23 @@ class Store:
         )
         return [Snapshot(r["kind"], r["key"], r["at"], json.loads(r["data"]), r["sha256"]) for r in rows]
 
-    def add_labels(self, labels: Sequence[Label], *, now: datetime) -> list[str]:
-        """Store labels in one transaction; when an id is not a stored item, store none and return
-        the unknown ids."""
+    def add_labels(self, labels: Sequence[Label], *, now: datetime) -> LabelResult:
+        """Store labels in one transaction. A label equal to the item's latest (same verdict and
+        note) is not stored again; when an id is not a stored item, nothing is stored."""
         with self.transaction() as conn:
             unknown = [lb.item_id for lb in labels
                        if conn.execute("SELECT 1 FROM items WHERE id = ?", (lb.item_id,)).fetchone() is None]
-            if not unknown:
-                conn.executemany("INSERT INTO labels (item_id, label, note, at) VALUES (?, ?, ?, ?)",
-                                 [(lb.item_id, lb.label, lb.note, utc_iso(now)) for lb in labels])
-        return unknown
+            if unknown:
+                return LabelResult(0, 0, unknown)
+            fresh = []
+            for lb in labels:
+                latest = conn.execute("SELECT label, note FROM labels WHERE item_id = ? ORDER BY id DESC LIMIT 1",
+                                      (lb.item_id,)).fetchone()
+                if latest is None or (latest["label"], latest["note"]) != (lb.label, lb.note):
+                    fresh.append(lb)
+            conn.executemany("INSERT INTO labels (item_id, label, note, at) VALUES (?, ?, ?, ?)",
+                             [(lb.item_id, lb.label, lb.note, utc_iso(now)) for lb in fresh])
+        return LabelResult(len(fresh), len(labels) - len(fresh), [])
 
     def labels(self) -> list[StoredLabel]:
         """Each labelled item with its latest label, by id."""
