@@ -18,7 +18,7 @@ from .errors import UsageError
 from .filter import explain, match
 from .labels import IRRELEVANT, RELEVANT
 from .model import CORE, RELATED, Item, Match
-from .text import shorten
+from .text import plain, shorten
 from .topics import Topic
 
 ALL = "all topics"  # the watch's own verdict: an item is core when any topic finds it core
@@ -151,8 +151,10 @@ def render(evaluation: Evaluation) -> str:
     for judged in evaluation.disagreements:
         label = RELEVANT if judged.labelled.relevant else IRRELEVANT
         note = f" [note: {shorten(judged.labelled.note, 120)}]" if judged.labelled.note else ""
-        lines.append(f"  {judged.labelled.item.id}: labelled {label}, {judged.tier}: {shorten(judged.labelled.item.title, TITLE_CHARS)}")
-        lines.append(f"      why: {judged.why}{note}")
+        # Ids, titles and reasons come from upstream text: one visible line each on the terminal.
+        lines.append(f"  {plain(judged.labelled.item.id)}: labelled {label}, {judged.tier}:"
+                     f" {shorten(judged.labelled.item.title, TITLE_CHARS)}")
+        lines.append(f"      why: {plain(judged.why)}{note}")
     return "\n".join(lines) + "\n"
 
 

@@ -68,7 +68,7 @@ class Match:
 
     A matched item has a tier: `core` (its subject is the topic) or `related` (it matches the
     terms, but its subject is something else), and `reason` says why in words ("the title names
-    another indication: PTSD"); `score` (0 to 1) says how strongly it matches, for ordering.
+    another use: surgery"); `score` (0 to 1) says how strongly it matches, for ordering.
     An unmatched item has no tier.
     """
 

@@ -57,7 +57,7 @@ class Entry:
     matched: tuple[MatchedTerm, ...]
     opening: str  # the start of the abstract or summary
     tier: str = CORE  # RELATED: listed under "Also matched" at the end
-    reason: str = ""  # why it is in its tier, e.g. "the title names another indication: PTSD"
+    reason: str = ""  # why it is in its tier, e.g. "the title names another use: surgery"
     score: float = 0.0
 
 
