@@ -290,7 +290,7 @@ def test_exclude_vetoes_the_topic_when_its_term_occurs_in_its_fields():
 def test_a_topic_limited_to_some_sources_ignores_items_from_others():
     t = compile_topics({"news": {"sources": ["fda-press", "openfda"], "groups": {"g": ["aspirin"]}}})
     assert match(item("Aspirin recall", source="fda-press"), t) == Match(
-        True, ("news",), (Hit("g", "aspirin", "title", "Aspirin"),)
+        True, ("news",), (Hit("g", "aspirin", "title", "Aspirin"),), "core", 0.406  # title 3 + once 2/8, of 8
     )
     assert not match(item("Aspirin recall", source="pubmed"), t).matched
     assert explain(item("Aspirin recall", source="pubmed"), t[0]).why() == "news: not applied to items from source 'pubmed'"
@@ -442,20 +442,22 @@ def test_default_topics_keep_fda_items_that_name_the_drug_without_the_condition(
 @pytest.mark.parametrize(
     ("title", "abstract", "expected"),
     [
-        ("Ketamine sedation in children", "Respiratory depression occurred in 1%. Ketamine was safe.", False),
-        ("Ketamine sedation in children", "Respiratory depression was rare; depressive symptoms were not assessed.", True),
-        ("Escitalopram for MDD", "Unlike ketamine, escitalopram acts slowly.", False),
-        ("Ketamine for migraine aura", "Ketamine blocks cortical spreading depression.", False),
-        ("Recreational ketamine users and depression", "Ketamine users had more depressive symptoms.", False),
-        ("Ketamine for treatment-resistant OCD", "Ketamine reduced obsessions in treatment-resistant OCD.", False),
-        ("Arketamine in chronic stress mice", "Arketamine had antidepressant-like effects.", True),
-        ("Spravato REMS modification", "Patients must be monitored for 2 hours.", True),
-        ("Ketamine", "Ketamine reduced MADRS scores at 24 h.", True),
-        ("Ketamine in veterans", None, False),
+        ("Ketamine sedation in children", "Respiratory depression occurred in 1%. Ketamine was safe.", None),
+        ("Ketamine sedation in children", "Respiratory depression was rare; depressive symptoms were not assessed.", "related"),
+        ("Escitalopram for MDD", "Unlike ketamine, escitalopram acts slowly.", "related"),
+        ("Ketamine for migraine aura", "Ketamine blocks cortical spreading depression.", None),
+        ("Recreational ketamine users and depression", "Ketamine users had more depressive symptoms.", None),
+        ("Ketamine for treatment-resistant OCD", "Ketamine reduced obsessions in treatment-resistant OCD.", None),
+        ("Arketamine in chronic stress mice", "Arketamine had antidepressant-like effects.", "core"),
+        ("Spravato REMS modification", "Patients must be monitored for 2 hours.", "core"),
+        ("Ketamine", "Ketamine reduced MADRS scores at 24 h.", "core"),
+        ("Ketamine in veterans", None, None),
+        ("Ketamine for PTSD", "Ketamine reduced PTSD symptoms; depressive symptoms were a secondary outcome.", "related"),
     ],
 )
 def test_default_topic_on_typical_near_misses(title, abstract, expected):
-    assert match(item(title, abstract), load_default_topics()).matched is expected
+    m = match(item(title, abstract), load_default_topics())
+    assert (m.tier if m.matched else None) == expected
 
 
 def test_default_topic_uses_mesh_only_condition():
@@ -480,50 +482,67 @@ def test_relevance_cases_are_well_formed():
     assert labels.count("relevant") >= 20 and labels.count("irrelevant") >= 20
 
 
-# The default topic's known errors on the hand-written cases. Listing them makes any change visible:
-# a new error fails the test, and a fixed one asks to be removed from here.
+def core_confusion(records: list[dict], compiled) -> dict[str, list[str]]:
+    """As `confusion`, with "kept" meaning: matched, in the core tier."""
+    out: dict[str, list[str]] = {"tp": [], "fp": [], "fn": [], "tn": []}
+    for r in records:
+        kept = match(record_item(r), compiled).tier == "core"
+        relevant = r["label"] == "relevant"
+        out[{(True, True): "tp", (True, False): "fp", (False, True): "fn", (False, False): "tn"}[(kept, relevant)]].append(r["id"])
+    return out
+
+
+# The default topic's known core-tier errors on the hand-written cases. Listing them makes any change
+# visible: a new error fails the test, and a fixed one asks to be removed from here.
 KNOWN_CASE_ERRORS = {
-    # false positives: depression is the population or background, not an outcome (keywords can't tell)
-    "t36-ect-recovery-time-mdd", "h21-ect-etomidate-ketofol", "u14-ect-anaesthesia-remifentanil",
-    "t46-crps-depression-exclusion", "t54-esk-sleep-depression-excluded", "t51-aud-antidepressant-background",
-    "h24-pocd-baseline-depression", "h30-esk-pk-volunteers", "u10-ketamine-neurotoxicity-neonatal",
-    # false positive: "ketamine or esketamine" in passing is two mentions
-    "u12-escitalopram-augmentation",
-    # false negative: the drug is named once, in the abstract only
-    "t24-imaging-ket-once",
+    # labelled relevant (depression is a secondary outcome), but the subject is pain / PTSD: related
+    "t14-esk-pain-secondary-hads", "t25-ptsd-depression-outcome",
+    # irrelevant, but the rules see drug and condition together: the drug named once in a two-sentence
+    # abstract as an alternative; depressive-like behaviour as a toxicity outcome in mice
+    "h22-brexanolone-esk-once", "u10-ketamine-neurotoxicity-neonatal",
 }
 
 
 def test_default_topic_on_hand_written_cases():
     cases = read_jsonl(CASES)
-    c = confusion(cases, load_default_topics())
+    compiled = load_default_topics()
+    c = core_confusion(cases, compiled)
     errors = set(c["fp"]) | set(c["fn"])
     assert errors - KNOWN_CASE_ERRORS == set(), "new errors"
     assert KNOWN_CASE_ERRORS - errors == set(), "fixed: remove from KNOWN_CASE_ERRORS"
     precision, recall = precision_recall(c)
-    assert precision >= 0.80 and recall >= 0.97, (precision, recall)
+    assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+    assert precision_recall(confusion(cases, compiled))[1] == 1.0  # every relevant case is matched, core or related
 
 
-@pytest.mark.parametrize(("split", "min_precision", "min_recall"), [("tune", 0.85, 0.96), ("holdout", 0.80, 1.0), ("holdout2", 0.70, 1.0)])
+@pytest.mark.parametrize(("split", "min_precision", "min_recall"), [("tune", 1.0, 0.93), ("holdout", 0.93, 1.0), ("holdout2", 0.87, 1.0)])
 def test_default_topic_per_split(split, min_precision, min_recall):
     cases = [c for c in read_jsonl(CASES) if c["split"] == split]
-    precision, recall = precision_recall(confusion(cases, load_default_topics()))
+    precision, recall = precision_recall(core_confusion(cases, load_default_topics()))
     assert precision >= min_precision and recall >= min_recall, (precision, recall)
 
 
 def test_every_near_miss_kind_in_the_cases_is_caught_by_its_rule():
-    # The rules, not luck: without false friends / prominence / exclude, these cases would match.
+    # The rules, not luck: without false friends / exclude / the tier rules, these cases would be core.
     compiled = load_default_topics()
     by_id = {c["id"]: c for c in read_jsonl(CASES)}
     for case_id, rule in [
         ("t31-peds-sedation-respdep", "ignored as false friends"),
         ("t45-mesh-depression-chemical", "ignored as false friends"),
-        ("t37-ssri-trial-ket-once", "drug: NOT satisfied"),
         ("t34-recreational-users", "excluded by recreational (title)"),
     ]:
         why = explain(record_item(by_id[case_id]), compiled[0]).why()
         assert rule in why, (case_id, why)
         assert not match(record_item(by_id[case_id]), compiled).matched
+    for case_id, reason in [
+        ("t37-ssri-trial-ket-once", "the title names another outcome: cognitive"),
+        ("t38-psilocybin-ket-once", "the drug is named only in the opening sentence, as background"),
+        ("t46-crps-depression-exclusion", "the title names another indication: pain"),
+        ("t36-ect-recovery-time-mdd", "the title names another outcome: seizure duration, recovery time"),
+        ("h30-esk-pk-volunteers", "the title names another outcome: Pharmacokinetics, healthy volunteers"),
+    ]:
+        m = match(record_item(by_id[case_id]), compiled)
+        assert (m.tier, m.reason) == ("related", reason), case_id
 
 
 def test_default_topic_on_real_dev_set(corpus_dir):

@@ -14,7 +14,7 @@ from watcher.store import MIGRATIONS, PollRecord, Store, statements
 from watcher.weeks import utc_iso
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-YES = Match(True, ("t",), (Hit("drug", "ketamine", "title", "Ketamine"),))
+YES = Match(True, ("t",), (Hit("drug", "ketamine", "title", "Ketamine"),), "core", 0.5)
 NO = Match(False)
 
 

@@ -13,6 +13,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,9 @@ from . import __version__
 from .config import Config, load
 from .digest.publish import PRIMARY, publish_due, publish_week
 from .errors import ConfigError, UsageError, WatcherError
+from .evaluate import Labelled, below, evaluate, read_file, render
 from .export import write_csv, write_jsonl
+from .labels import LABELS, make_label, read_csv
 from .lock import DEFAULT_WAIT, WriterLock
 from .mail import MailResult, send_due, send_week
 from .poll import PollReport, poll
@@ -31,7 +34,7 @@ from .text import plain
 from .weeks import iso_week, parse_utc, utc_now, week_days
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-WRITERS = ("poll", "digest", "run", "send")  # the commands that take the writer lock
+WRITERS = ("poll", "digest", "run", "send", "label")  # the commands that take the writer lock
 log = logging.getLogger("watcher")
 
 
@@ -57,12 +60,34 @@ def build_parser() -> argparse.ArgumentParser:
     send = commands.add_parser("send", help="mail one week's digest now (feeds.yaml `email`)")
     send.add_argument("--week", required=True, help="ISO week, e.g. 2026-W05")
     commands.add_parser("check", help="validate feeds.yaml")
+    label = commands.add_parser("label", help="record an editor's verdict on an item: relevant or irrelevant")
+    label.add_argument("id", nargs="?", help="the item's id, as `export` shows it, e.g. pubmed:12345678")
+    label.add_argument("verdict", nargs="?", metavar="relevant|irrelevant")
+    label.add_argument("--note", help="why, in a few words (kept with the label)")
+    label.add_argument("--import", dest="import_file", metavar="FILE.csv",
+                       help="read id,label[,note] rows (or a CSV with a header naming id and label, e.g. an export)")
+    evaluation = commands.add_parser("evaluate", help="precision and recall of the topics against the labels")
+    evaluation.add_argument("--fail-under", type=fail_under, metavar="PRECISION,RECALL",
+                            help="exit 1 when the core tier's precision or recall is below these, e.g. 0.95,0.95")
+    evaluation.add_argument("--file", action="append", type=Path, metavar="FILE.jsonl",
+                            help="labelled records instead of the store's labels (id, title, abstract, label, ...); repeatable")
+    evaluation.add_argument("--split", help="only the records of --file whose `split` is this, e.g. holdout")
     for writer in WRITERS:
         commands.choices[writer].add_argument(
             "--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
             help=f"if another watcher is writing, wait this long for it, then give up (default {DEFAULT_WAIT:g})",
         )
     return parser
+
+
+def fail_under(value: str) -> tuple[float, float]:
+    try:
+        precision, recall = (float(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: write PRECISION,RECALL, e.g. 0.95,0.95") from None
+    if not (0 <= precision <= 1 and 0 <= recall <= 1):
+        raise argparse.ArgumentTypeError(f"{value!r}: both figures are from 0 to 1")
+    return precision, recall
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             week_days(args.week)  # a bad --week is refused before any lock or database
         if args.command == "run" and not args.once:
             return run_forever(config, wait=args.wait)  # takes the writer lock per job
+        if args.command == "evaluate" and args.file:
+            return cmd_evaluate(config, None, args, StopFlag())  # records from files: no database needed
         if args.command in WRITERS:
             # One writer at a time; then SIGTERM/SIGINT finish the write in progress and exit 0.
             holder = f"watcher {args.command}{' --once' if getattr(args, 'once', False) else ''}"
@@ -223,8 +250,57 @@ def print_status(report: StatusReport, tz: ZoneInfo) -> None:
             print(f"  MAIL FAILING: {m.week} not sent ({local(parse_utc(m.at))}): {plain(m.error)}")
 
 
+def cmd_label(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
+    if args.import_file:
+        if args.id or args.verdict or args.note:
+            raise UsageError("label: give either ID and a verdict, or --import FILE.csv, not both")
+        labels = read_csv(Path(args.import_file))
+    else:
+        if not args.id or not args.verdict:
+            raise UsageError(f"label: give an item id and a verdict ({' or '.join(LABELS)}), or --import FILE.csv")
+        labels = [make_label(args.id, args.verdict, args.note)]
+    result = store.add_labels(labels, now=utc_now())
+    if result.unknown:
+        unknown = result.unknown
+        shown = ", ".join(plain(u) for u in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise UsageError(f"label: no stored item has the id {shown}; nothing was labelled (ids are shown by `watcher export`)")
+    counts = ", ".join(f"{sum(lb.label == v for lb in labels)} {v}" for v in LABELS)
+    unchanged = f"; {result.unchanged} unchanged" if result.unchanged else ""
+    if args.import_file:
+        print(f"labelled {len(labels)} item(s) from {args.import_file}: {counts}{unchanged}")
+    else:
+        print(f"labelled {plain(labels[0].item_id)} {labels[0].label}{' (unchanged)' if result.unchanged else ''}")
+    return EXIT_OK
+
+
+def cmd_evaluate(config: Config, store: Store | None, args: argparse.Namespace, stop: StopFlag) -> int:
+    if args.file:
+        records = [r for path in args.file for r in read_file(path, args.split, [s.name for s in config.sources])]
+        source = ", ".join(str(p) for p in args.file) + (f" (split {args.split})" if args.split else "")
+    else:
+        if args.split:
+            raise UsageError("evaluate: --split picks records of --file; the store's labels have no split")
+        assert store is not None
+        records = [Labelled(s.stored.item, s.label.label == "relevant", s.label.note) for s in store.labels()]
+        source = f"the labels in {config.database}"
+    if not records:
+        raise UsageError("evaluate: nothing to evaluate: no labelled record"
+                         + (" in the file(s)" if args.file else
+                            "; label items with `watcher label ID relevant|irrelevant`, or pass --file"))
+    evaluation = evaluate(records, config.topics, source)
+    print(render(evaluation), end="")
+    if args.fail_under:
+        problems = below(evaluation, *args.fail_under)
+        for problem in problems:
+            print(f"watcher: evaluate: {problem}", file=sys.stderr)
+        if problems:
+            return EXIT_FAILED
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
-    "poll": cmd_poll, "digest": cmd_digest, "run": cmd_run, "export": cmd_export, "status": cmd_status, "send": cmd_send,
+    "poll": cmd_poll, "digest": cmd_digest, "run": cmd_run, "export": cmd_export, "status": cmd_status,
+    "send": cmd_send, "label": cmd_label, "evaluate": cmd_evaluate,
 }
 
 if __name__ == "__main__":

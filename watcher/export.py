@@ -8,16 +8,20 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from .labels import Label
 from .store import Store, StoredItem
 
 # Leading columns for CSV; any further keys follow in sorted order.
 CSV_FIELDS = (
-    "id", "source", "url", "first_seen", "matched", "matched_terms", "pmid", "title", "abstract", "journal",
-    "pub_year", "date", "authors", "doi", "publication_types", "mesh_headings", "keywords",
+    "id", "source", "url", "first_seen", "matched", "tier", "score", "reason", "label", "matched_terms", "pmid", "title",
+    "abstract", "journal", "pub_year", "date", "authors", "doi", "publication_types", "mesh_headings", "keywords",
 )
 
 
-def record(stored: StoredItem) -> dict[str, Any]:
+def record(stored: StoredItem, label: Label | None = None) -> dict[str, Any]:
+    """One item as a flat record. `tier` is core or related when matched, else null; `label` is the
+    editor's latest verdict (empty when none), so an export with the label column filled in can be
+    read back by `watcher label --import`."""
     item = asdict(stored.item)
     extra = item.pop("extra")
     return {
@@ -26,6 +30,10 @@ def record(stored: StoredItem) -> dict[str, Any]:
         "url": item.pop("url"),
         "first_seen": stored.first_seen,
         "matched": stored.match.matched,
+        "tier": stored.match.tier if stored.match.matched else None,
+        "score": stored.match.score if stored.match.matched else None,
+        "reason": stored.match.reason if stored.match.matched else None,
+        "label": label.label if label else None,
         "matched_terms": list(stored.match.terms),
         "matched_topics": list(stored.match.topics),
         **item,
@@ -34,8 +42,9 @@ def record(stored: StoredItem) -> dict[str, Any]:
 
 
 def records(store: Store) -> Iterator[dict[str, Any]]:
+    labels = {s.label.item_id: s.label for s in store.labels()}
     for stored in store.iter_items():
-        yield record(stored)
+        yield record(stored, labels.get(stored.item.id))
 
 
 def write_jsonl(store: Store, out: TextIO) -> int:

@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .model import Hit, Item, Match
+from .model import CORE, Hit, Item, Match
+from .tiering import Place, grade
 from .topics import FIELDS, Group, TermSet, Topic
 
 # ---------------------------------------------------------------- verdicts (for match and explain)
@@ -29,6 +30,9 @@ class TopicResult:
     groups: tuple[GroupResult, ...]
     excluded_by: tuple[Hit, ...] = ()  # exclude hits (group = "exclude")
     skipped_source: str | None = None  # the item's source, when the topic does not apply to it
+    tier: str | None = None  # when matched: CORE or RELATED (tiering.py)
+    score: float = 0.0
+    reason: str = ""  # why it is in its tier, when a tier rule said so
 
     @property
     def hits(self) -> tuple[Hit, ...]:
@@ -48,22 +52,29 @@ class TopicResult:
             parts.append(line)
         if self.excluded_by:
             parts.append("excluded by " + ", ".join(dict.fromkeys(f"{h.text} ({h.field})" for h in self.excluded_by)))
-        return f"{self.topic}: {'matched' if self.matched else 'no match'} | " + " | ".join(parts)
+        verdict = "no match"
+        if self.matched:
+            verdict = f"matched, {self.tier}{': ' + self.reason if self.reason else ''} (score {self.score:.2f})"
+        return f"{self.topic}: {verdict} | " + " | ".join(parts)
 
 
 # ---------------------------------------------------------------- matching
 
 
 def match(item: Item, topics: Sequence[Topic]) -> Match:
-    """The verdict on one item: matched when any topic matches; hits of the matched topics. Pure."""
-    names: list[str] = []
+    """The verdict on one item: matched when any topic matches; hits of the matched topics. Pure.
+
+    The item is core when any matched topic finds it core; its reason is the deciding topic's, and
+    its score the best of the matched topics'.
+    """
+    results = [r for r in (explain(item, topic) for topic in topics) if r.matched]
+    if not results:
+        return Match(False)
     hits: dict[Hit, None] = {}
-    for topic in topics:
-        result = explain(item, topic)
-        if result.matched:
-            names.append(topic.name)
-            hits.update(dict.fromkeys(result.hits))
-    return Match(bool(names), tuple(names), tuple(hits))
+    for result in results:
+        hits.update(dict.fromkeys(result.hits))
+    decider = next((r for r in results if r.tier == CORE), results[0])
+    return Match(True, tuple(r.topic for r in results), tuple(hits), decider.tier, max(r.score for r in results), decider.reason)
 
 
 def explain(item: Item, topic: Topic) -> TopicResult:
@@ -73,9 +84,12 @@ def explain(item: Item, topic: Topic) -> TopicResult:
     texts = {f: field_texts(item, f) for f in set(topic.fields).union(*(e.fields for e in topic.excludes))}
     spans: dict[tuple[str, int], list[tuple[int, int]]] = {}  # false-friend spans per (field, index)
 
+    places: dict[str, list[Place]] = {}  # where each group's counted occurrences lie, for the tier
+
     def occurrences(terms: TermSet, fields: Iterable[str], group: str) -> tuple[list[Hit], list[Hit]]:
         counted: list[Hit] = []
         ignored: list[Hit] = []
+        located = places.setdefault(group, [])
         for f in fields:
             for i, text in enumerate(texts[f]):
                 found = list(terms.find(text))
@@ -90,6 +104,7 @@ def explain(item: Item, topic: Topic) -> TopicResult:
                         ignored.append(hit)
                     else:
                         counted.append(hit)
+                        located.append(Place(f, i, start, end))
         return counted, ignored
 
     results = []
@@ -103,7 +118,11 @@ def explain(item: Item, topic: Topic) -> TopicResult:
     for rule in topic.excludes:
         excluded.extend(occurrences(rule.terms, rule.fields, "exclude")[0])
     matched = all(r.satisfied for r in results) and not excluded
-    return TopicResult(topic.name, matched, tuple(results), distinct(excluded))
+    if not matched:
+        return TopicResult(topic.name, False, tuple(results), distinct(excluded))
+    texts["title"] = texts.get("title") or field_texts(item, "title")
+    verdict = grade(topic.tiers, [g.name for g in topic.groups], texts, places)
+    return TopicResult(topic.name, True, tuple(results), tier=verdict.tier, score=verdict.score, reason=verdict.reason)
 
 
 def field_texts(item: Item, name: str) -> tuple[str, ...]:

@@ -59,13 +59,25 @@ class Hit:
     text: str
 
 
+CORE, RELATED = "core", "related"  # the tiers of a matched item: see tiering.py
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
-    """The filter's verdict on one item."""
+    """The filter's verdict on one item.
+
+    A matched item has a tier: `core` (its subject is the topic) or `related` (it matches the
+    terms, but its subject is something else), and `reason` says why in words ("the title names
+    another use: surgery"); `score` (0 to 1) says how strongly it matches, for ordering.
+    An unmatched item has no tier.
+    """
 
     matched: bool
     topics: tuple[str, ...] = ()  # names of the topics the item satisfied
     hits: tuple[Hit, ...] = ()
+    tier: str | None = None  # CORE | RELATED when matched
+    score: float = 0.0
+    reason: str = ""
 
     @property
     def terms(self) -> tuple[str, ...]:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError, os_reason
-from .model import Hit, Item, Match, Related, SourceState
+from .labels import Label
+from .model import CORE, Hit, Item, Match, Related, SourceState
 from .notices import Notice, changes
 from .weeks import utc_iso
 
@@ -138,9 +139,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX snapshots_kind_key ON snapshots(kind, key, at);
     """,
+    # 6: editors' labels (relevant / irrelevant) per item, every one kept with its time; the latest
+    #    counts. A separate table, so that re-fetching an item never touches them.
+    """
+    CREATE TABLE labels (
+        id      INTEGER PRIMARY KEY,
+        item_id TEXT NOT NULL REFERENCES items(id),
+        label   TEXT NOT NULL CHECK (label IN ('relevant', 'irrelevant')),
+        note    TEXT NOT NULL DEFAULT '',
+        at      TEXT NOT NULL                     -- UTC, when it was given
+    );
+    CREATE INDEX labels_item ON labels(item_id, id);
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
-OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots"}
+OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots", "labels"}
 
 
 def statements(script: str) -> Iterator[str]:
@@ -176,6 +189,20 @@ class StoredNotice:
     stored: StoredItem  # the item as it is now
     notice: Notice
     at: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabelResult:
+    stored: int
+    unchanged: int  # equal to the item's latest label: not stored again
+    unknown: list[str]  # ids that are no stored item (then nothing was stored)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLabel:
+    stored: StoredItem
+    label: Label
+    at: str  # UTC, when it was given
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,12 +275,18 @@ def item_from_json(data: str) -> Item:
 
 
 def match_to_json(match: Match) -> str:
-    return json.dumps({"topics": list(match.topics), "hits": [asdict(h) for h in match.hits]}, ensure_ascii=False)
+    raw: dict[str, Any] = {"topics": list(match.topics), "hits": [asdict(h) for h in match.hits]}
+    if match.tier is not None:
+        raw.update(tier=match.tier, score=match.score, reason=match.reason)
+    return json.dumps(raw, ensure_ascii=False)
 
 
 def match_from_json(matched: int, data: str) -> Match:
     raw = json.loads(data)
-    return Match(bool(matched), tuple(raw["topics"]), tuple(Hit(**h) for h in raw["hits"]))
+    # Rows stored before tiers existed have none: a matched one reads as core, as it was shown then.
+    tier = raw.get("tier") or (CORE if matched else None)
+    return Match(bool(matched), tuple(raw["topics"]), tuple(Hit(**h) for h in raw["hits"]), tier,
+                 float(raw.get("score", 0.0)), str(raw.get("reason", "")))
 
 
 class Store:
@@ -463,6 +496,33 @@ class Store:
             (kind, key, *(2 * [utc_iso(before) if before else None])),
         )
         return [Snapshot(r["kind"], r["key"], r["at"], json.loads(r["data"]), r["sha256"]) for r in rows]
+
+    def add_labels(self, labels: Sequence[Label], *, now: datetime) -> LabelResult:
+        """Store labels in one transaction. A label equal to the item's latest (same verdict and
+        note) is not stored again; when an id is not a stored item, nothing is stored."""
+        with self.transaction() as conn:
+            unknown = [lb.item_id for lb in labels
+                       if conn.execute("SELECT 1 FROM items WHERE id = ?", (lb.item_id,)).fetchone() is None]
+            if unknown:
+                return LabelResult(0, 0, unknown)
+            fresh = []
+            for lb in labels:
+                latest = conn.execute("SELECT label, note FROM labels WHERE item_id = ? ORDER BY id DESC LIMIT 1",
+                                      (lb.item_id,)).fetchone()
+                if latest is None or (latest["label"], latest["note"]) != (lb.label, lb.note):
+                    fresh.append(lb)
+            conn.executemany("INSERT INTO labels (item_id, label, note, at) VALUES (?, ?, ?, ?)",
+                             [(lb.item_id, lb.label, lb.note, utc_iso(now)) for lb in fresh])
+        return LabelResult(len(fresh), len(labels) - len(fresh), [])
+
+    def labels(self) -> list[StoredLabel]:
+        """Each labelled item with its latest label, by id."""
+        rows = self.conn.execute(
+            "SELECT l.label AS label_value, l.note AS label_note, l.at AS label_at, i.* FROM labels l"
+            " JOIN items i ON i.id = l.item_id"
+            " WHERE l.id = (SELECT MAX(id) FROM labels WHERE item_id = l.item_id) ORDER BY i.id"
+        )
+        return [StoredLabel(self._stored(r), Label(r["id"], r["label_value"], r["label_note"]), r["label_at"]) for r in rows]
 
     def record_mail(self, record: MailRecord) -> None:
         with self.transaction() as conn:

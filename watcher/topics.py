@@ -10,6 +10,7 @@ The vocabulary lives in feeds.yaml; nothing here knows what a topic is about. A 
   while another occurrence elsewhere in the text still does.
 - `exclude`: rules that veto the topic when one of their terms occurs in the rule's fields.
 - `sources`: names of sources (feeds.yaml `sources[].name`) the topic applies to; default all.
+- `tiers`: rules that make a matched item `core` or `related` (tier_rules.py); default: all core.
 
 Term syntax (terms, false friends, exclude terms alike): case-insensitive, whole words;
 `word*` matches any word starting with `word` (the `*` only at the end of a word; `*` alone is any
@@ -28,9 +29,10 @@ from typing import Any
 from .checks import describe
 from .checks import name as valid_name
 from .errors import ConfigError
+from .tier_rules import Tiers, compile_tiers
 
 FIELDS = ("title", "abstract", "mesh_headings", "keywords")  # Item fields a topic may search
-TOPIC_KEYS = ("description", "sources", "fields", "groups", "false_friends", "exclude")
+TOPIC_KEYS = ("description", "sources", "fields", "groups", "false_friends", "exclude", "tiers")
 GROUP_KEYS = ("terms", "min_hits", "enough_in")
 EXCLUDE_KEYS = ("terms", "fields")
 MAX_MIN_HITS = 100
@@ -82,6 +84,7 @@ class Topic:
     false_friend_regex: re.Pattern[str] | None = None
     excludes: tuple[Exclude, ...] = ()
     sources: frozenset[str] | None = None  # None: items from any source
+    tiers: Tiers | None = None  # None: every match is core
 
 
 # ---------------------------------------------------------------- compiling and validating
@@ -145,7 +148,14 @@ def compile_topic(name: str, raw: Any, path: str, source_names: Collection[str] 
             body = "|".join(sorted(patterns, key=len, reverse=True))
             ff_regex = re.compile(rf"(?=((?<!\w)(?:{body})(?!\w)))", FLAGS)
 
-    return Topic(name, description.strip(), fields, tuple(groups), false_friends, ff_regex, excludes, sources)
+    tiers = None
+    if raw.get("tiers") is not None:
+        def terms(value: Any, where: str) -> TermSet:
+            return term_set(term_list(value, where, empty="is empty: add at least one term, or remove the condition"), where)
+
+        tiers = compile_tiers(raw["tiers"], f"{path}.tiers", [g.name for g in groups], terms)
+
+    return Topic(name, description.strip(), fields, tuple(groups), false_friends, ff_regex, excludes, sources, tiers)
 
 
 def compile_group(name: str, raw: Any, path: str, fields: tuple[str, ...]) -> Group:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from ..catchup import gaps
 from ..config import Config
-from ..model import Hit
+from ..model import CORE, RELATED, Hit
 from ..notices import FLAG, UPDATE
 from ..sections import SECTIONS, flags_of, section_of
 from ..store import PollRecord, Store, StoredItem
@@ -56,6 +56,9 @@ class Entry:
     flags: tuple[str, ...]
     matched: tuple[MatchedTerm, ...]
     opening: str  # the start of the abstract or summary
+    tier: str = CORE  # RELATED: listed under "Also matched" at the end
+    reason: str = ""  # why it is in its tier, e.g. "the title names another use: surgery"
+    score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class DigestView:
     gaps: tuple[Gap, ...] = ()
     corrections: tuple[NoticeView, ...] = ()  # flags an item gained: retraction, erratum, concern
     updates: tuple[NoticeView, ...] = ()  # tracked values that changed, e.g. a trial's status
+    also_matched: tuple[Entry, ...] = ()  # related items: matched the terms, subject something else
 
     @property
     def failing(self) -> tuple[SourceLine, ...]:
@@ -123,10 +127,12 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
     tz = config.timezone
     items = store.matched_between(start, end)
     groups: dict[str, list[StoredItem]] = {}
+    related = [stored for stored in items if stored.match.tier == RELATED]
     for stored in items:
-        groups.setdefault(section_of(stored.item), []).append(stored)
+        if stored.match.tier != RELATED:
+            groups.setdefault(section_of(stored.item), []).append(stored)
     sections = tuple(
-        SectionView(s.key, s.title, tuple(entry_for(i) for i in sorted(groups[s.key], key=newest_first)))
+        SectionView(s.key, s.title, tuple(entry_for(i) for i in sorted(groups[s.key], key=strongest_first)))
         for s in SECTIONS
         if s.key in groups
     )
@@ -153,6 +159,7 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "") for a, b in gaps(store, start, end)),
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE),
+        also_matched=tuple(entry_for(i) for i in sorted(related, key=strongest_first)),
     )
 
 
@@ -186,6 +193,9 @@ def entry_for(stored: StoredItem) -> Entry:
         flags=tuple(flags_of(item)),
         matched=matched_terms(stored.match.hits),
         opening=shorten(item.abstract, ABSTRACT_CHARS),
+        tier=stored.match.tier or CORE,
+        reason=plain(stored.match.reason),
+        score=stored.match.score,
     )
 
 
@@ -213,6 +223,11 @@ def http_link(value: str | None) -> str | None:
         return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
     except ValueError:
         return None
+
+
+def strongest_first(stored: StoredItem) -> tuple[float, bool, str, str]:
+    """By how strongly the item matches, then newest first (a tie-break that keeps the order stable)."""
+    return (-stored.match.score, *newest_first(stored))
 
 
 def newest_first(stored: StoredItem) -> tuple[bool, str, str]:

@@ -1,0 +1,172 @@
+"""Core or related, why, and how strongly: pure functions of where a topic's terms occur.
+
+The filter (filter.py) finds every counted occurrence of each group's terms; this module reads
+where they lie (title, the lead sentences of the abstract, keywords and MeSH, how often, how close
+two groups stand in one sentence), tries the topic's tier rules (tier_rules.py) in order, and gives
+a score for ordering. No rule: the item is core, as before tiers existed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import combinations
+
+from .model import CORE
+from .tier_rules import DEFAULT_LEAD_SENTENCES, DEFAULT_NEAR_WORDS, ZONES, GroupTest, TierRule, Tiers
+
+HEADINGS = ("keywords", "mesh_headings")
+# A sentence ends at . ! or ? before a space and a capital, digit, bracket or quote, or at a line break.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^\sa-z])|\s*\n\s*")
+WORD = re.compile(r"\w+")
+SHOWN_FOUND = 3
+
+# The score: per group, points for each place it occurs and for how often; then for each pair of
+# groups standing close in a sentence. Divided by the most points possible, so 0 ≤ score ≤ 1.
+TITLE_POINTS, LEAD_POINTS, HEADING_POINTS, FREQUENCY_POINTS, NEAR_POINTS = 3.0, 2.0, 1.0, 2.0, 2.0
+FREQUENT = 8  # occurrences that earn all the frequency points
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one counted occurrence lies: the field, which of its texts (MeSH has many), the span."""
+
+    field: str
+    index: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    tier: str
+    score: float
+    reason: str
+
+
+class Evidence:
+    """The facts the rules and the score read, computed once per item and topic, lazily."""
+
+    def __init__(self, texts: Mapping[str, Sequence[str]], places: Mapping[str, Sequence[Place]],
+                 lead_sentences: int, near_words: int) -> None:
+        self.texts = texts
+        self.places = places
+        self.lead_sentences = lead_sentences
+        self.near_words = near_words
+
+    @cached_property
+    def abstract_ends(self) -> list[int]:
+        """Where each sentence of the (first) abstract text ends."""
+        abstracts = self.texts.get("abstract") or ()
+        if not abstracts:
+            return []
+        text = abstracts[0]
+        ends = [m.start() for m in SENTENCE_END.finditer(text) if m.start() > 0]
+        return [e for e in ends if text[e:].strip()] + ([len(text)] if text.strip() else [])
+
+    @property
+    def lead_end(self) -> int:
+        """Offset in the first abstract text where its lead sentences end."""
+        ends = self.abstract_ends
+        return ends[min(self.lead_sentences, len(ends)) - 1] if ends else 0
+
+    def count(self, group: str) -> int:
+        return len(self.places.get(group, ()))
+
+    def in_zone(self, group: str, zone: str) -> bool:
+        places = self.places.get(group, ())
+        if zone == "title":
+            return any(p.field == "title" for p in places)
+        if zone == "headings":
+            return any(p.field in HEADINGS for p in places)
+        if zone == "body":
+            return any(p.field == "abstract" and (p.index > 0 or p.start >= self.lead_end) for p in places)
+        return any(p.field == "abstract" and p.index == 0 and p.start < self.lead_end for p in places)
+
+    def sentence_breaks(self, field: str, index: int) -> list[int]:
+        if field == "title" or field in HEADINGS:
+            return []
+        return [m.start() for m in SENTENCE_END.finditer(self.texts[field][index])]
+
+    def near(self, first: str, second: str) -> bool:
+        """Whether an occurrence of each stands within near_words words of the other in one sentence."""
+        by_text: dict[tuple[str, int], list[Place]] = {}
+        for p in self.places.get(second, ()):
+            by_text.setdefault((p.field, p.index), []).append(p)
+        for a in self.places.get(first, ()):
+            others = by_text.get((a.field, a.index))
+            if not others:
+                continue
+            text = self.texts[a.field][a.index]
+            breaks = self.sentence_breaks(a.field, a.index)
+            for b in others:
+                left, right = (a, b) if a.start <= b.start else (b, a)
+                if any(left.end <= cut < right.start for cut in breaks):
+                    continue  # a sentence ends between them
+                if len(WORD.findall(text[left.end:right.start])) <= self.near_words:
+                    return True
+        return False
+
+
+def grade(tiers: Tiers | None, groups: Sequence[str], texts: Mapping[str, Sequence[str]],
+          places: Mapping[str, Sequence[Place]]) -> Verdict:
+    """The tier, score and reason of an item that matched a topic with these groups. Pure."""
+    lead = tiers.lead_sentences if tiers else DEFAULT_LEAD_SENTENCES
+    near = tiers.near_words if tiers else DEFAULT_NEAR_WORDS
+    evidence = Evidence(texts, places, lead, near)
+    score = round(strength(evidence, groups), 3)
+    for rule in tiers.rules if tiers else ():
+        evidence.lead_sentences = rule.lead_sentences or lead
+        reason = applies(rule, evidence)
+        if reason is not None:
+            return Verdict(rule.tier, score, reason)
+    return Verdict(CORE, score, "")
+
+
+def applies(rule: TierRule, evidence: Evidence) -> str | None:
+    """The rule's reason when all its conditions hold (with what the title named), else None."""
+    found = ""
+    titles = evidence.texts.get("title") or ("",)
+    if rule.title is not None:
+        texts = dict.fromkeys(titles[0][s:e] for _, s, e in rule.title.find(titles[0]))
+        if not texts:
+            return None
+        found = ", ".join(list(texts)[:SHOWN_FOUND])
+    if rule.not_title is not None and next(iter(rule.not_title.find(titles[0])), None) is not None:
+        return None
+    if not all(passes(test, evidence) for test in rule.groups):
+        return None
+    if rule.near is not None and not evidence.near(*rule.near):
+        return None
+    if rule.apart is not None and evidence.near(*rule.apart):
+        return None
+    if rule.abstract_sentences is not None and len(evidence.abstract_ends) < rule.abstract_sentences:
+        return None
+    return f"{rule.reason}: {found}" if found else rule.reason
+
+
+def passes(test: GroupTest, evidence: Evidence) -> bool:
+    for zone in ZONES:
+        wanted = getattr(test, zone)
+        if wanted is not None and evidence.in_zone(test.group, zone) != wanted:
+            return False
+    count = evidence.count(test.group)
+    if test.at_least is not None and count < test.at_least:
+        return False
+    return test.at_most is None or count <= test.at_most
+
+
+def strength(evidence: Evidence, groups: Sequence[str]) -> float:
+    if not groups:
+        return 0.0
+    points = 0.0
+    for g in groups:
+        points += TITLE_POINTS * evidence.in_zone(g, "title") + LEAD_POINTS * evidence.in_zone(g, "lead")
+        points += HEADING_POINTS * evidence.in_zone(g, "headings")
+        points += FREQUENCY_POINTS * min(evidence.count(g), FREQUENT) / FREQUENT
+    pairs = list(combinations(groups, 2))
+    points += sum(NEAR_POINTS for a, b in pairs if evidence.near(a, b))
+    best = len(groups) * (TITLE_POINTS + LEAD_POINTS + HEADING_POINTS + FREQUENCY_POINTS) + NEAR_POINTS * len(pairs)
+    return points / best
