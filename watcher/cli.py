@@ -157,7 +157,8 @@ def cmd_run(config: Config, store: Store, args: argparse.Namespace, stop: StopFl
 
 
 def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
-    (write_csv if args.format == "csv" else write_jsonl)(store, sys.stdout)
+    claims = config.article.claims if config.article else ()
+    (write_csv if args.format == "csv" else write_jsonl)(store, sys.stdout, claims)
     return EXIT_OK
 
 

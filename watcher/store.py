@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import StoreError, os_reason
 from .model import Hit, Item, Match, Related, SourceState
-from .notices import Notice, changes
+from .notices import FLAG, Notice, changes
 from .weeks import utc_iso
 
 MIGRATIONS: tuple[str, ...] = (
@@ -514,6 +514,14 @@ class Store:
             "SELECT MAX(at) FROM polls WHERE source = ? AND ok = 1 AND at < ?", (source, utc_iso(end))
         ).fetchone()
         return str(row[0]) if row[0] is not None else None
+
+    def flag_history(self) -> dict[str, dict[str, str]]:
+        """item id → {flag: when a notice first reported it}, for the flags items gained after first seen."""
+        rows = self.conn.execute("SELECT item_id, detail, MIN(at) FROM notices WHERE kind = ? GROUP BY item_id, detail", (FLAG,))
+        history: dict[str, dict[str, str]] = {}
+        for item_id, flag, at in rows:
+            history.setdefault(item_id, {})[flag] = at
+        return history
 
     def iter_items(self) -> Iterator[StoredItem]:
         for row in self.conn.execute("SELECT * FROM items ORDER BY first_seen, id"):
