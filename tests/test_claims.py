@@ -7,8 +7,8 @@ import csv
 import io
 import json
 import re
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -120,8 +120,8 @@ def test_the_default_claims_quote_the_page_and_are_valid():
 
 
 def test_the_default_feeds_yaml_loads_with_its_article(tmp_path):
-    from watcher.config import load
     from tests.article_page import FEEDS
+    from watcher.config import load
 
     config = load(FEEDS)
     assert config.article is not None and len(config.article.claims) == 6

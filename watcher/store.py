@@ -515,6 +515,11 @@ class Store:
         ).fetchone()
         return str(row[0]) if row[0] is not None else None
 
+    def matched_ids(self, source: str) -> frozenset[str]:
+        """Ids of the source's items that matched a topic (listed, or to be listed, in a digest)."""
+        rows = self.conn.execute("SELECT id FROM items WHERE source = ? AND first_matched IS NOT NULL", (source,))
+        return frozenset(r[0] for r in rows)
+
     def flag_history(self) -> dict[str, dict[str, str]]:
         """item id → {flag: when a notice first reported it}, for the flags items gained after first seen."""
         rows = self.conn.execute("SELECT item_id, detail, MIN(at) FROM notices WHERE kind = ? GROUP BY item_id, detail", (FLAG,))
