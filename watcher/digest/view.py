@@ -93,6 +93,7 @@ class NoticeView:
     detail: str
     entry: Entry
     listed_in: str  # the week whose digest listed the item as new
+    link: str | None = None  # the notice's own page (the retraction or erratum notice), an http(s) link
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,8 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week_days(week)
     notices = [
-        NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(n.stored.first_matched or n.at), tz))
+        NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(n.stored.first_matched or n.at), tz),
+                   http_link(n.notice.link))
         for n in store.notices_between(start, end)
     ]
     return DigestView(
