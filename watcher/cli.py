@@ -101,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_check(config: Config) -> int:
-    print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s); database {config.database}")
+    claims = f", {len(config.article.claims)} claim(s)" if config.article else ""
+    print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s){claims}; database {config.database}")
     return EXIT_OK
 
 
