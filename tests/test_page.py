@@ -54,7 +54,9 @@ def test_a_plain_text_page_is_its_text():
     ("<p>Metropolitan Institute of Pain’s clinic – café</p>".encode("cp1252"), "text/html; charset=utf-8"),  # cp1252 labelled UTF-8
     ('<meta charset="windows-1252"><p>Metropolitan Institute of Pain’s clinic – café</p>'.encode("cp1252"), "text/html"),
     ("\ufeff<p>Metropolitan Institute of Pain’s clinic – café</p>".encode(), None),  # a BOM, no header
-], ids=["utf8-labelled-latin1", "cp1252-labelled-utf8", "meta-charset", "bom"])
+    ("<p>Metropolitan Institute of Pain’s clinic – café</p>".encode("cp1252"), "text/html; charset=no-such-codec"),
+    ("<p>Metropolitan Institute of Pain’s clinic – café</p>".encode("cp1252"), "text/html; charset=utf-16"),
+], ids=["utf8-labelled-latin1", "cp1252-labelled-utf8", "meta-charset", "bom", "unknown-codec", "utf16-without-bom"])
 def test_a_wrong_or_missing_charset_does_not_garble_the_text(body, content_type):
     assert page_text(body, content_type) == "Metropolitan Institute of Pain’s clinic – café"
 
@@ -185,6 +187,14 @@ def test_a_failing_page_is_a_failing_source_and_drops_no_claim(tmp_path, eutils,
     assert "No new evidence this week: fda-approval, durable-effect, mechanism, weight-gain, stress-damage, anxiety." in text
 
 
+def test_a_304_to_an_unconditional_request_is_a_failure(tmp_path, eutils, page, upstream):
+    config = config_for(tmp_path, eutils, page.url)
+    upstream.arm("page", faults.status(304))
+    polled = run_poll(config)
+    assert "answered 304 Not Modified to a request without validators" in polled.source(ARTICLE).error
+    assert copies(config) == [] and "if-none-match" not in upstream.requests("page")[0].headers
+
+
 def test_a_page_that_cannot_be_reached_before_any_copy_still_lists_the_claims(tmp_path, eutils):
     config = write_config(tmp_path, [pubmed(eutils.url)], topics=default_topic(),
                           article=default_article("http://127.0.0.1:9/ketamine-for-depression"))
@@ -247,3 +257,17 @@ def test_a_poll_of_the_page_is_shown_in_the_cli_report(tmp_path, eutils, page, c
     config = config_for(tmp_path, eutils, page.url)
     assert report_poll(run_poll(config).report) == 0
     assert "article: ok, 1 fetched, 1 new" in capsys.readouterr().out
+
+
+def test_an_unforeseen_error_on_the_page_fails_it_alone(tmp_path, eutils, page, monkeypatch):
+    import watcher.page
+
+    def broken(body, content_type=None):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(watcher.page, "page_text", broken)
+    config = config_for(tmp_path, eutils, page.url)
+    polled = run_poll(config)
+    assert polled.source("pubmed").ok and polled.source(ARTICLE).error == "internal error: KeyError: 'surprise'"
+    with Store.open(config.database) as store:
+        assert store.source_state(ARTICLE).consecutive_failures == 1

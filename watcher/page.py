@@ -24,6 +24,7 @@ from .errors import SourceError
 from .page_text import media_type, page_text
 from .sources.base import SourceContext, client_for
 from .store import PollRecord, Store
+from .text import describe_exception
 from .weeks import utc_iso
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def watch_page(url: str, store: Store, context: SourceContext, clock: Callable[[
     try:
         with client_for(context, rate=RATE, accept=ACCEPT, max_bytes=MAX_BYTES) as client:
             response = client.get(url, etag=etag, last_modified=modified)
+        if response.status == 304 and not copies:  # nothing was asked to be "not modified"
+            raise response.failure("answered 304 Not Modified to a request without validators", detail="")
         if response.status != 304:
             response.expect(200)
             kind = response.headers.get("content-type")
@@ -68,6 +71,9 @@ def watch_page(url: str, store: Store, context: SourceContext, clock: Callable[[
         return failed(store, clock, run_id, str(exc.at(host)))
     except (ParserRejectedMarkup, RecursionError) as exc:  # a page the HTML parser gives up on
         return failed(store, clock, run_id, f"{host}: the page could not be read as HTML ({type(exc).__name__})")
+    except Exception as exc:  # a bug or an unforeseen page must not stop the poll (the sources are stored)
+        log.debug("poll %s: unexpected error", ARTICLE, exc_info=True)
+        return failed(store, clock, run_id, f"internal error: {describe_exception(exc)}")
     changed = text is not None and (not copies or not isinstance(copies[-1].data, dict) or copies[-1].data.get("text") != text)
     if changed:
         store.save_snapshot(ARTICLE, url, {"url": url, "text": text}, now=clock())

@@ -5,7 +5,7 @@ HTML parser through BeautifulSoup (no DTD, no entity declarations, no network); 
 the document head, navigation and hidden elements are dropped; block elements end a line, inline
 ones join their text as a browser does. The body is read as UTF-8 when it is valid UTF-8 whatever
 its header says (servers often label UTF-8 pages ISO-8859-1), else as the header's charset, the
-page's own <meta> charset, a detected one or windows-1252: a wrong label does not garble the text.
+page's own <meta> charset or windows-1252: a wrong label does not garble the text.
 
 Locating ignores case, whitespace, punctuation and typographic quotes: both sides are reduced to
 their words (`comparable`), and a quote is on the page when its words occur there in a row.
@@ -39,7 +39,11 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     except UnicodeDecodeError:
         pass
     found = CHARSET.search(content_type or "")
-    dammit = UnicodeDammit(body, known_definite_encodings=[found.group(1)] if found else [], is_html=True)
+    # A UTF-16/32 label without a byte order mark is not believed: decoding bytes that are not
+    # UTF-16 that way "succeeds" with nonsense (a real UTF-16 page starts with a BOM, sniffed anyway).
+    header = [found.group(1)] if found and not found.group(1).lower().startswith(("utf-16", "utf-32")) else []
+    # windows-1252 before any statistical guess, which misreads short pages.
+    dammit = UnicodeDammit(body, known_definite_encodings=header, user_encodings=["windows-1252"], is_html=True)
     return dammit.unicode_markup if dammit.unicode_markup is not None else body.decode("windows-1252", "replace")
 
 

@@ -140,6 +140,7 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
     configured = [s.name for s in config.sources] + ([ARTICLE] if config.article and config.article.url else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week_days(week)
+    listed = [i for s in SECTIONS if s.key in groups for i in sorted(groups[s.key], key=newest_first)]  # as the digest lists them
     notices = [
         NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(n.stored.first_matched or n.at), tz),
                    http_link(n.notice.link))
@@ -157,9 +158,7 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "") for a, b in gaps(store, start, end)),
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE),
-        editors=build_editors(store, config.article, [i for s in SECTIONS if s.key in groups
-                                                      for i in sorted(groups[s.key], key=newest_first)], end, tz)
-        if config.article else None,
+        editors=build_editors(store, config.article, listed, end, tz) if config.article else None,
     )
 
 
