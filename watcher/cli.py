@@ -132,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_check(config: Config) -> int:
-    print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s); database {config.database}")
+    claims = f", {len(config.article.claims)} claim(s)" if config.article else ""
+    print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s){claims}; database {config.database}")
     return EXIT_OK
 
 
@@ -210,7 +211,8 @@ def report_mails(results: Sequence[MailResult]) -> int:
 
 
 def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
-    (write_csv if args.format == "csv" else write_jsonl)(store, sys.stdout)
+    claims = config.article.claims if config.article else ()
+    (write_csv if args.format == "csv" else write_jsonl)(store, sys.stdout, claims)
     return EXIT_OK
 
 

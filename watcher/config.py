@@ -31,12 +31,14 @@ from .checks import (
     string_list,
     text,
 )
+from .claims import ArticleSettings, parse_article
 from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
 from .sources.registry import SOURCE_TYPES
 from .topics import Topic, compile_topics
 
-TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email"}
+TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email",
+            "article"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
 OUTPUTS = ("markdown", "html", "atom")
@@ -75,6 +77,7 @@ class Config:
     outputs: tuple[str, ...] = OUTPUTS  # what is written: the Markdown record first, then the others
     site_url: str | None = None  # where digests/ is published: absolute links in the feed and the mail
     email: EmailSettings | None = None
+    article: ArticleSettings | None = None  # the clinic's page: its claims, and its URL to watch
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -131,6 +134,7 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("timezone", f"unknown time zone {tz_name!r}; use an IANA name such as America/Chicago") from None
     sources = parse_sources(raw["sources"])
+    topics = compile_topics(raw["topics"], "topics", source_names=[s.name for s in sources])
     return Config(
         path=path,
         timezone=tz,
@@ -140,10 +144,12 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         http=parse_http(raw.get("http") or {}),
         schedule=parse_schedule(raw.get("schedule") or {}),
         sources=sources,
-        topics=compile_topics(raw["topics"], "topics", source_names=[s.name for s in sources]),
+        topics=topics,
         outputs=optional(raw, "outputs", "", parse_outputs, OUTPUTS),
         site_url=optional(raw, "site_url", "", site_url, None),
         email=parse_email(raw["email"]) if raw.get("email") is not None else None,
+        article=parse_article(raw["article"], topics=topics, source_names=[s.name for s in sources])
+        if raw.get("article") is not None else None,
     )
 
 

@@ -16,6 +16,8 @@ class Related:
     kind: str
     ref: str = ""
     pmid: str | None = None
+    url: str | None = None  # the other record's page, when the source can tell
+    item_id: str | None = None  # the other record's item id, as this source names its items
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from .claims import ARTICLE
 from .config import Config
 from .errors import SourceError, StoreError, WatcherError
 from .filter import match
 from .model import Item, SourceConfig
+from .page import watch_page
 from .sources.base import Source, SourceContext
 from .sources.registry import SOURCE_TYPES
 from .store import PollRecord, Store, store_failure
@@ -69,8 +71,9 @@ class PollReport:
         return all(s.ok or s.interrupted for s in self.sources)
 
 
-def make_source(source: SourceConfig, config: Config, env: Mapping[str, str], sleep: Callable[[float], None]) -> Source:
-    context = SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep)
+def make_source(source: SourceConfig, config: Config, env: Mapping[str, str], sleep: Callable[[float], None],
+                known: frozenset[str] = frozenset()) -> Source:
+    context = SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep, known=known)
     return SOURCE_TYPES[source.type].build(source, context)
 
 
@@ -110,6 +113,12 @@ def poll(
         if result.interrupted:
             report.interrupted = True
             break
+    # The clinic's page, after the sources: its failure is reported like a failing source's.
+    page = config.article.url if config.article else None
+    if page and not report.interrupted and (only is None or ARTICLE in only):
+        context = SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep)
+        checked = watch_page(page, store, context, clock, run_id=report.run_id)
+        report.sources.append(SourceReport(ARTICLE, checked.ok, int(checked.ok), int(checked.changed), error=checked.error))
     store.finish_run(
         report.run_id,
         now=clock(),
@@ -137,7 +146,7 @@ def poll_source(
     failed_url = None  # the whole request URL (secrets redacted): the log has it, the digest the short form
     log.info("poll %s: start", name)
     try:
-        source = make_source(source_config, config, env, sleep)
+        source = make_source(source_config, config, env, sleep, store.matched_ids(name))
         for batch in source.fetch(store.source_state(name), clock().astimezone(config.timezone)):
             items = unique(batch.items)
             entries = [(item, match(item, config.topics)) for item in items]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .catchup import next_fire_times, poll_due
+from .claims import ARTICLE
 from .config import Config
 from .mail import due_weeks, recipients
 from .store import MailRecord, Store
@@ -58,12 +59,15 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
     states = store.source_states()
     counts = store.item_counts()
     sources = []
-    for source in config.sources:
-        state = states.get(source.name)
-        stored, matched = counts.get(source.name, (0, 0))
+    watched = [(s.name, s.type) for s in config.sources]
+    if config.article and config.article.url:
+        watched.append((ARTICLE, "page"))  # the clinic's page: its failures count like a source's
+    for name, kind in watched:
+        state = states.get(name)
+        stored, matched = counts.get(name, (0, 0))
         sources.append(SourceStatus(
-            name=source.name,
-            type=source.type,
+            name=name,
+            type=kind,
             stored=stored,
             matched=matched,
             last_success=when(state.last_success) if state else None,

@@ -20,7 +20,7 @@ from typing import Any
 from .errors import StoreError, os_reason
 from .labels import Label
 from .model import CORE, Hit, Item, Match, Related, SourceState
-from .notices import Notice, changes
+from .notices import FLAG, Notice, announced, changes
 from .weeks import utc_iso
 
 MIGRATIONS: tuple[str, ...] = (
@@ -151,6 +151,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX labels_item ON labels(item_id, id);
     """,
+    # 7: a notice's own link: the record that carries the news (a retraction or erratum notice)
+    """
+    ALTER TABLE notices ADD COLUMN link TEXT;
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
 OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots", "labels"}
@@ -261,7 +265,7 @@ class SaveResult:
 def item_to_json(item: Item) -> str:
     # Not dataclasses.asdict: its deep copies were most of the cost of saving a batch.
     raw = {f.name: getattr(item, f.name) for f in fields(item)}
-    raw["related"] = [{"kind": r.kind, "ref": r.ref, "pmid": r.pmid} for r in item.related]
+    raw["related"] = [{"kind": r.kind, "ref": r.ref, "pmid": r.pmid, "url": r.url, "item_id": r.item_id} for r in item.related]
     return json.dumps(raw, ensure_ascii=False, sort_keys=True)
 
 
@@ -411,6 +415,10 @@ class Store:
                         " first_matched = COALESCE(first_matched, ?) WHERE id = ?",
                         (item_to_json(item), int(match.matched), match_to_json(match), stamp, first_matched, item.id),
                     )
+                # A record that is news about another stored one (a retraction notice naming it).
+                for target, notice in announced(item):
+                    if conn.execute("SELECT 1 FROM items WHERE id = ?", (target,)).fetchone():
+                        self._add_notice(conn, target, notice, stamp)
             if final:
                 self._ensure_source(conn, source)
                 sets = "last_attempt = ?, last_success = ?, consecutive_failures = 0"
@@ -447,8 +455,13 @@ class Store:
 
     @staticmethod
     def _add_notice(conn: sqlite3.Connection, item_id: str, notice: Notice, stamp: str) -> None:
-        conn.execute("INSERT INTO notices (item_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                     (item_id, stamp, notice.kind, notice.detail))
+        # A flag is news once: a retraction reported by its notice (RetractionOf) is not reported
+        # again when the retracted record itself later says so (RetractionIn).
+        if notice.kind == FLAG and conn.execute("SELECT 1 FROM notices WHERE item_id = ? AND kind = ? AND detail = ?",
+                                                (item_id, notice.kind, notice.detail)).fetchone():
+            return
+        conn.execute("INSERT INTO notices (item_id, at, kind, detail, link) VALUES (?, ?, ?, ?, ?)",
+                     (item_id, stamp, notice.kind, notice.detail, notice.link))
 
     @staticmethod
     def _ensure_source(conn: sqlite3.Connection, source: str) -> None:
@@ -556,11 +569,11 @@ class Store:
     def notices_between(self, start: datetime, end: datetime) -> list[StoredNotice]:
         """News seen in [start, end) about items listed in a digest before `start`, oldest first."""
         rows = self.conn.execute(
-            "SELECT n.kind, n.detail, n.at AS notice_at, i.* FROM notices n JOIN items i ON i.id = n.item_id"
+            "SELECT n.kind, n.detail, n.link, n.at AS notice_at, i.* FROM notices n JOIN items i ON i.id = n.item_id"
             " WHERE n.at >= ? AND n.at < ? AND i.matched = 1 AND i.first_matched < ? ORDER BY n.at, n.id",
             (utc_iso(start), utc_iso(end), utc_iso(start)),
         )
-        return [StoredNotice(self._stored(r), Notice(r["kind"], r["detail"]), r["notice_at"]) for r in rows]
+        return [StoredNotice(self._stored(r), Notice(r["kind"], r["detail"], r["link"]), r["notice_at"]) for r in rows]
 
     def polls_between(self, start: datetime, end: datetime) -> list[PollRecord]:
         rows = self.conn.execute(
@@ -574,6 +587,19 @@ class Store:
             "SELECT MAX(at) FROM polls WHERE source = ? AND ok = 1 AND at < ?", (source, utc_iso(end))
         ).fetchone()
         return str(row[0]) if row[0] is not None else None
+
+    def matched_ids(self, source: str) -> frozenset[str]:
+        """Ids of the source's items that matched a topic (listed, or to be listed, in a digest)."""
+        rows = self.conn.execute("SELECT id FROM items WHERE source = ? AND first_matched IS NOT NULL", (source,))
+        return frozenset(r[0] for r in rows)
+
+    def flag_history(self) -> dict[str, dict[str, str]]:
+        """item id → {flag: when a notice first reported it}, for the flags items gained after first seen."""
+        rows = self.conn.execute("SELECT item_id, detail, MIN(at) FROM notices WHERE kind = ? GROUP BY item_id, detail", (FLAG,))
+        history: dict[str, dict[str, str]] = {}
+        for item_id, flag, at in rows:
+            history.setdefault(item_id, {})[flag] = at
+        return history
 
     def iter_items(self) -> Iterator[StoredItem]:
         for row in self.conn.execute("SELECT * FROM items ORDER BY first_seen, id"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 # C0/C1 controls (tab and newline are folded to spaces instead), zero-width and bidirectional
 # marks, overrides and isolates: they can make a line read differently from what it says.
@@ -30,6 +31,16 @@ def shorten(value: object, limit: int) -> str:
         return text
     cut = text.rfind(" ", 0, limit)
     return text[: cut if cut > limit // 2 else limit].rstrip(" ,;:.") + " …"
+
+
+def http_link(value: str | None) -> str | None:
+    """The URL when it is an http(s) URL with a host, else None: no other scheme becomes a link."""
+    url = plain(value)
+    try:
+        parts = urlsplit(url)
+        return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+    except ValueError:
+        return None
 
 
 def describe_exception(exc: object) -> str:

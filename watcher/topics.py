@@ -140,13 +140,9 @@ def compile_topic(name: str, raw: Any, path: str, source_names: Collection[str] 
     if raw.get("false_friends") is not None:
         ff_path = f"{path}.false_friends"
         false_friends = term_list(raw["false_friends"], ff_path)
-        patterns = [term_pattern(t, f"{ff_path}[{i}]") for i, t in enumerate(false_friends)]
         for i, phrase in enumerate(false_friends):
             check_false_friend(phrase, f"{ff_path}[{i}]", [g.terms for g in groups] + [e.terms for e in excludes])
-        if patterns:
-            # Longest first, so that at one position the longest phrase wins; lookahead finds overlaps.
-            body = "|".join(sorted(patterns, key=len, reverse=True))
-            ff_regex = re.compile(rf"(?=((?<!\w)(?:{body})(?!\w)))", FLAGS)
+        ff_regex = false_friend_regex(false_friends, ff_path)
 
     tiers = None
     if raw.get("tiers") is not None:
@@ -156,6 +152,16 @@ def compile_topic(name: str, raw: Any, path: str, source_names: Collection[str] 
         tiers = compile_tiers(raw["tiers"], f"{path}.tiers", [g.name for g in groups], terms)
 
     return Topic(name, description.strip(), fields, tuple(groups), false_friends, ff_regex, excludes, sources, tiers)
+
+
+def false_friend_regex(phrases: tuple[str, ...], path: str) -> re.Pattern[str] | None:
+    """One lookahead regex finding every false friend, overlapping ones too; None for no phrases."""
+    patterns = [term_pattern(t, f"{path}[{i}]") for i, t in enumerate(phrases)]
+    if not patterns:
+        return None
+    # Longest first, so that at one position the longest phrase wins.
+    body = "|".join(sorted(patterns, key=len, reverse=True))
+    return re.compile(rf"(?=((?<!\w)(?:{body})(?!\w)))", FLAGS)
 
 
 def compile_group(name: str, raw: Any, path: str, fields: tuple[str, ...]) -> Group:

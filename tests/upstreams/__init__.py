@@ -2,9 +2,10 @@
 
 - server.py   the raw-socket threaded server: routes by path, request log, per-label faults
 - faults.py   the catalogue of faults any route can be made to answer with
-- eutils.py   PubMed E-utilities: esearch (history server, date windows), efetch
+- eutils.py   PubMed E-utilities: esearch (history server, date windows, ids), efetch (by history, by id)
 - openfda.py  openFDA: drug/drugsfda, drug/label, drug/enforcement, paged by Link headers
 - feeds.py    RSS/Atom feeds: conditional GET, redirects, pages that are not feeds
+- pages.py    a web page (the clinic's article): ETag / Last-Modified, 304, a body that changes
 
 Each stand-in serves healthy replies and, on the same server, any fault armed for its labels.
 """

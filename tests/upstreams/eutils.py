@@ -12,7 +12,10 @@ The healthy data are either real PubmedArticle elements from the shared corpus
 (`corpus_articles`, `with_pmid`) or records built from the small `Article` dataclass of this
 module (`articles`), never fetched from NCBI.
 
-Labels: "esearch", and "efetch:RETSTART" for each batch ("efetch" matches them all).
+Labels: "esearch", and "efetch:RETSTART" for each batch ("efetch" matches them all). A search
+that asks for its ids (no `usehistory=y`, as the re-check of listed records does) is
+"esearch-ids"; an efetch by `id` list is "efetch-ids".
+`revise` replaces a record by a later version of it, modified (mdat) on a given day.
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ class Article:
     doi: str | None = None
     publication_types: tuple[str, ...] = ("Journal Article",)
     keywords: tuple[str, ...] = ()
+    corrections: tuple[tuple[str, str], ...] = ()  # CommentsCorrections (RefType, PMID), e.g. ("RetractionIn", "9")
+
+
+def comments_corrections(links: Iterable[tuple[str, str]]) -> str:
+    body = "".join(f'<CommentsCorrections RefType="{kind}"><RefSource>J Test. 2026;1:{pmid}</RefSource>'
+                   f'<PMID Version="1">{pmid}</PMID></CommentsCorrections>' for kind, pmid in links)
+    return f"<CommentsCorrectionsList>{body}</CommentsCorrectionsList>" if body else ""
 
 
 def article_xml(a: Article) -> bytes:
@@ -78,7 +88,7 @@ def article_xml(a: Article) -> bytes:
         f"</PubDate></JournalIssue><Title>{e(a.journal)}</Title></Journal><ArticleTitle>{e(a.title)}</ArticleTitle>"
         f"<Abstract><AbstractText>{e(a.abstract)}</AbstractText></Abstract><AuthorList>{authors}</AuthorList>"
         f"<Language>eng</Language><PublicationTypeList>{types}</PublicationTypeList></Article>"
-        f"{'<KeywordList>' + keywords + '</KeywordList>' if keywords else ''}</MedlineCitation>"
+        f"{comments_corrections(a.corrections)}{'<KeywordList>' + keywords + '</KeywordList>' if keywords else ''}</MedlineCitation>"
         f"<PubmedData><ArticleIdList><ArticleId IdType=\"pubmed\">{a.pmid}</ArticleId>{doi}</ArticleIdList></PubmedData>"
         f"</PubmedArticle>\n"
     ).encode()
@@ -100,6 +110,24 @@ def with_pmid(article: bytes, pmid: int) -> bytes:
     clone.find("MedlineCitation/PMID").text = str(pmid)
     for aid in clone.iterfind("PubmedData/ArticleIdList/ArticleId[@IdType='pubmed']"):
         aid.text = str(pmid)
+    return etree.tostring(clone)
+
+
+def revised(article: bytes, *, corrections: Iterable[tuple[str, str]] = (), publication_types: Iterable[str] = ()) -> bytes:
+    """A real record as NCBI revises it (made here, not from NCBI): publication types and
+    CommentsCorrections links added, e.g. ("Retracted Publication",) and ("RetractionIn", PMID)."""
+    clone = copy.deepcopy(etree.fromstring(article, SAFE_PARSER))
+    citation = clone.find("MedlineCitation")
+    types = citation.find("Article/PublicationTypeList")
+    for kind in publication_types:
+        etree.SubElement(types, "PublicationType").text = kind
+    links = citation.find("CommentsCorrectionsList")
+    if links is None:
+        links = etree.SubElement(citation, "CommentsCorrectionsList")
+    for kind, pmid in corrections:
+        link = etree.SubElement(links, "CommentsCorrections", RefType=kind)
+        etree.SubElement(link, "RefSource").text = f"Notice {pmid}"
+        etree.SubElement(link, "PMID", Version="1").text = pmid
     return etree.tostring(clone)
 
 
@@ -165,6 +193,15 @@ class Eutils:
             pmid = record.pmid if isinstance(record, Article) else pmid_of(record)
             self.records.append(Record(xml, pmid, {"edat": edat, "mdat": mdat or edat}))
 
+    def revise(self, pmid: str, record: Article | bytes, *, mdat: date) -> None:
+        """A later version of a stored record (a retraction added, say), modified on `mdat`."""
+        xml = article_xml(record) if isinstance(record, Article) else record
+        for i, old in enumerate(self.records):
+            if old.pmid == pmid:
+                self.records[i] = Record(xml, pmid, {**old.dates, "mdat": mdat})
+                return
+        raise KeyError(pmid)
+
     def ids(self) -> set[str]:
         """The item ids the poller makes of every record."""
         return {f"pubmed:{r.pmid}" for r in self.records}
@@ -178,6 +215,12 @@ class Eutils:
         except ValueError as exc:  # what NCBI would not have understood either
             return Answer("esearch", "pubmed", Reply(200, f"<eSearchResult><ERROR>{xml_escape(str(exc))}</ERROR>"
                                                           "</eSearchResult>".encode(), XML))
+        if args.get("usehistory") != "y":  # the ids themselves, up to retmax
+            retmax = int(args.get("retmax", 20))
+            ids = "".join(f"<Id>{r.pmid}</Id>" for r in hits[:retmax])
+            body = (ESEARCH_HEAD + f"<eSearchResult><Count>{len(hits)}</Count><RetMax>{min(retmax, len(hits))}</RetMax>"
+                    f"<RetStart>0</RetStart><IdList>{ids}</IdList></eSearchResult>\n").encode()
+            return Answer("esearch-ids", "pubmed", Reply(200, body, XML))
         key = f"MCID_standin{next(self._keys)}"
         self.histories[key] = hits
         ids = "<IdList/>"  # usehistory=y with retmax=0, as the poller asks
@@ -199,6 +242,11 @@ class Eutils:
 
     def efetch(self, request: Request) -> Answer:
         args = request.query
+        if "id" in args:
+            wanted = set(args["id"].split(","))
+            body = EFETCH_HEAD + b"".join(r.xml if r.xml.endswith(b"\n") else r.xml + b"\n"
+                                          for r in self.records if r.pmid in wanted) + EFETCH_TAIL
+            return Answer("efetch-ids", "pubmed", Reply(200, body, XML))
         start, size = int(args.get("retstart", 0)), int(args.get("retmax", 20))
         label = f"efetch:{start}"
         hits = self.histories.get(args.get("WebEnv", ""))

@@ -11,17 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from ..catchup import gaps
+from ..claims import ARTICLE
 from ..config import Config
 from ..model import CORE, RELATED, Hit
 from ..notices import FLAG, UPDATE
 from ..sections import SECTIONS, flags_of, section_of
 from ..store import PollRecord, Store, StoredItem
-from ..text import plain, shorten
+from ..text import http_link, plain, shorten
 from ..weeks import iso_week, local_stamp, parse_utc, utc_iso, week_bounds, week_days
+from .editors import EditorsView, build_editors
 
 ABSTRACT_CHARS = 320
 TITLE_CHARS = 400  # real titles are shorter; a 100 kB "title" from a hostile feed is cut, not shown whole
@@ -95,6 +96,7 @@ class NoticeView:
     detail: str
     entry: Entry
     listed_in: str  # the week whose digest listed the item as new
+    link: str | None = None  # the notice's own page (the retraction or erratum notice), an http(s) link
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,7 @@ class DigestView:
     corrections: tuple[NoticeView, ...] = ()  # flags an item gained: retraction, erratum, concern
     updates: tuple[NoticeView, ...] = ()  # tracked values that changed, e.g. a trial's status
     also_matched: tuple[Entry, ...] = ()  # related items: matched the terms, subject something else
+    editors: EditorsView | None = None  # the article's claims with this week's evidence; None: no `article`
 
     @property
     def failing(self) -> tuple[SourceLine, ...]:
@@ -140,11 +143,13 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
     counts: dict[str, int] = {}
     for stored in items:
         counts[stored.item.source] = counts.get(stored.item.source, 0) + 1
-    configured = [s.name for s in config.sources]
+    configured = [s.name for s in config.sources] + ([ARTICLE] if config.article and config.article.url else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week_days(week)
+    listed = [i for s in SECTIONS if s.key in groups for i in sorted(groups[s.key], key=newest_first)]  # as the digest lists them
     notices = [
-        NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(n.stored.first_matched or n.at), tz))
+        NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(n.stored.first_matched or n.at), tz),
+                   http_link(n.notice.link))
         for n in store.notices_between(start, end)
     ]
     return DigestView(
@@ -160,6 +165,7 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE),
         also_matched=tuple(entry_for(i) for i in sorted(related, key=strongest_first)),
+        editors=build_editors(store, config.article, listed, end, tz) if config.article else None,
     )
 
 
@@ -213,16 +219,6 @@ def matched_terms(hits: Iterable[Hit]) -> tuple[MatchedTerm, ...]:
         if spelled != hit.term.lower().strip('"') and spelled not in seen:
             seen.append(spelled)
     return tuple(MatchedTerm(plain(term), tuple(spellings[term][:3]), tuple(where)) for term, where in fields.items())
-
-
-def http_link(value: str | None) -> str | None:
-    """The URL when it is an http(s) URL with a host, else None: no other scheme becomes a link."""
-    url = plain(value)
-    try:
-        parts = urlsplit(url)
-        return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
-    except ValueError:
-        return None
 
 
 def strongest_first(stored: StoredItem) -> tuple[float, bool, str, str]:

@@ -44,6 +44,9 @@ class SourceContext:
     contact: Contact
     env: Mapping[str, str]  # API keys are read from the environment, never from feeds.yaml
     sleep: Callable[[float], None]  # waits between tries; a stop request ends it early
+    # Ids of this source's stored items that matched a topic: listed in a digest, so a source that
+    # can re-check them for later news (a retraction, an erratum) does; see pubmed.py.
+    known: frozenset[str] = frozenset()
 
 
 class Source(Protocol):

@@ -1,4 +1,12 @@
-"""PubMed through NCBI E-utilities: esearch (history server) for a date window, then efetch in batches."""
+"""PubMed through NCBI E-utilities: esearch (history server) for a date window, then efetch in batches.
+
+Then the re-check of records already listed in a digest, for retractions, errata and expressions
+of concern added to them since: one esearch of the same window by modification date
+(`datetype=mdat`, ids only), kept to the listed PMIDs, and an efetch by id of those that changed,
+RECHECK_BATCH ids per GET. Re-saved, a record that gained a flag becomes a notice (store.py).
+This costs 1 + ⌈changed listed records / 200⌉ requests a poll, usually 1, however many records
+were ever listed; fetching every listed PMID by id (POST) would cost ⌈listed / 200⌉, growing for ever.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +19,15 @@ from typing import Any
 from ..checks import between, check_keys, optional, text
 from ..errors import UpstreamError
 from ..http import HttpClient
-from ..model import SourceConfig, SourceState
+from ..model import Item, SourceConfig, SourceState
 from .base import Batch, SourceContext, client_for
-from .pubmed_xml import EsearchResult, iter_efetch, parse_esearch, to_item
+from .pubmed_xml import ITEM_PREFIX, EsearchResult, iter_efetch, parse_esearch, to_item
 from .window import DateWindow, window
 
 log = logging.getLogger(__name__)
 
 ESEARCH_CAP = 9999  # esearch will not page past this many ids for one query
+RECHECK_BATCH = 200  # ids per efetch GET: NCBI asks for POST above about 200 ids; this URL stays under 2.5 kB
 DATE_FMT = "%Y/%m/%d"
 API_KEY_ENV = "NCBI_API_KEY"
 
@@ -31,9 +40,10 @@ class PubmedSettings:
     batch_size: int = 500
 
 
-def date_params(span: DateWindow) -> dict[str, str]:
-    """New since: the Entrez date (when PubMed first listed the record), inclusive on both ends."""
-    return {"datetype": "edat", "mindate": span.start.strftime(DATE_FMT), "maxdate": span.end.strftime(DATE_FMT)}
+def date_params(span: DateWindow, datetype: str = "edat") -> dict[str, str]:
+    """New since: the Entrez date (when PubMed first listed the record), inclusive on both ends;
+    `mdat`: changed since (the record's last modification)."""
+    return {"datetype": datetype, "mindate": span.start.strftime(DATE_FMT), "maxdate": span.end.strftime(DATE_FMT)}
 
 
 class PubmedSource:
@@ -54,10 +64,13 @@ class PubmedSource:
         api_key = context.env.get(API_KEY_ENV) or None
         # NCBI's published limits: 3 requests/s, 10 with a key.
         client = client_for(context, rate=10.0 if api_key else 3.0, secrets=[api_key or ""])
-        return cls(source, tool=context.contact.tool, email=context.contact.email, api_key=api_key, client=client)
+        return cls(source, tool=context.contact.tool, email=context.contact.email, api_key=api_key, client=client,
+                   known=context.known)
 
-    def __init__(self, source: SourceConfig, *, tool: str, email: str, api_key: str | None, client: HttpClient) -> None:
+    def __init__(self, source: SourceConfig, *, tool: str, email: str, api_key: str | None, client: HttpClient,
+                 known: frozenset[str] = frozenset()) -> None:
         self.name = source.name
+        self.listed = frozenset(i.removeprefix(ITEM_PREFIX) for i in known if i.startswith(ITEM_PREFIX))  # PMIDs
         self.settings: PubmedSettings = source.settings
         self.base = source.url if source.url.endswith("/") else source.url + "/"
         self.client = client
@@ -72,9 +85,13 @@ class PubmedSource:
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:
         s = self.settings
         whole = window(self.name, state.cursor, now.date(), lookback_days=s.lookback_days, overlap_days=s.overlap_days)
+        fetched: set[str] = set()
         for found in self.searches(whole):
-            yield from self.fetch_found(found)
-        # Reached only when every window was fetched: now the cursor may move.
+            for batch in self.fetch_found(found):
+                fetched.update(item.id.removeprefix(ITEM_PREFIX) for item in batch.items)
+                yield batch
+        yield from self.recheck(whole, self.listed - fetched)
+        # Reached only when every window was fetched and re-checked: now the cursor may move.
         yield Batch(items=(), final=True, cursor=whole.cursor)
 
     def searches(self, span: DateWindow) -> Iterator[EsearchResult]:
@@ -120,3 +137,33 @@ class PubmedSource:
                 # Records withdrawn between esearch and efetch are rare but real; do not fail the poll.
                 log.warning("%s: efetch at retstart %d gave %d of %d records", self.name, start, len(items), expected)
             yield Batch(items=items)
+
+    # ---- the re-check of listed records ----
+
+    def recheck(self, span: DateWindow, listed: frozenset[str]) -> Iterator[Batch]:
+        """The listed records (PMIDs) modified in the window, fetched again."""
+        if not listed:
+            return
+        changed = sorted(set(self.changed_ids(span)) & listed, key=lambda pmid: (len(pmid), pmid))
+        log.info("%s: %d of %d listed records changed in %s..%s", self.name, len(changed), len(listed), span.start, span.end)
+        for start in range(0, len(changed), RECHECK_BATCH):
+            yield Batch(items=self.efetch_ids(changed[start : start + RECHECK_BATCH]))
+
+    def changed_ids(self, span: DateWindow) -> Iterator[str]:
+        """PMIDs of the query's records modified in the window (ids only, split as `searches` does)."""
+        params = {**self.common, "term": self.settings.query, "retmax": str(ESEARCH_CAP), **date_params(span, "mdat")}
+        found = parse_esearch(self.client.get(self.base + "esearch.fcgi", params=params).expect(200).body)
+        if found.count <= ESEARCH_CAP:
+            yield from found.ids
+            return
+        if span.start == span.end:
+            raise UpstreamError(f"{found.count} records changed on the single day {span.start}: more than one esearch lists")
+        for half in span.halves():
+            yield from self.changed_ids(half)
+
+    def efetch_ids(self, pmids: list[str]) -> tuple[Item, ...]:
+        params = {**self.common, "id": ",".join(pmids), "retmode": "xml"}
+        with self.client.open(self.base + "efetch.fcgi", params=params) as (status, _headers, stream):
+            if status != 200:
+                raise stream.target.error(f"HTTP {status} fetching {len(pmids)} records by id ({stream.target.where})")
+            return tuple(to_item(record, self.name) for record in iter_efetch(stream))

@@ -11,7 +11,7 @@ import calendar
 import io
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -20,7 +20,7 @@ from lxml import etree
 from ..errors import ParseError, UpstreamError
 from ..model import Item, Related
 
-__all__ = ["RELATED_KINDS", "EsearchResult", "PubmedRecord", "iter_efetch", "parse_esearch", "to_item"]
+__all__ = ["ITEM_PREFIX", "RELATED_KINDS", "EsearchResult", "PubmedRecord", "iter_efetch", "parse_esearch", "to_item"]
 
 # Parser options shared by every parse. resolve_entities=False leaves references as unexpanded
 # nodes (lxml 6.1's default 'internal' expands internal ones); libxml2 (2.14 here) still aborts
@@ -441,11 +441,25 @@ def _integer(root: etree._Element, tag: str, *, required: bool = False) -> int:
 # ---- to the pipeline ----
 
 
+ITEM_PREFIX = "pubmed:"  # an item's id is the prefix and its PMID
+
+
+def page_of(pmid: str) -> str:
+    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+
+
+def linked(related: Related) -> Related:
+    """A CommentsCorrections link with the other record's page and item id, when it names a PMID."""
+    if not (related.pmid and related.pmid.isascii() and related.pmid.isdigit()):
+        return related
+    return replace(related, url=page_of(related.pmid), item_id=ITEM_PREFIX + related.pmid)
+
+
 def to_item(record: PubmedRecord, source: str) -> Item:
     return Item(
-        id=f"pubmed:{record.pmid}",
+        id=ITEM_PREFIX + record.pmid,
         source=source,
-        url=f"https://pubmed.ncbi.nlm.nih.gov/{record.pmid}/",
+        url=page_of(record.pmid),
         title=record.title,
         abstract=record.abstract,
         date=record.pub_date,
@@ -455,7 +469,7 @@ def to_item(record: PubmedRecord, source: str) -> Item:
         publication_types=record.publication_types,
         mesh_headings=record.mesh_headings,
         keywords=record.keywords,
-        related=record.related,
+        related=tuple(linked(r) for r in record.related),
         extra={
             "pmid": record.pmid,
             "pub_year": record.pub_year,

@@ -1,0 +1,126 @@
+""""For the editors": the article's claims with this week's items that bear on them, and what the
+watched page says now. Part of the DigestView, raw text like the rest of it.
+
+A function of the store, the week and the config: claims are matched here, from the stored items
+and feeds.yaml's rules (an edited claim takes effect in the next digest), and located on the
+latest copy of the page fetched before the week ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ..claims import ARTICLE, ArticleSettings, matching
+from ..page_text import comparable, contains
+from ..sections import SECTIONS, section_of
+from ..store import Snapshot, Store, StoredItem
+from ..text import http_link, plain, shorten
+from ..weeks import local_stamp, parse_utc
+
+TITLE_CHARS = 300
+SECTION_TITLES = {s.key: s.title for s in SECTIONS}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimItem:
+    """One of this week's items bearing on a claim."""
+
+    id: str
+    title: str
+    url: str | None  # an http(s) link the source gave, or None
+    evidence: str  # the kind of evidence: the digest section the item is listed in
+    date: str | None
+    terms: tuple[str, ...]  # the claim terms that matched, as feeds.yaml writes them
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimView:
+    id: str
+    text: str
+    items: tuple[ClaimItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MissingClaim:
+    """A claim whose text the page does not carry."""
+
+    id: str
+    text: str
+    removed: bool  # True: an earlier copy of the page said it; False: no copy ever did
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    url: str | None
+    fetched: bool  # a copy of the page is stored (else nothing below is known)
+    first_fetched: str | None  # local date of the first copy
+    changed: str | None  # local date of the latest change; None while it is unchanged since the first copy
+    checked: str | None  # the last successful fetch, local time
+    missing: tuple[MissingClaim, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EditorsView:
+    claims: tuple[ClaimView, ...]  # the claims with at least one item this week, in feeds.yaml order
+    quiet: tuple[str, ...]  # ids of the claims with nothing new this week
+    page: PageView | None  # None: the page is not watched (no article.url)
+
+
+def build_editors(store: Store, article: ArticleSettings, items: Sequence[StoredItem], end: datetime,
+                  tz: ZoneInfo) -> EditorsView:
+    """`items` are the week's new items in the order the digest lists them."""
+    found: dict[str, list[ClaimItem]] = {c.id: [] for c in article.claims}
+    for stored in items:
+        for match in matching(stored.item, article.claims):
+            found[match.claim.id].append(claim_item(stored, match.terms))
+    return EditorsView(
+        claims=tuple(ClaimView(c.id, c.text, tuple(found[c.id])) for c in article.claims if found[c.id]),
+        quiet=tuple(c.id for c in article.claims if not found[c.id]),
+        page=page_view(store, article, end, tz) if article.url else None,
+    )
+
+
+def claim_item(stored: StoredItem, terms: tuple[str, ...]) -> ClaimItem:
+    item = stored.item
+    return ClaimItem(
+        id=item.id,
+        title=shorten(item.title, TITLE_CHARS) or "(untitled)",
+        url=http_link(item.url),
+        evidence=SECTION_TITLES[section_of(item)],
+        date=plain(item.date) or None,
+        terms=tuple(plain(t) for t in terms),
+    )
+
+
+def page_view(store: Store, article: ArticleSettings, end: datetime, tz: ZoneInfo) -> PageView:
+    assert article.url is not None
+    copies = store.snapshots(ARTICLE, article.url, before=end)
+    checked = local_stamp(store.last_success_before(ARTICLE, end), tz)
+    if not copies:
+        return PageView(http_link(article.url), False, None, None, checked, ())
+    latest, earlier = page_words(copies[-1]), [page_words(s) for s in copies[:-1]]
+    missing = []
+    for claim in article.claims:
+        quote = comparable(claim.text)
+        if not contains(latest, quote):
+            missing.append(MissingClaim(claim.id, claim.text, any(contains(words, quote) for words in earlier)))
+    return PageView(
+        url=http_link(article.url),
+        fetched=True,
+        first_fetched=local_day(copies[0].at, tz),
+        changed=local_day(copies[-1].at, tz) if len(copies) > 1 else None,
+        checked=checked,
+        missing=tuple(missing),
+    )
+
+
+def page_words(snapshot: Snapshot) -> str:
+    data = snapshot.data if isinstance(snapshot.data, dict) else {}
+    return comparable(str(data.get("text") or ""))
+
+
+def local_day(stamp: str, tz: ZoneInfo) -> str:
+    return f"{parse_utc(stamp).astimezone(tz):%Y-%m-%d}"
