@@ -131,13 +131,14 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("timezone", f"unknown time zone {tz_name!r}; use an IANA name such as America/Chicago") from None
     sources = parse_sources(raw["sources"])
+    contact = parse_contact(raw.get("contact") or {})
     return Config(
         path=path,
         timezone=tz,
         database=base / optional(raw, "database", "", text, "watcher.db"),
         digests=base / optional(raw, "digests", "", text, "digests"),
-        contact=parse_contact(raw.get("contact") or {}),
-        http=parse_http(raw.get("http") or {}),
+        contact=contact,
+        http=parse_http(raw.get("http") or {}, contact),
         schedule=parse_schedule(raw.get("schedule") or {}),
         sources=sources,
         topics=compile_topics(raw["topics"], "topics", source_names=[s.name for s in sources]),
@@ -199,7 +200,12 @@ def parse_contact(raw: Any) -> Contact:
     return Contact(tool=optional(raw, "tool", "contact", text, "watcher"), email=email)
 
 
-def parse_http(raw: Any) -> HttpSettings:
+def default_user_agent(contact: Contact) -> str:
+    """fda.gov answers library agents with a redirect to an "apology" page: say who asks, and how to reach them."""
+    return f"watcher/{__version__} (+{contact.email})" if contact.email else f"watcher/{__version__} (literature watch)"
+
+
+def parse_http(raw: Any, contact: Contact = Contact("watcher", "")) -> HttpSettings:
     raw = mapping(raw, "http")
     check_keys(raw, "http", {"user_agent", "timeout", "deadline", "max_mb"})
     timeout = optional(raw, "timeout", "http", lambda v, p: number(v, p, 1, 600), 30.0)
@@ -207,7 +213,7 @@ def parse_http(raw: Any) -> HttpSettings:
     if deadline < timeout:
         raise ConfigError("http.deadline", f"must be at least http.timeout ({timeout:g} s), not {deadline:g}")
     return HttpSettings(
-        user_agent=optional(raw, "user_agent", "http", text, f"watcher/{__version__} (literature watch)"),
+        user_agent=optional(raw, "user_agent", "http", text, default_user_agent(contact)),
         timeout=timeout,
         max_mb=optional(raw, "max_mb", "http", between(1, 2000), 200),
         deadline=deadline,
