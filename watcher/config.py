@@ -205,7 +205,7 @@ def default_user_agent(contact: Contact) -> str:
     return f"watcher/{__version__} (+{contact.email})" if contact.email else f"watcher/{__version__} (literature watch)"
 
 
-def parse_http(raw: Any, contact: Contact = Contact("watcher", "")) -> HttpSettings:
+def parse_http(raw: Any, contact: Contact) -> HttpSettings:
     raw = mapping(raw, "http")
     check_keys(raw, "http", {"user_agent", "timeout", "deadline", "max_mb"})
     timeout = optional(raw, "timeout", "http", lambda v, p: number(v, p, 1, 600), 30.0)
