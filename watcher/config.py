@@ -33,10 +33,12 @@ from .checks import (
 )
 from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
+from .regulatory import RegulatorySettings, parse_regulatory
 from .sources.registry import SOURCE_TYPES
 from .topics import Topic, compile_topics
 
 TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email"}
+TOP_KEYS |= {"regulatory"}  # the digest's regulatory board: products and curated facts (regulatory.py)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
 OUTPUTS = ("markdown", "html", "atom")
@@ -75,6 +77,7 @@ class Config:
     outputs: tuple[str, ...] = OUTPUTS  # what is written: the Markdown record first, then the others
     site_url: str | None = None  # where digests/ is published: absolute links in the feed and the mail
     email: EmailSettings | None = None
+    regulatory: RegulatorySettings | None = None  # the products and facts of the digest's board
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -145,6 +148,7 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         outputs=optional(raw, "outputs", "", parse_outputs, OUTPUTS),
         site_url=optional(raw, "site_url", "", site_url, None),
         email=parse_email(raw["email"]) if raw.get("email") is not None else None,
+        regulatory=parse_regulatory(raw["regulatory"], sources) if raw.get("regulatory") is not None else None,
     )
 
 
