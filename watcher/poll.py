@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from .board_poll import poll_products
 from .config import Config
 from .errors import SourceError, StoreError, WatcherError
 from .filter import match
 from .model import Item, SourceConfig
+from .regulatory import REGULATORY
 from .sources.base import Source, SourceContext
 from .sources.registry import SOURCE_TYPES
 from .store import PollRecord, Store, store_failure
@@ -110,6 +112,13 @@ def poll(
         if result.interrupted:
             report.interrupted = True
             break
+    # Then the regulatory board: each watched product's whole record, a snapshot per poll (board_poll.py).
+    if config.regulatory is not None and not report.interrupted and (only is None or REGULATORY in only):
+        try:
+            step = poll_products(config, store, run_id=report.run_id, clock=clock, env=env, sleep=sleep)
+            report.sources.append(SourceReport(REGULATORY, step.ok, step.fetched, step.new, step.new, step.error))
+        except Interrupted:
+            report.interrupted = True
     store.finish_run(
         report.run_id,
         now=clock(),

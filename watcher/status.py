@@ -7,6 +7,7 @@ from datetime import datetime
 
 from .catchup import next_fire_times, poll_due
 from .config import Config
+from .regulatory import REGULATORY
 from .store import Store
 from .weeks import parse_utc, previous_week
 
@@ -50,12 +51,15 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
     states = store.source_states()
     counts = store.item_counts()
     sources = []
-    for source in config.sources:
-        state = states.get(source.name)
-        stored, matched = counts.get(source.name, (0, 0))
+    watched = [(s.name, s.type) for s in config.sources]
+    if config.regulatory is not None:  # the board's fetches are recorded like a source's polls
+        watched.append((REGULATORY, "regulatory board"))
+    for name, kind in watched:
+        state = states.get(name)
+        stored, matched = counts.get(name, (0, 0))
         sources.append(SourceStatus(
-            name=source.name,
-            type=source.type,
+            name=name,
+            type=kind,
             stored=stored,
             matched=matched,
             last_success=when(state.last_success) if state else None,

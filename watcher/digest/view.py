@@ -18,10 +18,12 @@ from ..catchup import gaps
 from ..config import Config
 from ..model import Hit
 from ..notices import FLAG, UPDATE
+from ..regulatory import REGULATORY
 from ..sections import SECTIONS, flags_of, section_of
 from ..store import PollRecord, Store, StoredItem
 from ..text import plain, shorten
 from ..weeks import iso_week, local_stamp, parse_utc, utc_iso, week_bounds, week_days
+from .board import BoardView, build_board
 
 ABSTRACT_CHARS = 320
 TITLE_CHARS = 400  # real titles are shorter; a 100 kB "title" from a hostile feed is cut, not shown whole
@@ -107,6 +109,7 @@ class DigestView:
     gaps: tuple[Gap, ...] = ()
     corrections: tuple[NoticeView, ...] = ()  # flags an item gained: retraction, erratum, concern
     updates: tuple[NoticeView, ...] = ()  # tracked values that changed, e.g. a trial's status
+    board: BoardView | None = None  # the regulatory board that opens the digest (board.py)
 
     @property
     def failing(self) -> tuple[SourceLine, ...]:
@@ -134,7 +137,7 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
     counts: dict[str, int] = {}
     for stored in items:
         counts[stored.item.source] = counts.get(stored.item.source, 0) + 1
-    configured = [s.name for s in config.sources]
+    configured = [s.name for s in config.sources] + ([REGULATORY] if config.regulatory else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week_days(week)
     notices = [
@@ -153,6 +156,7 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "") for a, b in gaps(store, start, end)),
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE),
+        board=build_board(store, config.regulatory, end=end, last_day=sunday, tz=tz) if config.regulatory else None,
     )
 
 
