@@ -10,12 +10,15 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from tests import configs
 from tests.configs import DRUG_TOPIC
 from tests.polls import NOW, WEEK, Polled, run_poll
+from tests.test_hostile import ALLOWED_TAGS, C0, HOSTILE, INVISIBLE, LONG, SECTION_TITLES, Page
+from tests.test_hostile import render as render_markdown
 from tests.upstreams import faults, fixture
 from tests.upstreams.openfda import OpenFDA, json_reply, results_of
 from watcher.config import Config
@@ -23,6 +26,7 @@ from watcher.digest.publish import render
 from watcher.product import KIND
 from watcher.status import status
 from watcher.store import Store
+from watcher.text import plain
 from watcher.weeks import utc_iso
 
 SPRAVATO, KETALAR, UNKNOWN = "NDA211243", "NDA016812", "NDA099999"
@@ -319,3 +323,73 @@ def test_a_board_never_fetched_says_since_when_it_fails(tmp_path, fake):
     assert polled.source("regulatory").fetched == 0 and "connection reset" in polled.source("regulatory").error
     block = block_of(digest(config), KETALAR)
     assert "Not fetched yet" in block and "> **Stale since 2026-11-24 12:00 CST: every fetch of this product since then failed.**" in block
+
+
+# ---- hostile text in every field ----
+
+BOARD_TAGS = ALLOWED_TAGS | {"h3"}
+HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "section", "div", "h1", "h2", "h3", "p", "a", "ul",
+             "ol", "li", "strong", "em", "span", "blockquote", "br", "table", "thead", "tbody", "tr", "th", "td"}
+
+
+def hostile_record(text: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Our Spravato fixtures with `text` in every field the board or a change shows, links included."""
+    record, labels = records()[SPRAVATO]
+    record.update(sponsor_name=text, openfda={"brand_name": [text], "generic_name": [text]})
+    record["products"] = [{"product_number": "001", "brand_name": text, "dosage_form": text, "route": text,
+                           "marketing_status": text, "active_ingredients": [{"name": text, "strength": text}]},
+                          {"product_number": text, "marketing_status": "Prescription"}]
+    record["submissions"].append({
+        "submission_type": "SUPPL", "submission_number": "14", "submission_status": "AP", "submission_status_date": "20261120",
+        "submission_class_code": "EFFICACY", "submission_class_code_description": f"Efficacy {text}", "review_priority": text,
+        "application_docs": [{"type": "Letter", "url": "javascript:alert(1)"}, {"type": text, "url": f"https://x.example/{text}"}],
+    })
+    labels[0].update(version=text, boxed_warning=[text], indications_and_usage=[text], warnings_and_cautions=[text],
+                     openfda={**labels[0]["openfda"], "manufacturer_name": [text]})
+    labels[0]["set_id"] = f"6d9d) [x](javascript:alert(1)) {text}"
+    return record, labels
+
+
+@pytest.mark.parametrize("key", [*HOSTILE, "c0-controls", "long"])
+def test_hostile_text_in_every_field_is_inert_on_the_board(tmp_path, fake, key):
+    text = {**HOSTILE, "c0-controls": C0, "long": LONG}[key]
+    fact = {"statement": "Facts are ours, yet escaped: [x](javascript:alert(1)) <b>b</b> | a |", "date": "2022-02",
+            "source": "https://fda.example/fact", "checked": "2026-11-30"}
+    config = board_config(tmp_path, fake, facts=[fact])
+    run_poll(config)
+    fake.product(SPRAVATO, *hostile_record(text))
+    polled = run_poll(config, now=NOW + timedelta(days=1))
+    assert polled.report.ok and board_items(polled)  # the hostile record also made changes: items with its text
+    supplement = polled.items["regulatory:NDA211243:submission:SUPPL-14:AP"].item
+    # The javascript: letter is no link; the next document is, unless its URL is huge: then Drugs@FDA's page.
+    assert supplement.url.startswith("https://x.example/" if key != "long" else "https://www.accessdata.fda.gov/scripts/")
+    markdown = digest(config)
+    page = Page()
+    page.feed(render_markdown(markdown))
+    page.close()
+    assert {tag for tag, _ in page.tags} <= BOARD_TAGS, {tag for tag, _ in page.tags} - BOARD_TAGS
+    assert [h for h in page.headings if h[0] == "h1"] == [("h1", f"Literature watch {WEEK}")]
+    assert {re.sub(r" \(\d+\)$", "", t) for tag, t in page.headings if tag == "h2"} <= SECTION_TITLES | {"Regulatory board"}
+    hrefs = [value for tag, attrs in page.tags if tag == "a" for name, value in attrs if name == "href"]
+    assert hrefs and all(urlsplit(h).scheme == "https" and urlsplit(h).hostname for h in hrefs), hrefs
+    # A hostile set id stays inside DailyMed's query; the document link the record gave stays under its own host.
+    assert not any("javascript" in unquote(h).split("?")[0] for h in hrefs if urlsplit(h).hostname != "x.example")
+    assert {urlsplit(h).hostname for h in hrefs} <= {"www.accessdata.fda.gov", "dailymed.nlm.nih.gov", "x.example", "fda.example"}
+    shown = "".join(page.text)
+    if key != "long":
+        assert plain(text) in shown, key
+    assert "[x](javascript:alert(1)) <b>b</b> | a |" in shown
+    assert not INVISIBLE.search(shown) and not INVISIBLE.search(markdown)
+    assert max(len(line) for line in markdown.splitlines()) < 4000
+
+    html_page = Page()
+    html_page.feed(digest(config, fmt="html"))
+    html_page.close()
+    assert {tag for tag, _ in html_page.tags} <= HTML_TAGS, {tag for tag, _ in html_page.tags} - HTML_TAGS
+    for tag, attrs in html_page.tags:
+        for name, value in attrs:
+            assert not name.lower().startswith("on"), (tag, name, value)
+            if name == "href":
+                assert urlsplit(value or "").scheme == "https" or re.fullmatch(r"(index|2026-W\d\d)\.html(#[a-z0-9-]+)?", value or ""), value
+    if key != "long":
+        assert plain(text) in "".join(html_page.text), key

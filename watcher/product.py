@@ -156,7 +156,7 @@ def _str(value: Any) -> str:
 
 
 def _list(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, (list, tuple)) else []
 
 
 def _fields(cls: Any, data: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:

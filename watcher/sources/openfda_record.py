@@ -9,7 +9,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..product import Document, Label, Marketed, ProductSnapshot, Submission
 from ..text import shorten
@@ -21,6 +21,7 @@ FIELD_CHARS = 200  # codes, names, statuses: short in every real record
 MAX_SUBMISSIONS = 1000  # far above any real application; a bound on hostile input
 MAX_PRODUCTS = 200
 MAX_DOCUMENTS = 20
+MAX_URL = 2000  # real document links are short; a longer one is not shown as a link
 # Where a label names its REMS, in the order the board reports the first one found.
 REMS_SECTIONS = (("boxed_warning", "boxed warning"), ("warnings_and_cautions", "warnings and precautions"),
                  ("warnings", "warnings"), ("dosage_and_administration", "dosage and administration"),
@@ -37,6 +38,16 @@ def drugsfda_page(application: str) -> str:
 
 def dailymed_page(set_id: str) -> str:
     return f"https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid={quote(set_id, safe='')}"
+
+
+def web_link(value: Any) -> str:
+    """A document link as an https URL, or "" when it is not an http(s) URL with a host (or is huge)."""
+    url = document_url(plain(value)) if plain(value) else ""
+    try:
+        parts = urlsplit(url)
+        return url if parts.scheme == "https" and parts.hostname and len(url) <= MAX_URL else ""
+    except ValueError:
+        return ""
 
 
 def short(value: Any) -> str:
@@ -79,8 +90,8 @@ def marketed(record: Mapping[str, Any]) -> list[Marketed]:
 def submissions(record: Mapping[str, Any]) -> list[Submission]:
     out = []
     for s in _dicts(record.get("submissions"))[:MAX_SUBMISSIONS]:
-        docs = [Document(type=short(d.get("type")) or "document", url=document_url(d["url"]), date=iso(fda_date(d.get("date"))))
-                for d in _dicts(s.get("application_docs"))[:MAX_DOCUMENTS] if plain(d.get("url"))]
+        docs = [Document(type=short(d.get("type")) or "document", url=url, date=iso(fda_date(d.get("date"))))
+                for d in _dicts(s.get("application_docs"))[:MAX_DOCUMENTS] if (url := web_link(d.get("url")))]
         out.append(Submission(
             type=short(s.get("submission_type")), number=short(s.get("submission_number")),
             status=short(s.get("submission_status")), date=iso(fda_date(s.get("submission_status_date"))),
@@ -93,6 +104,7 @@ def submissions(record: Mapping[str, Any]) -> list[Submission]:
 
 def current_label(records: list[dict[str, Any]]) -> Label | None:
     """The application holder's latest label: repackagers' labels name the application too."""
+    records = [r for r in records if short(r.get("set_id")) or short(first(harmonised(r).get("spl_set_id")))]
     if not records:
         return None
 
@@ -105,8 +117,6 @@ def current_label(records: list[dict[str, Any]]) -> Label | None:
     record = max(records, key=rank)
     openfda = harmonised(record)
     set_id = short(record.get("set_id")) or short(first(openfda.get("spl_set_id")))
-    if not set_id:
-        return None
     boxed = plain(record.get("boxed_warning"))
     rems = next((name for key, name in REMS_SECTIONS if REMS_RE.search(plain(record.get(key)))), "")
     indications = INDICATIONS_HEADING.sub("", plain(record.get("indications_and_usage")))
