@@ -101,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_check(config: Config) -> int:
-    print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s); database {config.database}")
+    board = config.regulatory
+    products = f", {len(board.products)} product(s) and {len(board.facts)} fact(s) on the regulatory board" if board else ""
+    print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s){products}; database {config.database}")
     return EXIT_OK
 
 

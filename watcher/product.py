@@ -85,7 +85,7 @@ class Label:
 class ProductSnapshot:
     application: str  # NDA211243
     found: bool  # Drugs@FDA has the application (False: openFDA answered 404 NOT_FOUND)
-    drug: str = ""  # "SPRAVATO (esketamine hydrochloride)"
+    drug: str = ""  # "BRAND (generic name)", as openfda_json.drug_name writes it
     sponsor: str = ""
     products: tuple[Marketed, ...] = ()
     submissions: tuple[Submission, ...] = ()
