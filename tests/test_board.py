@@ -320,7 +320,10 @@ def test_a_board_never_fetched_says_since_when_it_fails(tmp_path, fake):
     fake.server.arm("label", faults.reset)
     config = board_config(tmp_path, fake)
     polled = run_poll(config)
-    assert polled.source("regulatory").fetched == 0 and "connection reset" in polled.source("regulatory").error
+    error = polled.source("regulatory").error
+    assert polled.source("regulatory").fetched == 0
+    # One outage reads once, naming every product it hit.
+    assert re.fullmatch(r"NDA211243, NDA016812: 127\.0\.0\.1:\d+: connection reset \(4 tries, GET /drug/drugsfda\.json\?…\)", error), error
     block = block_of(digest(config), KETALAR)
     assert "Not fetched yet" in block and "> **Stale since 2026-11-24 12:00 CST: every fetch of this product since then failed.**" in block
 

@@ -66,8 +66,8 @@ def test_run_once_writes_a_digest_opening_with_the_board_then_lists_a_new_supple
     fake.server.arm("label", faults.answer(500, error, "application/json"))
     failing = watcher("run", "--once", cwd=tmp_path)
     assert failing.returncode == 1
-    assert re.search(r"^regulatory: FAILED: NDA211243: 127\.0\.0\.1:\d+: HTTP 500 \(GET /drug/drugsfda\.json\?…\): SERVER_ERROR:"
-                     r" Check your request and try again; NDA016812: ", failing.stdout, re.M), failing.stdout
+    assert re.search(r"^regulatory: FAILED: NDA211243, NDA016812: 127\.0\.0\.1:\d+: HTTP 500 \(GET /drug/drugsfda\.json\?…\):"
+                     r" SERVER_ERROR: Check your request and try again$", failing.stdout, re.M), failing.stdout
     board = board_of(this_weeks_digest(tmp_path))
     for application in (SPRAVATO, KETALAR):
         block = board.split(f" · {application}\n", 1)[1].split("\n### ", 1)[0]

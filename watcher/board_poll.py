@@ -53,7 +53,7 @@ def poll_products(config: Config, store: Store, *, run_id: int, clock: Callable[
     source = next(s for s in config.sources if s.name == settings.source)
     host = urlsplit(source.url).netloc.rpartition("@")[2].lower()
     started = utc_iso(clock())  # a product whose snapshot is older than a failed poll is stale
-    errors: list[str] = []
+    errors: dict[str, list[str]] = {}  # error → the products that met it: one outage reads once
     fetched = new = 0
     fetcher = ProductFetcher.build(source, SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep))
     try:
@@ -61,22 +61,22 @@ def poll_products(config: Config, store: Store, *, run_id: int, clock: Callable[
             try:
                 snapshot = fetcher.fetch(product.application)
             except SourceError as exc:
-                errors.append(f"{product.application}: {exc.at(host)}")
+                errors.setdefault(str(exc.at(host)), []).append(product.application)
                 log.error("regulatory %s: fetch failed: %s%s", product.application, exc.at(host),
                           f" [{exc.url}]" if exc.url else "")
                 continue
             except WatcherError as exc:
-                errors.append(f"{product.application}: {exc}")
+                errors.setdefault(str(exc), []).append(product.application)
                 continue
             except Exception as exc:  # a bug or an unforeseen shape must not stop the other products
                 log.debug("regulatory %s: unexpected error", product.application, exc_info=True)
-                errors.append(f"{product.application}: internal error: {type(exc).__name__}: {exc}")
+                errors.setdefault(f"internal error: {type(exc).__name__}: {exc}", []).append(product.application)
                 continue
             new += save(store, product, snapshot, now=clock())
             fetched += 1
     finally:
         fetcher.close()
-    error = "; ".join(errors) or None
+    error = "; ".join(f"{', '.join(products)}: {message}" for message, products in errors.items()) or None
     if error is None:
         store.save_batch(REGULATORY, [], now=clock(), final=True)  # the step's health: its last success
     store.record_poll(PollRecord(REGULATORY, started, error is None, fetched, new, new, error), run_id=run_id)
