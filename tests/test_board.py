@@ -396,3 +396,30 @@ def test_hostile_text_in_every_field_is_inert_on_the_board(tmp_path, fake, key):
                 assert urlsplit(value or "").scheme == "https" or re.fullmatch(r"(index|2026-W\d\d)\.html(#[a-z0-9-]+)?", value or ""), value
     if key != "long":
         assert plain(text) in "".join(html_page.text), key
+
+
+def test_a_failed_poll_in_the_same_second_as_the_last_snapshot_still_marks_it_stale(tmp_path, fake):
+    # The store's stamps are whole seconds: the step waits for the next second before it begins.
+    from watcher.poll import poll
+
+    class Clock:
+        now = NOW
+
+        def __call__(self):
+            return self.now
+
+        def sleep(self, seconds: float) -> None:
+            self.now += timedelta(seconds=seconds)
+
+    clock = Clock()
+    config = board_config(tmp_path, fake)
+    with Store.open(config.database) as store:
+        poll(config, store, clock=clock, env={}, sleep=clock.sleep)
+        clock.now = NOW + timedelta(milliseconds=300)  # the next poll, in the same second
+        fake.server.arm(f"drugsfda:{SPRAVATO}", faults.status(404, body="gone"))
+        report = poll(config, store, clock=clock, env={}, sleep=clock.sleep)
+        assert not report.ok
+        assert [p.at for p in store.polls_between(NOW, NOW + timedelta(hours=1)) if p.source == "regulatory"] == [
+            "2026-11-24T18:00:00Z", "2026-11-24T18:00:01Z"]
+    assert "> **Stale since 2026-11-24 12:00 CST" in block_of(digest(config), SPRAVATO)
+    assert "Stale" not in block_of(digest(config), KETALAR)

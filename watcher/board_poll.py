@@ -18,7 +18,7 @@ failed poll.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ from .store import PollRecord, Store
 from .weeks import utc_iso
 
 log = logging.getLogger(__name__)
+WAIT_STEP, WAIT_STEPS = 0.05, 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ def poll_products(config: Config, store: Store, *, run_id: int, clock: Callable[
     assert settings is not None
     source = next(s for s in config.sources if s.name == settings.source)
     host = urlsplit(source.url).netloc.rpartition("@")[2].lower()
-    started = utc_iso(clock())  # a product whose snapshot is older than a failed poll is stale
+    started = after_last_snapshot(store, settings.products, clock, sleep)
     errors: dict[str, list[str]] = {}  # error → the products that met it: one outage reads once
     fetched = new = 0
     fetcher = ProductFetcher.build(source, SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep))
@@ -81,6 +82,20 @@ def poll_products(config: Config, store: Store, *, run_id: int, clock: Callable[
         store.save_batch(REGULATORY, [], now=clock(), final=True)  # the step's health: its last success
     store.record_poll(PollRecord(REGULATORY, started, error is None, fetched, new, new, error), run_id=run_id)
     return StepResult(error is None, fetched, new, error)
+
+
+def after_last_snapshot(store: Store, products: Sequence[Product], clock: Callable[[], datetime],
+                        sleep: Callable[[float], None]) -> str:
+    """The step's stamp: a product whose snapshot is older than a failed poll is stale. The store's
+    stamps are whole seconds, so a poll begun in the second of the previous one's last snapshot
+    waits for the next second (at most about a second; never, polls being hours apart)."""
+    stamps = [s.at for p in products if (s := store.latest_snapshot(KIND, p.application))]
+    last = max(stamps, default="")
+    for _ in range(WAIT_STEPS):
+        if utc_iso(clock()) > last:
+            break
+        sleep(WAIT_STEP)
+    return utc_iso(clock())
 
 
 def save(store: Store, product: Product, snapshot: ProductSnapshot, *, now: datetime) -> int:
