@@ -54,6 +54,23 @@ def openfda(url: str, *, name: str = "openfda", search: list[str] | None = None,
     return {"name": name, "type": "openfda", "url": url, "search": search or DRUGS, **keys}
 
 
+PRODUCTS = [  # the products of the default feeds.yaml, by their Drugs@FDA application numbers
+    {"name": "Spravato (esketamine) nasal spray", "application": "NDA211243"},
+    {"name": "Ketalar (ketamine hydrochloride) injection", "application": "NDA016812"},
+]
+FACTS = [
+    {"statement": "Compounded ketamine nasal spray is not FDA-approved.", "date": "2022-02",
+     "source": "https://fda.example/compounded-ketamine-nasal-spray", "checked": "2026-11-30"},
+]
+
+
+def regulatory(*, source: str | None = "openfda", products: list[dict[str, Any]] | None = None,
+               facts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A `regulatory` block: the board's products and facts (pass it as `regulatory=`)."""
+    block = {"source": source, "products": PRODUCTS if products is None else products, "facts": FACTS if facts is None else facts}
+    return {k: v for k, v in block.items() if v is not None}
+
+
 def feeds_document(sources: list[dict[str, Any]] | None = None, *, topics: dict[str, Any] | None = None,
                    **top: Any) -> dict[str, Any]:
     """feeds.yaml as Python values: the defaults, `top` over them, then sources and topics."""

@@ -134,6 +134,23 @@ def test_fixed_pages_are_found_by_search_after(upstream):
     assert upstream.labels() == ["label:1", "label:2", "label:?"]
 
 
+
+def test_one_application_is_answered_from_the_products(upstream):
+    openfda = fda.OpenFDA(upstream)
+    openfda.product("NDA211243", {"application_number": "NDA211243"}, [{"set_id": "a"}, {"set_id": "b"}])
+    openfda.product("NDA016812", None, [])
+    base = openfda.url
+    assert get(base + "drug/drugsfda.json", search='application_number:"NDA211243"', limit="1").json()["results"] == [
+        {"application_number": "NDA211243"}]
+    assert get(base + "drug/label.json", search='openfda.application_number:"NDA211243"', limit="1").json()["results"] == [
+        {"set_id": "a"}]  # `limit` is honoured
+    for path, search in (("drug/drugsfda.json", 'application_number:"NDA016812"'), ("drug/label.json", 'openfda.application_number:"NDA016812"'),
+                         ("drug/drugsfda.json", 'application_number:"NDA099999"')):
+        answer = get(base + path, search=search)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "NOT_FOUND")
+    assert upstream.labels() == ["drugsfda:NDA211243", "label:NDA211243", "drugsfda:NDA016812", "label:NDA016812", "drugsfda:NDA099999"]
+
+
 # ---- feeds ----
 
 

@@ -133,7 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_check(config: Config) -> int:
     claims = f", {len(config.article.claims)} claim(s)" if config.article else ""
-    print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s){claims}; database {config.database}")
+    board = config.regulatory
+    products = f", {len(board.products)} product(s) and {len(board.facts)} fact(s) on the regulatory board" if board else ""
+    print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s){claims}{products};"
+          f" database {config.database}")
     return EXIT_OK
 
 

@@ -34,11 +34,12 @@ from .checks import (
 from .claims import ArticleSettings, parse_article
 from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
+from .regulatory import RegulatorySettings, parse_regulatory
 from .sources.registry import SOURCE_TYPES
 from .topics import Topic, compile_topics
 
 TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email",
-            "article"}
+            "article", "regulatory"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
 OUTPUTS = ("markdown", "html", "atom")
@@ -78,6 +79,7 @@ class Config:
     site_url: str | None = None  # where digests/ is published: absolute links in the feed and the mail
     email: EmailSettings | None = None
     article: ArticleSettings | None = None  # the clinic's page: its claims, and its URL to watch
+    regulatory: RegulatorySettings | None = None  # the products and facts of the digest's board
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -135,19 +137,21 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         raise ConfigError("timezone", f"unknown time zone {tz_name!r}; use an IANA name such as America/Chicago") from None
     sources = parse_sources(raw["sources"])
     topics = compile_topics(raw["topics"], "topics", source_names=[s.name for s in sources])
+    contact = parse_contact(raw.get("contact") or {})
     return Config(
         path=path,
         timezone=tz,
         database=base / optional(raw, "database", "", text, "watcher.db"),
         digests=base / optional(raw, "digests", "", text, "digests"),
-        contact=parse_contact(raw.get("contact") or {}),
-        http=parse_http(raw.get("http") or {}),
+        contact=contact,
+        http=parse_http(raw.get("http") or {}, contact),
         schedule=parse_schedule(raw.get("schedule") or {}),
         sources=sources,
         topics=topics,
         outputs=optional(raw, "outputs", "", parse_outputs, OUTPUTS),
         site_url=optional(raw, "site_url", "", site_url, None),
         email=parse_email(raw["email"]) if raw.get("email") is not None else None,
+        regulatory=parse_regulatory(raw["regulatory"], sources) if raw.get("regulatory") is not None else None,
         article=parse_article(raw["article"], topics=topics, source_names=[s.name for s in sources])
         if raw.get("article") is not None else None,
     )
@@ -205,7 +209,12 @@ def parse_contact(raw: Any) -> Contact:
     return Contact(tool=optional(raw, "tool", "contact", text, "watcher"), email=email)
 
 
-def parse_http(raw: Any) -> HttpSettings:
+def default_user_agent(contact: Contact) -> str:
+    """fda.gov answers library agents with a redirect to an "apology" page: say who asks, and how to reach them."""
+    return f"watcher/{__version__} (+{contact.email})" if contact.email else f"watcher/{__version__} (literature watch)"
+
+
+def parse_http(raw: Any, contact: Contact) -> HttpSettings:
     raw = mapping(raw, "http")
     check_keys(raw, "http", {"user_agent", "timeout", "deadline", "max_mb"})
     timeout = optional(raw, "timeout", "http", lambda v, p: number(v, p, 1, 600), 30.0)
@@ -213,7 +222,7 @@ def parse_http(raw: Any) -> HttpSettings:
     if deadline < timeout:
         raise ConfigError("http.deadline", f"must be at least http.timeout ({timeout:g} s), not {deadline:g}")
     return HttpSettings(
-        user_agent=optional(raw, "user_agent", "http", text, f"watcher/{__version__} (literature watch)"),
+        user_agent=optional(raw, "user_agent", "http", text, default_user_agent(contact)),
         timeout=timeout,
         max_mb=optional(raw, "max_mb", "http", between(1, 2000), 200),
         deadline=deadline,

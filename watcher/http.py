@@ -47,6 +47,9 @@ SNIPPET_CHARS = 200
 
 T = TypeVar("T")
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
+# Asked of a 429/5xx answer (its status and the first SNIPPET_BYTES of its body): True when it is
+# final, e.g. openFDA's 500 SERVER_ERROR for a malformed query, which no retry can mend.
+NotRetried = Callable[[int, bytes], bool]
 
 
 @dataclass(frozen=True)
@@ -297,6 +300,7 @@ class BodyStream:
         self._deadline_at, self._clock = deadline_at, clock
         self._count = 0
         self._eof = False
+        self._pushed = b""  # the head of an error body, read to judge it, handed back first
         self.retrying = True  # while True a network failure is a _Transient; open()'s caller gets FetchError
 
     def read(self, size: int | None = -1) -> bytes:
@@ -305,7 +309,12 @@ class BodyStream:
             while part := self.read(CHUNK):
                 parts.append(part)
             return b"".join(parts)
-        if size == 0 or self._eof:
+        if size == 0:
+            return b""
+        if self._pushed:
+            data, self._pushed = self._pushed[:size], self._pushed[size:]
+            return data
+        if self._eof:
             return b""
         self._check_deadline()
         want = min(size, self._policy.max_bytes - self._count + 1)  # one byte over proves the excess
@@ -338,6 +347,10 @@ class BodyStream:
             self._eof = True
             raise self._error(f"not complete within the {self._policy.deadline:g} s deadline")
 
+    def push_back(self, data: bytes) -> None:
+        """Bytes already read (and counted) that the next reads return first."""
+        self._pushed = data + self._pushed
+
     def _head(self, n: int) -> bytes:
         """Up to n bytes for an error snippet; a failure here just means no snippet."""
         parts: list[bytes] = []
@@ -365,6 +378,7 @@ class _Request:
     headers: CaseInsensitiveDict[str]
     target: Target
     redact: _Redactor
+    not_retried: NotRetried | None = None
 
 
 class HttpClient:
@@ -396,9 +410,10 @@ class HttpClient:
     # -- public --
 
     def get(self, url: str, params: Params = None, headers: Mapping[str, str] | None = None, *,
-            etag: str | None = None, last_modified: str | None = None) -> Response:
-        """The whole response. 4xx and 304 are returned; 429/5xx are retried; the rest raise FetchError."""
-        req = self._request(url, params, headers, etag, last_modified)
+            etag: str | None = None, last_modified: str | None = None, not_retried: NotRetried | None = None) -> Response:
+        """The whole response. 4xx and 304 are returned; 429/5xx are retried, unless `not_retried`
+        says the answer is final (then it is returned too); the rest raise FetchError."""
+        req = self._request(url, params, headers, etag, last_modified, not_retried)
         return self._retry(req, lambda: self._read(req))
 
     @contextmanager
@@ -429,7 +444,7 @@ class HttpClient:
     # -- one request, all tries --
 
     def _request(self, url: str, params: Params, headers: Mapping[str, str] | None,
-                 etag: str | None, last_modified: str | None) -> _Request:
+                 etag: str | None, last_modified: str | None, not_retried: NotRetried | None = None) -> _Request:
         hdrs = CaseInsensitiveDict(headers or {})
         if etag:
             hdrs["If-None-Match"] = etag
@@ -446,7 +461,7 @@ class HttpClient:
         target = Target.of(full, redact)
         if failure:
             raise target.error(f"{failure} ({target.where})")
-        return _Request(url, params, hdrs, target, redact)
+        return _Request(url, params, hdrs, target, redact, not_retried)
 
     def _retry(self, req: _Request, attempt: Callable[[], T]) -> T:
         try:
@@ -488,8 +503,11 @@ class HttpClient:
             stream._check_deadline()  # a server that trickled its headers
             status = resp.status_code
             if status in RETRY_STATUSES:
-                detail = _snippet(stream._head(SNIPPET_BYTES), req.redact)
-                raise _Transient(req.target, f"HTTP {status}", detail=detail, retry_after=_retry_after(resp.headers))
+                head = stream._head(SNIPPET_BYTES)
+                if req.not_retried is None or not req.not_retried(status, head):
+                    raise _Transient(req.target, f"HTTP {status}", detail=_snippet(head, req.redact),
+                                     retry_after=_retry_after(resp.headers))
+                stream.push_back(head)  # a final answer: the caller reads it whole
             length = resp.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > self.policy.max_bytes:
                 raise stream._error(f"body of {_size(int(length))} is over the {_size(self.policy.max_bytes)} limit")

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from .board_poll import poll_products
 from .claims import ARTICLE
 from .config import Config
 from .errors import SourceError, StoreError, WatcherError
 from .filter import match
 from .model import Item, SourceConfig
 from .page import watch_page
+from .regulatory import REGULATORY
 from .sources.base import Source, SourceContext
 from .sources.registry import SOURCE_TYPES
 from .store import PollRecord, Store, store_failure
@@ -113,6 +115,13 @@ def poll(
         if result.interrupted:
             report.interrupted = True
             break
+    # Then the regulatory board: each watched product's whole record, a snapshot per poll (board_poll.py).
+    if config.regulatory is not None and not report.interrupted and (only is None or REGULATORY in only):
+        try:
+            step = poll_products(config, store, run_id=report.run_id, clock=clock, env=env, sleep=sleep)
+            report.sources.append(SourceReport(REGULATORY, step.ok, step.fetched, step.new, step.new, step.error))
+        except Interrupted:
+            report.interrupted = True
     # The clinic's page, after the sources: its failure is reported like a failing source's.
     page = config.article.url if config.article else None
     if page and not report.interrupted and (only is None or ARTICLE in only):

@@ -9,6 +9,7 @@ from .catchup import next_fire_times, poll_due
 from .claims import ARTICLE
 from .config import Config
 from .mail import due_weeks, recipients
+from .regulatory import REGULATORY
 from .store import MailRecord, Store
 from .weeks import parse_utc, previous_week
 
@@ -60,6 +61,8 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
     counts = store.item_counts()
     sources = []
     watched = [(s.name, s.type) for s in config.sources]
+    if config.regulatory is not None:  # the board's fetches are recorded like a source's polls
+        watched.append((REGULATORY, "regulatory board"))
     if config.article and config.article.url:
         watched.append((ARTICLE, "page"))  # the clinic's page: its failures count like a source's
     for name, kind in watched:

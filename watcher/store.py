@@ -536,6 +536,14 @@ class Store:
             " WHERE l.id = (SELECT MAX(id) FROM labels WHERE item_id = l.item_id) ORDER BY i.id"
         )
         return [StoredLabel(self._stored(r), Label(r["id"], r["label_value"], r["label_note"]), r["label_at"]) for r in rows]
+    def latest_snapshot(self, kind: str, key: str, *, before: datetime | None = None) -> Snapshot | None:
+        """The newest snapshot of one watched thing (fetched before `before`), without reading its history."""
+        row = self.conn.execute(
+            "SELECT kind, key, at, data, sha256 FROM snapshots WHERE kind = ? AND key = ? AND (? IS NULL OR at < ?)"
+            " ORDER BY at DESC, id DESC LIMIT 1",
+            (kind, key, *(2 * [utc_iso(before) if before else None])),
+        ).fetchone()
+        return Snapshot(row["kind"], row["key"], row["at"], json.loads(row["data"]), row["sha256"]) if row else None
 
     def record_mail(self, record: MailRecord) -> None:
         with self.transaction() as conn:
@@ -574,6 +582,15 @@ class Store:
             (utc_iso(start), utc_iso(end), utc_iso(start)),
         )
         return [StoredNotice(self._stored(r), Notice(r["kind"], r["detail"], r["link"]), r["notice_at"]) for r in rows]
+
+    def matched_among(self, ids: Sequence[str]) -> set[str]:
+        """Which of these ids are stored items that matched: already listed, or listed this week."""
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):  # SQLite's limit on parameters is 999 in older builds
+            part = ids[i : i + 500]
+            rows = self.conn.execute(f"SELECT id FROM items WHERE matched = 1 AND id IN ({', '.join('?' * len(part))})", part)
+            found.update(r[0] for r in rows)
+        return found
 
     def polls_between(self, start: datetime, end: datetime) -> list[PollRecord]:
         rows = self.conn.execute(

@@ -9,17 +9,23 @@ An endpoint serves either
 An endpoint with nothing to serve answers as openFDA does when nothing matches: 404
 `{"error": {"code": "NOT_FOUND", …}}`; an unknown `search_after`, or any `skip`, a 400 JSON error.
 
+The regulatory board asks for one application at a time (`application_number:"NDA211243"` of
+drug/drugsfda, `openfda.application_number:"NDA211243"` of drug/label): those searches are answered
+from `products` (`product(...)`), an application not registered there with 404 NOT_FOUND.
+
 The healthy data are either real answers recorded from api.fda.gov in the `vcr` cassettes of the
 shared corpus (`load_cassette`, read in place, never copied: status, body, and the headers that
 matter), other real corpus bodies, the project's own fixtures under tests/fixtures/openfda, or
 records built here (`recalls`).
 
-Labels: "drugsfda:PAGE", "label:PAGE", "enforcement:PAGE", pages counted from 1.
+Labels: "drugsfda:PAGE", "label:PAGE", "enforcement:PAGE", pages counted from 1; the board's
+searches "drugsfda:NDA211243", "label:NDA211243".
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,8 @@ def error_reply(status: int, code: str, message: str) -> Reply:
 
 
 NOT_FOUND = error_reply(404, "NOT_FOUND", "No matches found!")
+# The board's searches: one application, exactly.
+APPLICATION_SEARCH = re.compile(r'^(?:openfda\.)?application_number:"((?:NDA|ANDA|BLA)\d+)"$')
 
 
 # ---- recorded answers (vcr cassettes in the shared corpus) ----
@@ -123,9 +131,23 @@ class Endpoint:
         return f"/{self.name}.json"
 
 
+@dataclass
+class Product:
+    """What openFDA holds of one application: its Drugs@FDA record (None: unknown) and its labels."""
+
+    drugsfda: dict[str, Any] | None
+    labels: list[dict[str, Any]] = field(default_factory=list)
+
+
+def results_of(fixture_bytes: bytes) -> list[dict[str, Any]]:
+    """The `results` of one of our fixture answers (tests/fixtures/openfda)."""
+    return json.loads(fixture_bytes)["results"]
+
+
 class OpenFDA:
     def __init__(self, server: Server) -> None:
         self.server = server
+        self.products: dict[str, Product] = {}
         self.endpoints = {name: Endpoint(name) for name in ENDPOINTS}
         for endpoint in self.endpoints.values():
             server.route(endpoint.path, lambda request, e=endpoint: self.answer(e, request))
@@ -143,6 +165,10 @@ class OpenFDA:
         """Serve this page to the request with this `search_after` (None: the first request)."""
         self.endpoints[endpoint].pages[search_after] = reply.reply() if isinstance(reply, Recorded) else reply
 
+    def product(self, application: str, drugsfda: dict[str, Any] | None, labels: list[dict[str, Any]] | None = None) -> None:
+        """Answer the board's searches for this application: its record and its current labels."""
+        self.products[application] = Product(drugsfda, list(labels or []))
+
     def ids(self) -> set[str]:
         """The item ids the poller makes of the generated recalls."""
         records = self.endpoints["drug/enforcement"].records or []
@@ -154,6 +180,9 @@ class OpenFDA:
         if q.get("skip", "0") != "0":
             return Answer(f"{endpoint.short}:?", "openfda",
                           error_reply(400, "BAD_REQUEST", "the stand-in pages by search_after only, never by skip"))
+        one = APPLICATION_SEARCH.match(q.get("search", ""))
+        if one and endpoint.name in ("drug/drugsfda", "drug/label"):
+            return self.application(endpoint, one[1], int(q.get("limit", 1)))
         if endpoint.records:
             return self.generated(endpoint, request, after)
         if not endpoint.pages:
@@ -162,6 +191,16 @@ class OpenFDA:
             return Answer(f"{endpoint.short}:?", "openfda", error_reply(400, "BAD_REQUEST", "unknown search_after"))
         number = list(endpoint.pages).index(after) + 1
         return Answer(f"{endpoint.short}:{number}", "openfda", endpoint.pages[after])
+
+    def application(self, endpoint: Endpoint, application: str, limit: int) -> Answer:
+        product = self.products.get(application)
+        found = ([product.drugsfda] if product.drugsfda else []) if endpoint.name == "drug/drugsfda" and product else \
+            (product.labels if product else [])
+        label = f"{endpoint.short}:{application}"
+        if not found:
+            return Answer(label, "openfda", NOT_FOUND)
+        doc = {"meta": {"results": {"skip": 0, "limit": limit, "total": len(found)}}, "results": found[:limit]}
+        return Answer(label, "openfda", Reply(200, json.dumps(doc, ensure_ascii=False).encode("utf-8"), JSON))
 
     def generated(self, endpoint: Endpoint, request: Request, after: str | None) -> Answer:
         records, q = endpoint.records or [], request.query

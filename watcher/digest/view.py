@@ -18,10 +18,12 @@ from ..claims import ARTICLE
 from ..config import Config
 from ..model import CORE, RELATED, Hit
 from ..notices import FLAG, UPDATE
+from ..regulatory import REGULATORY
 from ..sections import SECTIONS, flags_of, section_of
 from ..store import PollRecord, Store, StoredItem
 from ..text import http_link, plain, shorten
 from ..weeks import iso_week, local_stamp, parse_utc, utc_iso, week_bounds, week_days
+from .board import BoardView, build_board
 from .editors import EditorsView, build_editors
 
 ABSTRACT_CHARS = 320
@@ -114,6 +116,7 @@ class DigestView:
     updates: tuple[NoticeView, ...] = ()  # tracked values that changed, e.g. a trial's status
     also_matched: tuple[Entry, ...] = ()  # related items: matched the terms, subject something else
     editors: EditorsView | None = None  # the article's claims with this week's evidence; None: no `article`
+    board: BoardView | None = None  # the regulatory board that opens the digest (board.py)
 
     @property
     def failing(self) -> tuple[SourceLine, ...]:
@@ -143,7 +146,8 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
     counts: dict[str, int] = {}
     for stored in items:
         counts[stored.item.source] = counts.get(stored.item.source, 0) + 1
-    configured = [s.name for s in config.sources] + ([ARTICLE] if config.article and config.article.url else [])
+    configured = [s.name for s in config.sources] + ([REGULATORY] if config.regulatory else []) + (
+        [ARTICLE] if config.article and config.article.url else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week_days(week)
     listed = [i for s in SECTIONS if s.key in groups for i in sorted(groups[s.key], key=newest_first)]  # as the digest lists them
@@ -166,6 +170,7 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         updates=tuple(n for n in notices if n.kind == UPDATE),
         also_matched=tuple(entry_for(i) for i in sorted(related, key=strongest_first)),
         editors=build_editors(store, config.article, listed, end, tz) if config.article else None,
+        board=build_board(store, config.regulatory, end=end, last_day=sunday, tz=tz) if config.regulatory else None,
     )
 
 

@@ -46,6 +46,7 @@ MAX_LIMIT = 1000  # openFDA's largest page
 MAX_PAGES = 1000  # a guard against a server that never stops sending "next"
 TERM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .,'/&()+-]{0,99}$")
 WHITESPACE = re.compile(r"\s+")
+SERVER_ERROR_RE = re.compile(rb'"code"\s*:\s*"SERVER_ERROR"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,10 @@ ENDPOINTS: dict[str, Endpoint] = {
     for e in (
         Endpoint("drug/drugsfda", "drug/drugsfda.json", "submissions.submission_status_date",
                  ("openfda.generic_name", "openfda.brand_name", "products.brand_name", "products.active_ingredients.name")),
-        Endpoint("drug/label", "drug/label.json", "effective_time", ("openfda.generic_name", "openfda.brand_name")),
+        # Harmonised `openfda.*` fields cover only some labels (a generic injection's listing may have
+        # an empty `openfda`): the substance name, and the label's own product text, find the rest.
+        Endpoint("drug/label", "drug/label.json", "effective_time",
+                 ("openfda.generic_name", "openfda.brand_name", "openfda.substance_name", "spl_product_data_elements")),
         # Recalls often leave `openfda` empty; the product description names the drug.
         Endpoint("drug/enforcement", "drug/enforcement.json", "report_date",
                  ("openfda.generic_name", "openfda.brand_name", "product_description")),
@@ -135,7 +139,7 @@ class OpenfdaSource:
         seen: set[tuple[tuple[str, str], ...]] = set()
         for page in range(1, MAX_PAGES + 1):
             seen.add(tuple(params))
-            response = self.client.get(url, params=self.with_key(params))
+            response = self.client.get(url, params=self.with_key(params), not_retried=not_retried)
             doc = self.read(endpoint, response)
             if doc is None:  # NOT_FOUND: no (more) matches
                 return
@@ -155,31 +159,7 @@ class OpenfdaSource:
         return [*params, ("api_key", self.api_key)] if self.api_key else params
 
     def read(self, endpoint: Endpoint, response: Response) -> dict[str, Any] | None:
-        """The JSON document of a 200, None for "no matches", or raise with openFDA's own message."""
-        problem = None
-        try:
-            doc = json.loads(response.body.decode("utf-8"))
-        except UnicodeDecodeError:
-            doc, problem = None, "the answer is not valid UTF-8 JSON"
-        except ValueError:
-            doc = None
-        except RecursionError:  # arrays nested thousands deep: json gives up, and so do we
-            doc, problem = None, "the answer is nested too deeply"
-        error = doc.get("error") if isinstance(doc, dict) else None
-        code = error.get("code") if isinstance(error, dict) else None
-        if response.status == 404 and code == "NOT_FOUND":
-            log.info("openFDA %s: no matches", endpoint.name)
-            return None
-        if response.status != 200 or error is not None:
-            if error is None:  # not openFDA's JSON: the client's snippet of the body, already redacted
-                raise response.failure()
-            detail = error_text(error)
-            if self.api_key:  # a message echoing the key must not carry it into the store
-                detail = detail.replace(self.api_key, "***")
-            raise response.failure(detail=detail)
-        if not isinstance(doc, dict):
-            raise ParseError(f"openFDA {endpoint.name}: {problem or 'the answer is not a JSON object'}")
-        return doc
+        return read_answer(endpoint.name, response, self.api_key)
 
     def items(self, endpoint: Endpoint, results: Iterable[Any], span: DateWindow) -> Iterator[Item]:
         build = MAPPERS[endpoint.name]
@@ -191,6 +171,44 @@ class OpenfdaSource:
                 yield from build(record, source=self.name, base=self.base, window=span)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 log.warning("%s: %s result %d skipped: %s: %s", self.name, endpoint.name, index + 1, type(exc).__name__, exc)
+
+
+def read_answer(what: str, response: Response, api_key: str | None) -> dict[str, Any] | None:
+    """The JSON document of a 200, None for "no matches", or raise with openFDA's own message.
+    `what` names the request in messages ("openFDA drug/label")."""
+    problem = None
+    try:
+        doc = json.loads(response.body.decode("utf-8"))
+    except UnicodeDecodeError:
+        doc, problem = None, "the answer is not valid UTF-8 JSON"
+    except ValueError:
+        doc = None
+    except RecursionError:  # arrays nested thousands deep: json gives up, and so do we
+        doc, problem = None, "the answer is nested too deeply"
+    error = doc.get("error") if isinstance(doc, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    if response.status == 404 and code == "NOT_FOUND":
+        log.info("openFDA %s: no matches", what)
+        return None
+    if response.status != 200 or error is not None:
+        if error is None:  # not openFDA's JSON: the client's snippet of the body, already redacted
+            raise response.failure()
+        detail = error_text(error)
+        if api_key:  # a message echoing the key must not carry it into the store
+            detail = detail.replace(api_key, "***")
+        raise response.failure(detail=detail)
+    if not isinstance(doc, dict):
+        raise ParseError(f"openFDA {what}: {problem or 'the answer is not a JSON object'}")
+    return doc
+
+
+def not_retried(status: int, head: bytes) -> bool:
+    """openFDA answers a malformed query with HTTP 500 and a JSON `SERVER_ERROR` body ("Check your
+    request and try again"): the same request fails the same way, so it is reported at once.
+
+    `head` is the body's first few kB: a long `details` may cut the JSON short, so the code is
+    looked for in the text of a JSON object. An HTML 500 page (a real outage) is still retried."""
+    return status == 500 and head.lstrip()[:1] == b"{" and SERVER_ERROR_RE.search(head) is not None
 
 
 def error_text(error: Any) -> str:
@@ -212,7 +230,7 @@ def next_params(headers: Mapping[str, str]) -> list[tuple[str, str]] | None:
     if not value:
         return None
     for link in parse_header_links(value):
-        if "next" in str(link.get("rel", "")).split():
+        if "next" in str(link.get("rel", "")).lower().split():  # rel values are case-insensitive (RFC 8288)
             query = urlsplit(link.get("url", "")).query
             pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() not in SECRET_PARAMS]
             return pairs or None

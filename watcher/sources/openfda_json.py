@@ -25,11 +25,12 @@ LABELS = {  # shown as the item's journal
 
 
 def fda_date(value: Any) -> date | None:
-    """openFDA dates are YYYYMMDD strings."""
-    if not isinstance(value, str) or not re.fullmatch(r"\d{8}", value.strip()):
+    """openFDA dates are YYYYMMDD strings; some fields and records write YYYY-MM-DD."""
+    found = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})", value.strip()) if isinstance(value, str) else None
+    if not found:
         return None
     try:
-        return datetime.strptime(value.strip(), "%Y%m%d").date()
+        return datetime.strptime("".join(found.groups()), "%Y%m%d").date()
     except ValueError:
         return None
 
@@ -87,6 +88,25 @@ def drug_name(record: Mapping[str, Any]) -> str:
     return (brand or generic).upper() or "unnamed product"
 
 
+def https(url: str) -> str:
+    """Drugs@FDA still lists many documents as http:// links to a host that serves https."""
+    return "https://" + url[len("http://"):] if url[:7].lower() == "http://" else url
+
+
+def document_url(url: str) -> str:
+    """A Drugs@FDA document link, upgraded to https and percent-encoded where it holds spaces."""
+    return https(quote(plain(url), safe=":/?#[]@!$&'()*+,;=%~-._"))
+
+
+def submission_id(application: str, kind_code: str, number: str) -> str:
+    """The stable id of one Drugs@FDA submission: the same from every path that lists it."""
+    return f"openfda:drugsfda:{application}:{kind_code}:{number}"
+
+
+def label_id(set_id: str, revision: str) -> str:
+    return f"openfda:label:{set_id}:{revision}"
+
+
 def search_url(base: str, path: str, field: str, value: str) -> str:
     """A public openFDA query for one record: a link that works without an api_key."""
     term = field + ':"' + value + '"'
@@ -116,7 +136,7 @@ def drugsfda_items(record: Mapping[str, Any], *, source: str, base: str, window:
         klass = plain(submission.get("submission_class_code_description")) or plain(submission.get("submission_class_code"))
         docs = [d for d in submission.get("application_docs") or [] if isinstance(d, dict) and plain(d.get("url"))]
         doc = next((d for t in ("Letter", "Label") for d in docs if plain(d.get("type")) == t), docs[0] if docs else None)
-        url = quote(plain(doc["url"]), safe=":/?#[]@!$&'()*+,;=%~-._") if doc else search_url(
+        url = document_url(doc["url"]) if doc else search_url(
             base, "drug/drugsfda.json", "application_number", application)
         title = f"FDA {kind}: {name} {application} {SUBMISSION_TYPES.get(kind_code, kind_code.lower() or 'submission')}"
         title += f" {kind_code}-{number}" if kind_code and number else ""
@@ -131,7 +151,7 @@ def drugsfda_items(record: Mapping[str, Any], *, source: str, base: str, window:
         if docs:
             summary.append("documents: " + ", ".join(dict.fromkeys(plain(d.get("type")) or "document" for d in docs)))
         yield Item(
-            id=f"openfda:drugsfda:{application}:{kind_code}:{number}",
+            id=submission_id(application, kind_code, number),
             source=source,
             url=url,
             title=title,
@@ -168,7 +188,7 @@ def label_items(record: Mapping[str, Any], *, source: str, base: str, window: Da
     indications = _INDICATIONS_HEADING.sub("", plain(record.get("indications_and_usage")))
     abstract = shorten(indications, SUMMARY_CHARS) if indications else None
     yield Item(
-        id=f"openfda:label:{set_id}:{revision}",
+        id=label_id(set_id, revision),
         source=source,
         url=f"https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid={quote(set_id, safe='')}",
         title=title,
@@ -206,7 +226,7 @@ def enforcement_items(record: Mapping[str, Any], *, source: str, base: str, wind
     yield Item(
         id=f"openfda:enforcement:{number}",
         source=source,
-        url=search_url(base, "drug/enforcement.json", "recall_number", number),
+        url=search_url(base, "drug/enforcement.json", "recall_number.exact", number),  # the whole number, not its words
         title=title,
         abstract=shorten("; ".join(parts) + ".", 600),
         date=iso(day),

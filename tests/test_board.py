@@ -1,0 +1,425 @@
+"""The regulatory board over real HTTP: the openFDA stand-in answers the board's searches for one
+application with the project's own fixtures (tests/fixtures/openfda: Drugs@FDA records and labels
+written in the shapes of the real answers in ../shared/corpus/fda, their values invented), through
+the real poll into the store, and out through the real digest in Markdown and HTML."""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from tests import configs
+from tests.configs import DRUG_TOPIC
+from tests.polls import NOW, WEEK, Polled, run_poll
+from tests.test_hostile import ALLOWED_TAGS, C0, HOSTILE, INVISIBLE, LONG, SECTION_TITLES, Page
+from tests.test_hostile import render as render_markdown
+from tests.upstreams import faults, fixture
+from tests.upstreams.openfda import OpenFDA, json_reply, results_of
+from watcher.config import Config
+from watcher.digest.publish import render
+from watcher.product import KIND
+from watcher.status import status
+from watcher.store import Store
+from watcher.text import plain
+from watcher.weeks import utc_iso
+
+SPRAVATO, KETALAR, UNKNOWN = "NDA211243", "NDA016812", "NDA099999"
+NEXT_WEEK = "2026-W49"
+
+
+def records() -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Fresh copies of our fixtures: application → (Drugs@FDA record, labels)."""
+    return {
+        SPRAVATO: (results_of(fixture("openfda", "drugsfda_spravato.json"))[0], results_of(fixture("openfda", "label_spravato.json"))),
+        KETALAR: (results_of(fixture("openfda", "drugsfda_ketalar.json"))[0], results_of(fixture("openfda", "label_ketalar.json"))),
+    }
+
+
+@pytest.fixture
+def fake(upstream) -> OpenFDA:
+    fake = OpenFDA(upstream)
+    for application, (record, labels) in records().items():
+        fake.product(application, record, labels)
+    return fake
+
+
+def board_config(tmp_path: Path, fake: OpenFDA, **block: Any) -> Config:
+    # The openfda source itself asks only for recalls here (none: NOT_FOUND): the board is what is tested.
+    return configs.write_config(tmp_path, [configs.openfda(fake.url, endpoints=["drug/enforcement"])],
+                                topics=DRUG_TOPIC, regulatory=configs.regulatory(**block))
+
+
+def digest(config: Config, week: str = WEEK, fmt: str = "markdown") -> str:
+    with Store.open(config.database) as store:
+        return render(store, config, week, fmt)
+
+
+def board_of(markdown: str) -> str:
+    board = markdown.split("## Regulatory board\n", 1)[1]
+    return re.split(r"\n## |\nNo new matching items", board, maxsplit=1)[0]
+
+
+def block_of(markdown: str, application: str) -> str:
+    return board_of(markdown).split(f" · {application}\n", 1)[1].split("\n### ", 1)[0]
+
+
+def regulatory_section(markdown: str) -> str:
+    found = re.search(r"\n## Regulatory \(\d+\)\n(.*?)(?=\n## |\Z)", markdown, re.S)
+    return found.group(1) if found else ""
+
+
+def board_items(polled: Polled) -> list[str]:
+    return [i for i in polled.ids if i.startswith("regulatory:")]
+
+
+# ---- the first poll: the board, and no change listed ----
+
+
+def test_the_first_poll_fetches_each_product_whole_and_lists_no_change(tmp_path, fake):
+    config = board_config(tmp_path, fake)
+    polled = run_poll(config)
+    assert polled.report.ok and polled.source("regulatory").fetched == 2 and polled.source("regulatory").new == 0
+    assert board_items(polled) == []  # the first snapshot has nothing to compare with
+    # Two requests per product, each for the whole record: no date window.
+    board = [r for r in fake.server.requests() if "application_number" in r.query.get("search", "")]
+    assert [(r.path, r.query["search"], r.query["limit"], r.query.get("sort")) for r in board] == [
+        ("/drug/drugsfda.json", f'application_number:"{SPRAVATO}"', "1", None),
+        ("/drug/label.json", f'openfda.application_number:"{SPRAVATO}"', "20", "effective_time:desc"),
+        ("/drug/drugsfda.json", f'application_number:"{KETALAR}"', "1", None),
+        ("/drug/label.json", f'openfda.application_number:"{KETALAR}"', "20", "effective_time:desc"),
+    ]
+    with Store.open(config.database) as store:
+        assert [len(store.snapshots(KIND, a)) for a in (SPRAVATO, KETALAR)] == [1, 1]
+        assert store.snapshots(KIND, SPRAVATO)[0].at == utc_iso(NOW)
+
+
+def test_the_board_opens_the_markdown_digest(tmp_path, fake):
+    config = board_config(tmp_path, fake)
+    run_poll(config)
+    page = digest(config)
+    # The first block after the header and its source table, before anything else.
+    headings = re.findall(r"^## .*$", page, re.M)
+    assert headings[0] == "## Regulatory board"
+    assert page.index("| regulatory | 0 | 1 | 0 |") < page.index("## Regulatory board") < page.index("No new matching items")
+    spravato = block_of(page, SPRAVATO)
+    assert spravato.startswith("\nAs of 2026-11-24 12:00 CST: the Drugs@FDA record and the current label, from openFDA.\n")
+    for line in [
+        "- **Product:** SPRAVATO (esketamine hydrochloride) · JANSSEN PHARMS",
+        "- **Original approval:** ORIG-1, approved 2019-03-05 (Type 5 - New Formulation or New Manufacturer)"
+        " ([label](https://www.accessdata.fda.gov/drugsatfda_docs/label/2019/211243lbl.pdf))",
+        "- **Efficacy supplement:** SUPPL-12, approved 2026-11-10 (Efficacy)"
+        " ([letter](https://www.accessdata.fda.gov/drugsatfda_docs/appletter/2026/211243Orig1s012ltr.pdf))",
+        "- **Latest labeling supplement:** SUPPL-13, approved 2026-11-18 (Labeling)",
+        "- **Current label:** version 11, effective 2025-01-21 (Janssen Pharmaceuticals, Inc.)"
+        " ([DailyMed](https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid=6d9d5b4c-2a7e-4c49-8a2e-2b1f6f0e1c11))",
+        "- **Boxed warning:** yes: “WARNING: SEDATION; DISSOCIATION; RESPIRATORY DEPRESSION; ABUSE AND MISUSE; and SUICIDAL"
+        " THOUGHTS AND BEHAVIORS See full prescribing information for complete boxed warning. Patients are at risk for …”",
+        "- **Indications:** SPRAVATO is a non-competitive N-methyl D-aspartate (NMDA) receptor antagonist indicated for the"
+        " treatment of treatment-resistant depression (TRD) in adults, and of depressive symptoms in adults with major"
+        " depressive disorder (MDD) with acute suicidal ideation or behavior.",
+        "- **REMS:** named in the label (boxed warning)",
+        "- **Marketing status:** Prescription: 001 (SPRAY, NASAL, EQ 28MG BASE)",
+        "- **Links:** [Drugs\\@FDA](https://www.accessdata.fda.gov/scripts/cder/daf/index.cfm?event=overview.process&ApplNo=211243)"
+        " · [DailyMed](https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid=6d9d5b4c-2a7e-4c49-8a2e-2b1f6f0e1c11)",
+    ]:
+        assert line in spravato.splitlines(), line
+    ketalar = block_of(page, KETALAR)
+    assert "- **Efficacy supplements:** none approved in the record" in ketalar
+    assert "- **Boxed warning:** none" in ketalar and "- **REMS:** not named in the label or the submissions" in ketalar
+    # The holder's label, not the repackager's newer one that names the same application.
+    assert ("- **Current label:** version 21, effective 2022-03-09 (Par Pharmaceutical, Inc.);"
+            " the holder's latest of 2 labels naming NDA016812") in ketalar
+    assert "- **Marketing status:** Prescription: 001 (INJECTABLE, INJECTION, EQ 10MG BASE/ML), 002" in ketalar
+    assert "- **Indications:** KETALAR is indicated in adults and pediatric patients 16 years of age and older: as the sole" in ketalar
+    facts = board_of(page).split("### Curated facts\n", 1)[1]
+    assert facts.strip() == ("- **2022-02:** Compounded ketamine nasal spray is not FDA-approved."
+                             " ([source](https://fda.example/compounded-ketamine-nasal-spray)) · checked 2026-11-30")
+
+
+def test_the_board_opens_the_html_digest_too(tmp_path, fake):
+    config = board_config(tmp_path, fake)
+    run_poll(config)
+    page = digest(config, fmt="html")
+    assert page.index("</table>") < page.index('<section id="board">') < page.index("No new matching items")
+    board = page.split('<section id="board">', 1)[1].split("</section>", 1)[0]
+    assert '<h3>Spravato (esketamine) nasal spray · NDA211243</h3>' in board
+    assert '<p class="meta">As of 2026-11-24 12:00 CST: the Drugs@FDA record and the current label, from openFDA.</p>' in board
+    assert ('<li><strong>Efficacy supplement:</strong> SUPPL-12, approved 2026-11-10 (Efficacy)'
+            ' (<a href="https://www.accessdata.fda.gov/drugsatfda_docs/appletter/2026/211243Orig1s012ltr.pdf">letter</a>)</li>') in board
+    assert "<li><strong>REMS:</strong> named in the label (boxed warning)</li>" in board
+    assert ('<li><strong>Links:</strong> <a href="https://www.accessdata.fda.gov/scripts/cder/daf/index.cfm?event=overview.process'
+            '&amp;ApplNo=016812">Drugs@FDA</a>') in board
+    assert ('<li><strong>2022-02:</strong> Compounded ketamine nasal spray is not FDA-approved.'
+            ' (<a href="https://fda.example/compounded-ketamine-nasal-spray">source</a>) · checked 2026-11-30</li>') in board
+    assert "the holder&#39;s latest of 2 labels" in board
+
+
+def test_a_fact_unchecked_for_over_a_year_is_marked_for_re_checking(tmp_path, fake):
+    facts = [{**configs.FACTS[0], "checked": "2025-11-28"}, {**configs.FACTS[0], "statement": "Fresh.", "checked": "2025-11-29"}]
+    config = board_config(tmp_path, fake, facts=facts)
+    run_poll(config)
+    lines = board_of(digest(config)).split("### Curated facts\n", 1)[1].strip().splitlines()
+    # The week ends on Sunday 2026-11-29: a year and a day before is over a year; a year is not.
+    assert lines[0].endswith("checked 2025-11-28 · **re-check**") and lines[1].endswith("checked 2025-11-29")
+    assert "re-check</strong>" in digest(config, fmt="html")
+
+
+def test_the_board_is_a_function_of_the_store_and_the_week(tmp_path, fake):
+    config = board_config(tmp_path, fake)
+    run_poll(config)
+    assert digest(config) == digest(config)
+    # A week before any fetch shows the products as not fetched yet, not today's record.
+    earlier = digest(config, "2026-W47")
+    assert "Not fetched yet: no snapshot of this product before the week's end." in block_of(earlier, SPRAVATO)
+    assert "Original approval" not in earlier
+
+
+def test_a_product_openfda_does_not_know_is_said_so(tmp_path, fake):
+    products = [*configs.PRODUCTS, {"name": "A product under a wrong number", "application": UNKNOWN}]
+    config = board_config(tmp_path, fake, products=products)
+    polled = run_poll(config)
+    assert polled.report.ok and polled.source("regulatory").fetched == 3  # NOT_FOUND is an answer, not a failure
+    block = block_of(digest(config), UNKNOWN)
+    assert ("- **Drugs\\@FDA:** openFDA has no Drugs\\@FDA record of NDA099999 (404 NOT\\_FOUND):"
+            " check the application number in feeds\\.yaml") in block
+    assert "- **Current label:** openFDA has no label naming NDA099999" in block
+    assert "Original approval" not in block and "Marketing status" not in block
+    assert "openFDA has no Drugs@FDA record of NDA099999 (404 NOT_FOUND)" in digest(config, fmt="html")
+
+
+# ---- changes become news, once ----
+
+
+def add_supplement(fake: OpenFDA, application: str, record: dict[str, Any], labels: list[dict[str, Any]],
+                   number: str, day: str, klass: str = "EFFICACY", name: str = "Efficacy") -> None:
+    record = copy.deepcopy(record)
+    record["submissions"].append({
+        "submission_type": "SUPPL", "submission_number": number, "submission_status": "AP", "submission_status_date": day,
+        "review_priority": "STANDARD", "submission_class_code": klass, "submission_class_code_description": name,
+        "application_docs": [{"id": "9", "type": "Letter", "date": day,
+                              "url": f"http://www.accessdata.fda.gov/drugsatfda_docs/appletter/2026/211243Orig1s0{number}ltr.pdf"}],
+    })
+    fake.product(application, record, labels)
+
+
+def test_a_new_supplement_is_listed_once_under_regulatory(tmp_path, fake):
+    config = board_config(tmp_path, fake)
+    run_poll(config)
+    record, labels = records()[SPRAVATO]
+    add_supplement(fake, SPRAVATO, record, labels, "14", "20261120")
+    second = run_poll(config, now=NOW + timedelta(days=1))
+    third = run_poll(config, now=NOW + timedelta(days=7))  # the week after: seen again, news no more
+    assert second.source("regulatory").new == 1 and third.source("regulatory").new == 0
+    assert board_items(third) == ["regulatory:NDA211243:submission:SUPPL-14:AP"]
+    item = third.items["regulatory:NDA211243:submission:SUPPL-14:AP"].item
+    assert item.title == "Spravato (esketamine) nasal spray (NDA211243): new supplement SUPPL-14 approved 2026-11-20 (Efficacy)"
+    assert item.url == "https://www.accessdata.fda.gov/drugsatfda_docs/appletter/2026/211243Orig1s014ltr.pdf"  # upgraded
+    assert item.date == "2026-11-20" and item.section == "regulatory" and item.kind == "approval"
+    this_week = digest(config)
+    section = regulatory_section(this_week)
+    assert section.count("new supplement SUPPL-14") == 1
+    assert ("- **[Spravato (esketamine) nasal spray (NDA211243): new supplement SUPPL-14 approved 2026-11-20 (Efficacy)]"
+            "(https://www.accessdata.fda.gov/drugsatfda_docs/appletter/2026/211243Orig1s014ltr.pdf)**") in section
+    assert "> class: Efficacy; review priority: STANDARD; documents: Letter" in section
+    assert "matched: NDA211243 in regulatory\\.products" in section
+    # The board of that week is as of the second poll and shows the supplement among the others.
+    block = block_of(this_week, SPRAVATO)
+    assert block.startswith("\nAs of 2026-11-25 12:00 CST")
+    assert "- **Efficacy supplement:** SUPPL-14, approved 2026-11-20 (Efficacy)" in block
+    later = digest(config, NEXT_WEEK)
+    assert "SUPPL-14" not in regulatory_section(later) and "SUPPL-14, approved 2026-11-20" in block_of(later, SPRAVATO)
+    html_section = digest(config, fmt="html").split('<section id="section-regulatory">', 1)[1].split("</section>", 1)[0]
+    assert html_section.count("new supplement SUPPL-14 approved 2026-11-20 (Efficacy)</a>") == 1
+
+
+def test_a_label_revision_with_a_new_boxed_warning_is_two_changes(tmp_path, fake):
+    config = board_config(tmp_path, fake)
+    run_poll(config)
+    record, labels = records()[SPRAVATO]
+    labels[0].update(version="12", effective_time="20261120", id="0a1b2c3d-0000-4000-8000-000000000012",
+                     boxed_warning=["WARNING: a new first sentence. The rest follows."])
+    fake.product(SPRAVATO, record, labels)
+    polled = run_poll(config, now=NOW + timedelta(days=1))
+    set_id = labels[0]["set_id"]
+    assert sorted(board_items(polled)) == sorted([
+        f"regulatory:NDA211243:label:{set_id}:12",
+        "regulatory:NDA211243:boxed-warning:" + polled.items[next(i for i in board_items(polled) if "boxed" in i)].item.id[-16:],
+    ])
+    titles = sorted(polled.items[i].item.title for i in board_items(polled))
+    assert titles == [
+        "Spravato (esketamine) nasal spray (NDA211243): boxed warning changed; it now opens “WARNING: a new first sentence."
+        " The rest follows.”",
+        "Spravato (esketamine) nasal spray (NDA211243): label revised: version 12, effective 2026-11-20"
+        " (was version 11, effective 2025-01-21)",
+    ]
+    section = regulatory_section(digest(config))
+    assert "label revised: version 12" in section and "boxed warning changed" in section
+    assert f"(https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid={set_id})" in section
+    assert "- **Boxed warning:** yes: “WARNING: a new first sentence. The rest follows.”" in block_of(digest(config), SPRAVATO)
+
+
+def test_a_supplement_the_openfda_source_lists_is_not_listed_twice(tmp_path, fake):
+    # The openfda source also asks drug/drugsfda (by name, in its date window): both paths see SUPPL-14.
+    record, labels = records()[SPRAVATO]
+    fake.page("drug/drugsfda", json_reply({"results": [record]}))
+    config = configs.write_config(tmp_path, [configs.openfda(fake.url, endpoints=["drug/drugsfda"])], topics=DRUG_TOPIC,
+                                  regulatory=configs.regulatory())
+    run_poll(config)
+    add_supplement(fake, SPRAVATO, record, labels, "14", "20261120")
+    fake.endpoints["drug/drugsfda"].pages.clear()
+    fake.page("drug/drugsfda", json_reply({"results": [fake.products[SPRAVATO].drugsfda]}))
+    polled = run_poll(config, now=NOW + timedelta(days=1))
+    assert "openfda:drugsfda:NDA211243:SUPPL:14" in polled.items and board_items(polled) == []
+    section = regulatory_section(digest(config))
+    listed = [line for line in section.splitlines() if line.startswith("- **") and "SUPPL-14" in line]
+    assert len(listed) == 1 and listed[0].startswith("- **[FDA approval: SPRAVATO")  # the source's; the board left it
+
+
+# ---- a failing fetch ----
+
+
+def test_a_failed_fetch_keeps_the_previous_snapshot_and_marks_the_board_stale(tmp_path, fake):
+    config = board_config(tmp_path, fake)
+    run_poll(config)
+    fake.server.arm(f"drugsfda:{SPRAVATO}", faults.status(503))
+    later = NOW + timedelta(hours=6)
+    sleeps: list[float] = []
+    failed = run_poll(config, now=later, sleeps=sleeps)
+    error = failed.source("regulatory").error
+    host = fake.server.base.split("/")[2]
+    assert error.startswith(f"{SPRAVATO}: {host}: HTTP 503 after 4 tries (GET /drug/drugsfda.json?…)")
+    assert not failed.report.ok and failed.source("regulatory").fetched == 1  # Ketalar was still fetched
+    with Store.open(config.database) as store:
+        assert len(store.snapshots(KIND, SPRAVATO)) == 1 and len(store.snapshots(KIND, KETALAR)) == 2
+        report = status(store, config, later)
+    line = next(s for s in report.sources if s.name == "regulatory")
+    assert line.type == "regulatory board" and line.failing and line.last_error == error
+    page = digest(config)
+    spravato = block_of(page, SPRAVATO)
+    assert spravato.startswith("\nAs of 2026-11-24 12:00 CST")  # the previous record, still shown whole
+    assert ("> **Stale since 2026-11-24 18:00 CST: every fetch of this product since then failed;"
+            " this is the record as of 2026-11-24 12:00 CST.**") in spravato
+    assert "> Last error: NDA211243: " in spravato and "Original approval" in spravato
+    assert "Stale" not in block_of(page, KETALAR) and block_of(page, KETALAR).startswith("\nAs of 2026-11-24 18:00 CST")
+    assert "> **Warning: regulatory failed 1 of 2 polls this week; items from it may be missing.**" in page
+    assert "<strong>Stale since 2026-11-24 18:00 CST" in digest(config, fmt="html")
+    # The next good fetch ends it.
+    fake.server.disarm()
+    run_poll(config, now=later + timedelta(hours=6))
+    assert "Stale" not in board_of(digest(config))
+
+
+def test_a_board_never_fetched_says_since_when_it_fails(tmp_path, fake):
+    fake.server.arm("drugsfda", faults.reset)
+    fake.server.arm("label", faults.reset)
+    config = board_config(tmp_path, fake)
+    polled = run_poll(config)
+    error = polled.source("regulatory").error
+    assert polled.source("regulatory").fetched == 0
+    # One outage reads once, naming every product it hit.
+    assert re.fullmatch(r"NDA211243, NDA016812: 127\.0\.0\.1:\d+: connection reset \(4 tries, GET /drug/drugsfda\.json\?…\)", error), error
+    block = block_of(digest(config), KETALAR)
+    assert "Not fetched yet" in block and "> **Stale since 2026-11-24 12:00 CST: every fetch of this product since then failed.**" in block
+
+
+# ---- hostile text in every field ----
+
+BOARD_TAGS = ALLOWED_TAGS | {"h3"}
+HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "section", "div", "h1", "h2", "h3", "p", "a", "ul",
+             "ol", "li", "strong", "em", "span", "blockquote", "br", "table", "thead", "tbody", "tr", "th", "td"}
+
+
+def hostile_record(text: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Our Spravato fixtures with `text` in every field the board or a change shows, links included."""
+    record, labels = records()[SPRAVATO]
+    record.update(sponsor_name=text, openfda={"brand_name": [text], "generic_name": [text]})
+    record["products"] = [{"product_number": "001", "brand_name": text, "dosage_form": text, "route": text,
+                           "marketing_status": text, "active_ingredients": [{"name": text, "strength": text}]},
+                          {"product_number": text, "marketing_status": "Prescription"}]
+    record["submissions"].append({
+        "submission_type": "SUPPL", "submission_number": "14", "submission_status": "AP", "submission_status_date": "20261120",
+        "submission_class_code": "EFFICACY", "submission_class_code_description": f"Efficacy {text}", "review_priority": text,
+        "application_docs": [{"type": "Letter", "url": "javascript:alert(1)"}, {"type": text, "url": f"https://x.example/{text}"}],
+    })
+    labels[0].update(version=text, boxed_warning=[text], indications_and_usage=[text], warnings_and_cautions=[text],
+                     openfda={**labels[0]["openfda"], "manufacturer_name": [text]})
+    labels[0]["set_id"] = f"6d9d) [x](javascript:alert(1)) {text}"
+    return record, labels
+
+
+@pytest.mark.parametrize("key", [*HOSTILE, "c0-controls", "long"])
+def test_hostile_text_in_every_field_is_inert_on_the_board(tmp_path, fake, key):
+    text = {**HOSTILE, "c0-controls": C0, "long": LONG}[key]
+    fact = {"statement": "Facts are ours, yet escaped: [x](javascript:alert(1)) <b>b</b> | a |", "date": "2022-02",
+            "source": "https://fda.example/fact", "checked": "2026-11-30"}
+    config = board_config(tmp_path, fake, facts=[fact])
+    run_poll(config)
+    fake.product(SPRAVATO, *hostile_record(text))
+    polled = run_poll(config, now=NOW + timedelta(days=1))
+    assert polled.report.ok and board_items(polled)  # the hostile record also made changes: items with its text
+    supplement = polled.items["regulatory:NDA211243:submission:SUPPL-14:AP"].item
+    # The javascript: letter is no link; the next document is, unless its URL is huge: then Drugs@FDA's page.
+    assert supplement.url.startswith("https://x.example/" if key != "long" else "https://www.accessdata.fda.gov/scripts/")
+    markdown = digest(config)
+    page = Page()
+    page.feed(render_markdown(markdown))
+    page.close()
+    assert {tag for tag, _ in page.tags} <= BOARD_TAGS, {tag for tag, _ in page.tags} - BOARD_TAGS
+    assert [h for h in page.headings if h[0] == "h1"] == [("h1", f"Literature watch {WEEK}")]
+    assert {re.sub(r" \(\d+\)$", "", t) for tag, t in page.headings if tag == "h2"} <= SECTION_TITLES | {"Regulatory board"}
+    hrefs = [value for tag, attrs in page.tags if tag == "a" for name, value in attrs if name == "href"]
+    assert hrefs and all(urlsplit(h).scheme == "https" and urlsplit(h).hostname for h in hrefs), hrefs
+    # A hostile set id stays inside DailyMed's query; the document link the record gave stays under its own host.
+    assert not any("javascript" in unquote(h).split("?")[0] for h in hrefs if urlsplit(h).hostname != "x.example")
+    assert {urlsplit(h).hostname for h in hrefs} <= {"www.accessdata.fda.gov", "dailymed.nlm.nih.gov", "x.example", "fda.example"}
+    shown = "".join(page.text)
+    if key != "long":
+        assert plain(text) in shown, key
+    assert "[x](javascript:alert(1)) <b>b</b> | a |" in shown
+    assert not INVISIBLE.search(shown) and not INVISIBLE.search(markdown)
+    assert max(len(line) for line in markdown.splitlines()) < 4000
+
+    html_page = Page()
+    html_page.feed(digest(config, fmt="html"))
+    html_page.close()
+    assert {tag for tag, _ in html_page.tags} <= HTML_TAGS, {tag for tag, _ in html_page.tags} - HTML_TAGS
+    for tag, attrs in html_page.tags:
+        for name, value in attrs:
+            assert not name.lower().startswith("on"), (tag, name, value)
+            if name == "href":
+                assert urlsplit(value or "").scheme == "https" or re.fullmatch(r"(index|2026-W\d\d)\.html(#[a-z0-9-]+)?", value or ""), value
+    if key != "long":
+        assert plain(text) in "".join(html_page.text), key
+
+
+def test_a_failed_poll_in_the_same_second_as_the_last_snapshot_still_marks_it_stale(tmp_path, fake):
+    # The store's stamps are whole seconds: the step waits for the next second before it begins.
+    from watcher.poll import poll
+
+    class Clock:
+        now = NOW
+
+        def __call__(self):
+            return self.now
+
+        def sleep(self, seconds: float) -> None:
+            self.now += timedelta(seconds=seconds)
+
+    clock = Clock()
+    config = board_config(tmp_path, fake)
+    with Store.open(config.database) as store:
+        poll(config, store, clock=clock, env={}, sleep=clock.sleep)
+        clock.now = NOW + timedelta(milliseconds=300)  # the next poll, in the same second
+        fake.server.arm(f"drugsfda:{SPRAVATO}", faults.status(404, body="gone"))
+        report = poll(config, store, clock=clock, env={}, sleep=clock.sleep)
+        assert not report.ok
+        assert [p.at for p in store.polls_between(NOW, NOW + timedelta(hours=1)) if p.source == "regulatory"] == [
+            "2026-11-24T18:00:00Z", "2026-11-24T18:00:01Z"]
+    assert "> **Stale since 2026-11-24 12:00 CST" in block_of(digest(config), SPRAVATO)
+    assert "Stale" not in block_of(digest(config), KETALAR)
