@@ -138,6 +138,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX snapshots_kind_key ON snapshots(kind, key, at);
     """,
+    # 6: the identifiers that make records of different sources one work (works.py); PubMed records
+    #    stored before them get theirs from their PMID (their trial numbers come with the next fetch).
+    """
+    UPDATE items SET data = json_set(data, '$.identifiers', json_array('pmid:' || json_extract(data, '$.extra.pmid')))
+        WHERE json_type(data, '$.identifiers') IS NULL AND json_type(data, '$.extra.pmid') = 'text';
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
 OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots"}
@@ -242,7 +248,7 @@ def item_from_json(data: str) -> Item:
     raw = json.loads(data)
     raw["related"] = tuple(Related(**r) for r in raw.get("related", ()))
     raw["tracked"] = tuple((str(k), str(v)) for k, v in raw.get("tracked", ()))
-    for key in ("authors", "publication_types", "mesh_headings", "keywords"):
+    for key in ("authors", "publication_types", "mesh_headings", "keywords", "identifiers"):
         raw[key] = tuple(raw.get(key, ()))
     return Item(**raw)
 
