@@ -35,8 +35,10 @@ from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
 from .sources.registry import SOURCE_TYPES
 from .topics import Topic, compile_topics
+from .works import parse_separate
 
-TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email"}
+TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email",
+            "separate"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
 OUTPUTS = ("markdown", "html", "atom")
@@ -75,6 +77,7 @@ class Config:
     outputs: tuple[str, ...] = OUTPUTS  # what is written: the Markdown record first, then the others
     site_url: str | None = None  # where digests/ is published: absolute links in the feed and the mail
     email: EmailSettings | None = None
+    separate: tuple[str, ...] = ()  # record ids each kept a work of its own: a wrong link undone (works.py)
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -144,6 +147,7 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         outputs=optional(raw, "outputs", "", parse_outputs, OUTPUTS),
         site_url=optional(raw, "site_url", "", site_url, None),
         email=parse_email(raw["email"]) if raw.get("email") is not None else None,
+        separate=optional(raw, "separate", "", parse_separate, ()),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -178,6 +178,20 @@ class StoredItem:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredKeys:
+    """What works.py needs of a stored item to join it with the records of other sources."""
+
+    id: str
+    source: str
+    first_seen: str
+    first_matched: str | None
+    matched: bool
+    doi: str | None
+    identifiers: tuple[str, ...]
+    publication_types: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StoredNotice:
     stored: StoredItem  # the item as it is now
     notice: Notice
@@ -251,6 +265,12 @@ def item_from_json(data: str) -> Item:
     for key in ("authors", "publication_types", "mesh_headings", "keywords", "identifiers"):
         raw[key] = tuple(raw.get(key, ()))
     return Item(**raw)
+
+
+def _strings(data: str | None) -> list[str]:
+    """A JSON array of text from json_extract (None when the record has none)."""
+    found = json.loads(data) if isinstance(data, str) and data.startswith("[") else []
+    return [v for v in found if isinstance(v, str)]
 
 
 def match_to_json(match: Match) -> str:
@@ -520,6 +540,27 @@ class Store:
             "SELECT MAX(at) FROM polls WHERE source = ? AND ok = 1 AND at < ?", (source, utc_iso(end))
         ).fetchone()
         return str(row[0]) if row[0] is not None else None
+
+    def work_keys(self) -> list[StoredKeys]:
+        """Every item's identifiers, without decoding whole records (thousands are read per digest)."""
+        rows = self.conn.execute(
+            "SELECT id, source, first_seen, first_matched, matched, json_extract(data, '$.doi'),"
+            " json_extract(data, '$.identifiers'), json_extract(data, '$.publication_types') FROM items"
+        )
+        return [
+            StoredKeys(r[0], r[1], r[2], r[3], bool(r[4]), r[5] if isinstance(r[5], str) else None,
+                       tuple(_strings(r[6])), tuple(_strings(r[7])))
+            for r in rows
+        ]
+
+    def items_by_id(self, ids: Iterable[str]) -> dict[str, StoredItem]:
+        wanted = sorted(set(ids))
+        found: dict[str, StoredItem] = {}
+        for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+            part = wanted[start : start + 500]
+            rows = self.conn.execute(f"SELECT * FROM items WHERE id IN ({', '.join('?' * len(part))})", part)
+            found.update((r["id"], self._stored(r)) for r in rows)
+        return found
 
     def iter_items(self) -> Iterator[StoredItem]:
         for row in self.conn.execute("SELECT * FROM items ORDER BY first_seen, id"):

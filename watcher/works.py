@@ -1,0 +1,157 @@
+"""One entry per work: the stored records of any sources that share an identifier are one work.
+
+A record's identifiers are its DOI (compared lower-cased) and its `Item.identifiers`: its PMID, the
+NCT numbers of the trials it reports (PubMed's DataBankList, the registration itself), Europe PMC's
+own ids and its "Preprint of" / "Preprint in" links. Sharing any one joins two records, and joins
+are transitive (a preprint → its published version → the trial that version reports).
+
+This is a view over the store, computed when it is read: nothing about a work is written, every
+source's record stays whole, so a wrong link is undone by correcting it upstream or by naming the
+record under feeds.yaml `separate` (it is then a work of its own). The same store gives the same
+works: records are ordered by when they were first seen, then by id, and a work is named by its
+first record's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .checks import string_list, text
+from .errors import ConfigError
+from .store import Store, StoredKeys
+
+PREPRINT = "Preprint"  # the publication type of a record not peer reviewed (sections.flags_of)
+NCT = "nct:"
+# Keys of the record itself (not a trial it reports): sharing one means "the same publication".
+SAME_RECORD = ("pmid:", "doi:", "epmc:")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What grouping needs of a stored item."""
+
+    id: str
+    source: str
+    keys: frozenset[str]
+    first_seen: str  # UTC ISO text, as the store keeps it
+    first_matched: str | None  # None: it does not match the topics
+    preprint: bool
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.first_seen, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    id: str  # its first record's id
+    records: tuple[Record, ...]  # first seen first
+
+    @property
+    def first_matched(self) -> str | None:
+        """When a record of the work first matched: picks the week that lists the work."""
+        return min((r.first_matched for r in self.records if r.first_matched), default=None)
+
+    @property
+    def lead(self) -> Record | None:
+        """The record the digest lists: the first to match (ties: the first seen)."""
+        matched = [r for r in self.records if r.first_matched]
+        return min(matched, key=lambda r: (r.first_matched or "", r.order)) if matched else None
+
+
+class Works:
+    def __init__(self, works: Sequence[Work]) -> None:
+        self.works = tuple(works)
+        self.by_record = {r.id: w for w in self.works for r in w.records}
+
+    def of(self, record_id: str) -> Work:
+        return self.by_record[record_id]
+
+    def __iter__(self) -> Iterator[Work]:
+        return iter(self.works)
+
+    def __len__(self) -> int:
+        return len(self.works)
+
+
+def keys_of(doi: str | None, identifiers: Iterable[str]) -> frozenset[str]:
+    found = {i.strip() for i in identifiers if isinstance(i, str) and ":" in i and i.partition(":")[2].strip()}
+    if doi and doi.strip():
+        found.add("doi:" + doi.strip().lower())
+    return frozenset(found)
+
+
+def record_of(row: StoredKeys) -> Record:
+    return Record(
+        id=row.id,
+        source=row.source,
+        keys=keys_of(row.doi, row.identifiers),
+        first_seen=row.first_seen,
+        first_matched=row.first_matched if row.matched else None,
+        preprint=PREPRINT in row.publication_types,
+    )
+
+
+def group(records: Iterable[Record], *, separate: Iterable[str] = ()) -> Works:
+    """Records joined by shared keys (union-find, near-linear); a record in `separate` joins none."""
+    ordered = sorted(records, key=lambda r: r.order)
+    alone = set(separate)
+    parent = list(range(len(ordered)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    holder: dict[str, int] = {}  # key → the first record that has it
+    for index, record in enumerate(ordered):
+        if record.id in alone:
+            continue
+        for key in record.keys:
+            first = holder.setdefault(key, index)
+            a, b = root(first), root(index)
+            if a != b:
+                parent[max(a, b)] = min(a, b)  # the earlier record stays the root: stable names
+    members: dict[int, list[Record]] = {}
+    for index, record in enumerate(ordered):
+        members.setdefault(root(index), []).append(record)
+    return Works([Work(rs[0].id, tuple(rs)) for _, rs in sorted(members.items())])
+
+
+def works_of(store: Store, *, separate: Iterable[str] = ()) -> Works:
+    return group((record_of(row) for row in store.work_keys()), separate=separate)
+
+
+def joined_by(work: Work, record: Record) -> str | None:
+    """How a record that joined a work listed before relates to it, for a notice: None when it is
+    the same publication again (e.g. Europe PMC's copy of a PubMed record: not news)."""
+    since = record.first_matched or record.first_seen
+    earlier = [r for r in work.records if r.id != record.id and r.first_seen <= since]
+    same = [r for r in earlier if same_publication(r, record)]
+    if any(not r.preprint for r in same):
+        return None
+    if not record.preprint and (any(r.preprint for r in same) or any(r.preprint for r in earlier)):
+        return "published version of the preprint"
+    trials = sorted({k.removeprefix(NCT) for r in earlier for k in r.keys & record.keys if k.startswith(NCT)})
+    if trials:
+        return f"same trial ({', '.join(trials)}) as the item"
+    return "same work as the item"
+
+
+def same_publication(a: Record, b: Record) -> bool:
+    return any(k.startswith(SAME_RECORD) for k in a.keys & b.keys)
+
+
+def parse_separate(raw: Any, path: str) -> tuple[str, ...]:
+    """feeds.yaml `separate`: ids of stored records that are each a work of their own."""
+
+    def record_id(value: Any, where: str) -> str:
+        found = text(value, where)
+        if ":" not in found or " " in found:
+            raise ConfigError(where, f"must be a record id as `watcher export` shows it, e.g. pubmed:12345678, not {found!r}")
+        return found
+
+    return string_list(raw, path, record_id)
