@@ -63,7 +63,7 @@ def parse_query(raw: Any, path: str) -> tuple[tuple[str, str], ...]:
     check_keys(raw, path, QUERY_KEYS)
     found = tuple((f"query.{key}", one_line(raw[key], join(path, key))) for key in QUERY_KEYS if raw.get(key) is not None)
     if not found:
-        raise ConfigError(path, "needs at least one of term, cond or intr, e.g. {cond: "heart failure", intr: dapagliflozin}")
+        raise ConfigError(path, "needs at least one of term, cond or intr, e.g. {cond: asthma, intr: budesonide}")
     for key, value in found:
         if len(value) > 2000:
             raise ConfigError(join(path, key.removeprefix("query.")), "is longer than 2000 characters")
