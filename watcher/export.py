@@ -1,18 +1,22 @@
-"""Every stored item, matched or not, as JSON Lines or CSV rows."""
+"""Every stored item, matched or not: JSON Lines, one object per work (works.py), or CSV, one row per
+record with the id of its work."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict
 from typing import Any, TextIO
 
 from .store import Store, StoredItem
+from .works import Work, works_of
+
+WORKS_PER_READ = 500  # records are read a chunk of works at a time, not all at once
 
 # Leading columns for CSV; any further keys follow in sorted order.
 CSV_FIELDS = (
-    "id", "source", "url", "first_seen", "matched", "matched_terms", "pmid", "title", "abstract", "journal",
+    "id", "work", "source", "url", "first_seen", "matched", "matched_terms", "pmid", "title", "abstract", "journal",
     "pub_year", "date", "authors", "doi", "publication_types", "mesh_headings", "keywords",
 )
 
@@ -33,14 +37,30 @@ def record(stored: StoredItem) -> dict[str, Any]:
     }
 
 
-def records(store: Store) -> Iterator[dict[str, Any]]:
+def records(store: Store, separate: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+    """One row per stored record, first seen first, each naming its work."""
+    work_of = {record_id: work.id for record_id, work in works_of(store, separate=separate).by_record.items()}
     for stored in store.iter_items():
-        yield record(stored)
+        row = record(stored)
+        yield {"id": row.pop("id"), "work": work_of.get(stored.item.id, stored.item.id), **row}
 
 
-def write_jsonl(store: Store, out: TextIO) -> int:
+def works(store: Store, separate: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+    """One object per work: its first record's fields (`id` is that record's, as before works were
+    merged), `ids` and `urls` of every record, and `also`, the fields of each other record."""
+    grouped = list(works_of(store, separate=separate))
+    for start in range(0, len(grouped), WORKS_PER_READ):
+        chunk: list[Work] = grouped[start : start + WORKS_PER_READ]
+        stored = store.items_by_id(r.id for w in chunk for r in w.records)
+        for work in chunk:
+            rows = [record(stored[r.id]) for r in work.records if r.id in stored]
+            if rows:
+                yield {**rows[0], "ids": [r["id"] for r in rows], "urls": [r["url"] for r in rows if r["url"]], "also": rows[1:]}
+
+
+def write_jsonl(store: Store, out: TextIO, separate: Collection[str] = ()) -> int:
     count = 0
-    for row in records(store):
+    for row in works(store, separate):
         out.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
         count += 1
     return count
@@ -62,8 +82,8 @@ def cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_csv(store: Store, out: TextIO) -> int:
-    rows = list(records(store))
+def write_csv(store: Store, out: TextIO, separate: Collection[str] = ()) -> int:
+    rows = list(records(store, separate))
     extra = sorted({k for row in rows for k in row} - set(CSV_FIELDS))
     writer = csv.DictWriter(out, fieldnames=[*CSV_FIELDS, *extra], lineterminator="\n")
     writer.writeheader()

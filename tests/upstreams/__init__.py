@@ -5,6 +5,8 @@
 - eutils.py   PubMed E-utilities: esearch (history server, date windows), efetch
 - openfda.py  openFDA: drug/drugsfda, drug/label, drug/enforcement, paged by Link headers
 - feeds.py    RSS/Atom feeds: conditional GET, redirects, pages that are not feeds
+- ctgov.py    ClinicalTrials.gov API v2: /api/v2/studies, paged by nextPageToken; text/plain 400s
+- europepmc.py Europe PMC REST search: cursorMark paging, FIRST_IDATE windows
 
 Each stand-in serves healthy replies and, on the same server, any fault armed for its labels.
 """
