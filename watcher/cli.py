@@ -157,7 +157,7 @@ def cmd_run(config: Config, store: Store, args: argparse.Namespace, stop: StopFl
 
 
 def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
-    (write_csv if args.format == "csv" else write_jsonl)(store, sys.stdout, config.separate)
+    (write_csv if args.format == "csv" else write_jsonl)(store, sys.stdout, config.separate, [s.name for s in config.sources])
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
@@ -37,18 +37,18 @@ def record(stored: StoredItem) -> dict[str, Any]:
     }
 
 
-def records(store: Store, separate: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+def records(store: Store, separate: Collection[str] = (), sources: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
     """One row per stored record, first seen first, each naming its work."""
-    work_of = {record_id: work.id for record_id, work in works_of(store, separate=separate).by_record.items()}
+    work_of = {record_id: work.id for record_id, work in works_of(store, separate=separate, sources=sources).by_record.items()}
     for stored in store.iter_items():
         row = record(stored)
         yield {"id": row.pop("id"), "work": work_of.get(stored.item.id, stored.item.id), **row}
 
 
-def works(store: Store, separate: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+def works(store: Store, separate: Collection[str] = (), sources: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
     """One object per work: its first record's fields (`id` is that record's, as before works were
     merged), `ids` and `urls` of every record, and `also`, the fields of each other record."""
-    grouped = list(works_of(store, separate=separate))
+    grouped = list(works_of(store, separate=separate, sources=sources))
     for start in range(0, len(grouped), WORKS_PER_READ):
         chunk: list[Work] = grouped[start : start + WORKS_PER_READ]
         stored = store.items_by_id(r.id for w in chunk for r in w.records)
@@ -58,9 +58,9 @@ def works(store: Store, separate: Collection[str] = ()) -> Iterator[dict[str, An
                 yield {**rows[0], "ids": [r["id"] for r in rows], "urls": [r["url"] for r in rows if r["url"]], "also": rows[1:]}
 
 
-def write_jsonl(store: Store, out: TextIO, separate: Collection[str] = ()) -> int:
+def write_jsonl(store: Store, out: TextIO, separate: Collection[str] = (), sources: Sequence[str] = ()) -> int:
     count = 0
-    for row in works(store, separate):
+    for row in works(store, separate, sources):
         out.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
         count += 1
     return count
@@ -82,8 +82,8 @@ def cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_csv(store: Store, out: TextIO, separate: Collection[str] = ()) -> int:
-    rows = list(records(store, separate))
+def write_csv(store: Store, out: TextIO, separate: Collection[str] = (), sources: Sequence[str] = ()) -> int:
+    rows = list(records(store, separate, sources))
     extra = sorted({k for row in rows for k in row} - set(CSV_FIELDS))
     writer = csv.DictWriter(out, fieldnames=[*CSV_FIELDS, *extra], lineterminator="\n")
     writer.writeheader()

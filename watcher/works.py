@@ -8,8 +8,8 @@ are transitive (a preprint → its published version → the trial that version 
 This is a view over the store, computed when it is read: nothing about a work is written, every
 source's record stays whole, so a wrong link is undone by correcting it upstream or by naming the
 record under feeds.yaml `separate` (it is then a work of its own). The same store gives the same
-works: records are ordered by when they were first seen, then by id, and a work is named by its
-first record's id.
+works: records are ordered by when they were first seen, then by the order of feeds.yaml's
+sources, then by id, and a work is named by its first record's id.
 """
 
 from __future__ import annotations
@@ -39,26 +39,23 @@ class Record:
     first_matched: str | None  # None: it does not match the topics
     preprint: bool
 
-    @property
-    def order(self) -> tuple[str, str]:
-        return (self.first_seen, self.id)
 
 
 @dataclass(frozen=True, slots=True)
 class Work:
     id: str  # its first record's id
-    records: tuple[Record, ...]  # first seen first
+    records: tuple[Record, ...]  # first seen first; of one poll, in the order of feeds.yaml's sources, then by id
 
     @property
     def first_matched(self) -> str | None:
         """When a record of the work first matched: picks the week that lists the work."""
         return min((r.first_matched for r in self.records if r.first_matched), default=None)
 
-    @property
-    def lead(self) -> Record | None:
-        """The record the digest lists: the first to match (ties: the first seen)."""
-        matched = [r for r in self.records if r.first_matched]
-        return min(matched, key=lambda r: (r.first_matched or "", r.order)) if matched else None
+    def lead(self, by: str) -> Record | None:
+        """The record the digest lists, of those matched before `by` (UTC text): a peer-reviewed
+        publication before a preprint before anything else (a registration), then the first to match."""
+        matched = [(i, r) for i, r in enumerate(self.records) if r.first_matched and r.first_matched < by]
+        return min(matched, key=lambda p: (rank(p[1]), p[1].first_matched or "", p[0]))[1] if matched else None
 
 
 class Works:
@@ -94,9 +91,11 @@ def record_of(row: StoredKeys) -> Record:
     )
 
 
-def group(records: Iterable[Record], *, separate: Iterable[str] = ()) -> Works:
-    """Records joined by shared keys (union-find, near-linear); a record in `separate` joins none."""
-    ordered = sorted(records, key=lambda r: r.order)
+def group(records: Iterable[Record], *, separate: Iterable[str] = (), sources: Sequence[str] = ()) -> Works:
+    """Records joined by shared keys (union-find, near-linear); a record in `separate` joins none.
+    `sources`: feeds.yaml's source names, in order: of records first seen together, the first source's comes first."""
+    position = {name: i for i, name in enumerate(sources)}
+    ordered = sorted(records, key=lambda r: (r.first_seen, position.get(r.source, len(position)), r.id))
     alone = set(separate)
     parent = list(range(len(ordered)))
 
@@ -121,15 +120,14 @@ def group(records: Iterable[Record], *, separate: Iterable[str] = ()) -> Works:
     return Works([Work(rs[0].id, tuple(rs)) for _, rs in sorted(members.items())])
 
 
-def works_of(store: Store, *, separate: Iterable[str] = ()) -> Works:
-    return group((record_of(row) for row in store.work_keys()), separate=separate)
+def works_of(store: Store, *, separate: Iterable[str] = (), sources: Sequence[str] = ()) -> Works:
+    return group((record_of(row) for row in store.work_keys()), separate=separate, sources=sources)
 
 
 def joined_by(work: Work, record: Record) -> str | None:
     """How a record that joined a work listed before relates to it, for a notice: None when it is
     the same publication again (e.g. Europe PMC's copy of a PubMed record: not news)."""
-    since = record.first_matched or record.first_seen
-    earlier = [r for r in work.records if r.id != record.id and r.first_seen <= since]
+    earlier = list(work.records[: work.records.index(record)])
     same = [r for r in earlier if same_publication(r, record)]
     if any(not r.preprint for r in same):
         return None
@@ -139,6 +137,12 @@ def joined_by(work: Work, record: Record) -> str | None:
     if trials:
         return f"same trial ({', '.join(trials)}) as the item"
     return "same work as the item"
+
+
+def rank(record: Record) -> int:
+    if record.preprint:
+        return 1
+    return 0 if any(k.startswith(("pmid:", "doi:")) for k in record.keys) else 2
 
 
 def same_publication(a: Record, b: Record) -> bool:

@@ -114,7 +114,7 @@ class ClinicalTrials:
             self.first_params = rest
         elif rest != self.first_params:
             return Answer("studies:?", "ctgov", plain_400("pageToken does not belong to this query: repeat its parameters"))
-        if self.generated:
+        if self.generated or not self.pages:  # nothing given: an empty result, as the registry answers
             return self.generated_page(q, token)
         if token not in self.pages:
             return Answer("studies:?", "ctgov", plain_400(f"unknown pageToken {token!r}"))

@@ -141,7 +141,7 @@ def build_view(store: Store, config: Config, week: str, works: Works | None = No
     """`works`: the store's works when the caller has them already (one grouping for many weeks)."""
     start, end = week_bounds(week, config.timezone)
     tz = config.timezone
-    works = works if works is not None else works_of(store, separate=config.separate)
+    works = works if works is not None else works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
     items = store.matched_between(start, end)
     # A work is listed once, in the week its first record matched; a record joining a work
     # listed before is a notice this week, or nothing when it is the same publication again.
@@ -201,11 +201,14 @@ def listings(store: Store, items: Sequence[StoredItem], works: Iterable[Work], e
     the week's end as "also in" (later ones are notices of a later week: this week's digest stays put)."""
     by_id = {s.item.id: s for s in items}
     cutoff = utc_iso(end)
-    chosen = [(w, w.lead, [r for r in w.records if r.first_seen < cutoff and r is not w.lead]) for w in works]
-    missing = {r.id for _, lead, others in chosen for r in [*(others), *([lead] if lead else [])] if r.id not in by_id}
+    chosen = []
+    for work in works:
+        lead = work.lead(cutoff)
+        chosen.append((lead, [r for r in work.records if r.first_seen < cutoff and r is not lead]))
+    missing = {r.id for lead, others in chosen for r in [*others, *([lead] if lead else [])] if r.id not in by_id}
     by_id.update(store.items_by_id(missing))
     found = []
-    for _work, lead, others in chosen:
+    for lead, others in chosen:
         if lead is None or lead.id not in by_id:
             continue
         stored = by_id[lead.id]
