@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from tests.upstreams import ctgov, eutils, europepmc, feeds
+from tests.upstreams import ctgov, europepmc, eutils, feeds
 from tests.upstreams import openfda as fda
 from watcher.weeks import iso_week, utc_now
 
