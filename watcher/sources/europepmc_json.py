@@ -39,6 +39,8 @@ PREPRINT_LINKS = frozenset({"PreprintIn", "PreprintOf"})
 HEADING = re.compile(r"^h[1-6]$")
 BLOCKS = ("p", "div", "li", "br", "tr")
 TAG = re.compile(r"<[^>]*>")
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")  # "39709209", "PMC3040717", "PPR123456": a path segment as it is
+SOURCE_RE = re.compile(r"[A-Z]{2,5}")  # MED, PMC, PPR, AGR, CBA, …
 
 
 def block(parent: Any, *path: str) -> Mapping[str, Any]:
@@ -125,8 +127,8 @@ def links_of(result: Mapping[str, Any]) -> tuple[Related, ...]:
 def result_item(result: Mapping[str, Any], *, source: str) -> Item:
     """One search result as an Item; ValueError when it lacks its id or source."""
     record_id, origin = text(result.get("id")), (text(result.get("source")) or "").upper()
-    if not record_id or not origin or not re.fullmatch(r"[A-Z]{2,5}", origin):
-        raise ValueError("no id and source")
+    if not record_id or not ID_RE.fullmatch(record_id) or not SOURCE_RE.fullmatch(origin):
+        raise ValueError(f"no usable id and source ({(record_id or '')[:20]!r}, {origin[:10]!r})")
     pmid = text(result.get("pmid"))
     pmid = pmid if pmid and pmid.isdigit() else None
     types = types_of(result)
