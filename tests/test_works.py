@@ -25,8 +25,9 @@ from watcher.digest.publish import render
 from watcher.digest.view import WORK, build_view
 from watcher.errors import ConfigError
 from watcher.export import write_csv, write_jsonl
+from watcher.model import Hit, Item, Match
 from watcher.store import Store
-from watcher.works import Record, group, joined_by, keys_of
+from watcher.works import Record, group, joined_by, keys_of, works_of
 
 WEEK46 = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)  # a Tuesday of 2026-W46 in Chicago
 
@@ -264,4 +265,16 @@ def test_grouping_is_fast_enough_for_a_large_store():
     started = time.perf_counter()
     works = group(records)
     assert time.perf_counter() - started < 5
-    assert len(works) == 40_000 and len(works.of("pubmed:3").records) == 2
+    assert len(works) == 40_000 and len(works.by_record["pubmed:3"].records) == 2
+
+
+def test_a_record_stored_after_the_works_were_read_is_a_work_of_its_own(stage):
+    stage.pubmed.add(TODAY, [paper("41000080", "Ketamine and pain with depression")])
+    stage.poll()
+    with Store.open(stage.config.database) as store:
+        stale = works_of(store)
+        late = Item("europepmc:MED:41000081", "europepmc", "https://europepmc.org/article/MED/41000081", "Esketamine late",
+                    identifiers=("pmid:41000081",))
+        store.save_batch("europepmc", [(late, Match(True, ("anything",), (Hit("any", "*", "title", "Esketamine"),)))], now=NOW)
+        view = build_view(store, stage.config, WEEK, stale)
+    assert view.total == 2 and {e.id for s in view.sections for e in s.entries} == {"pubmed:41000080", "europepmc:MED:41000081"}

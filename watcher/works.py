@@ -20,7 +20,7 @@ from typing import Any
 
 from .checks import string_list, text
 from .errors import ConfigError
-from .store import Store, StoredKeys
+from .store import Store, StoredItem, StoredKeys
 
 PREPRINT = "Preprint"  # the publication type of a record not peer reviewed (sections.flags_of)
 NCT = "nct:"
@@ -63,8 +63,16 @@ class Works:
         self.works = tuple(works)
         self.by_record = {r.id: w for w in self.works for r in w.records}
 
-    def of(self, record_id: str) -> Work:
-        return self.by_record[record_id]
+    def of(self, stored: StoredItem) -> Work:
+        """The work of a stored item; one of its own for an item stored after the works were read
+        (a poll committing while a digest is made: it joins its work on the next reading)."""
+        found = self.by_record.get(stored.item.id)
+        if found is not None:
+            return found
+        item = stored.item
+        record = Record(item.id, item.source, keys_of(item.doi, item.identifiers), stored.first_seen,
+                        stored.first_matched if stored.match.matched else None, PREPRINT in item.publication_types)
+        return Work(item.id, (record,))
 
     def __iter__(self) -> Iterator[Work]:
         return iter(self.works)

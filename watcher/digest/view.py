@@ -148,7 +148,7 @@ def build_view(store: Store, config: Config, week: str, works: Works | None = No
     listed: dict[str, Work] = {}
     joined: list[NoticeView] = []
     for stored in items:
-        work = works.of(stored.item.id)
+        work = works.of(stored)
         first = work.first_matched or stored.first_matched or ""
         if first >= utc_iso(start):
             listed.setdefault(work.id, work)
@@ -175,7 +175,7 @@ def build_view(store: Store, config: Config, week: str, works: Works | None = No
     notices: list[NoticeView] = []
     told: set[tuple[str, str, str]] = set()  # one notice per work: PubMed's and Europe PMC's copies retract together
     for n in store.notices_between(start, end):
-        work = works.of(n.stored.item.id)
+        work = works.of(n.stored)
         first = work.first_matched or n.stored.first_matched or n.at
         if (work.id, n.notice.kind, n.notice.detail) in told:
             continue
