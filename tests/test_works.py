@@ -172,8 +172,8 @@ def test_a_registration_of_a_trial_reported_before_is_a_notice(stage):
     view, markdown, _ = stage.view()
     assert view.total == 0
     assert [(n.detail, n.entry.id, n.listed_in) for n in view.updates] == [
-        ("same trial (NCT07000050) as the item", "ctgov:NCT07000050", "2026-W46")]
-    assert "- **same trial (NCT07000050) as the item listed in 2026-W46**:" in markdown
+        ("trial registration NCT07000050 of the work", "ctgov:NCT07000050", "2026-W46")]
+    assert "- **trial registration NCT07000050 of the work listed in 2026-W46**:" in markdown
 
 
 def test_a_correction_seen_through_two_sources_is_one_notice(stage):
@@ -248,8 +248,11 @@ def test_keys_lower_case_the_doi_and_drop_empty_ones():
     (rec("e:PPR:1", "epmc:PPR:1", "pmid:5", preprint=True), rec("pubmed:5", "pmid:5"), "published version of the preprint"),
     (rec("pubmed:5", "pmid:5"), rec("e:MED:5", "pmid:5", "epmc:MED:5"), None),
     (rec("pubmed:5", "pmid:5", "doi:10.1/x"), rec("e:PPR:1", "epmc:PPR:1", "doi:10.1/x", preprint=True), None),
-    (rec("pubmed:5", "pmid:5", "nct:NCT1"), rec("ctgov:NCT1", "nct:NCT1"), "same trial (NCT1) as the item"),
-    (rec("pubmed:5", "pmid:5", "nct:NCT1"), rec("pubmed:6", "pmid:6", "nct:NCT1"), "same trial (NCT1) as the item"),
+    (rec("pubmed:5", "pmid:5", "nct:NCT1"), rec("ctgov:NCT1", "nct:NCT1"), "trial registration NCT1 of the work"),
+    (rec("pubmed:5", "pmid:5", "nct:NCT1"), rec("pubmed:6", "pmid:6", "nct:NCT1"), "same trial (NCT1) as the work"),
+    (rec("e:PPR:1", "epmc:PPR:1", "nct:NCT1", preprint=True), rec("ctgov:NCT1", "nct:NCT1"), "trial registration NCT1 of the work"),
+    (rec("pubmed:5", "pmid:5"), rec("e:PPR:2", "epmc:PPR:2", "pmid:5", preprint=True), None),
+    (rec("pubmed:5", "pmid:5", "nct:NCT1"), rec("e:PPR:2", "epmc:PPR:2", "nct:NCT1", preprint=True), "same trial (NCT1) as the work"),
 ])
 def test_how_a_later_record_joined(earlier, later, said):
     earlier = Record(earlier.id, earlier.source, earlier.keys, "2026-11-01T00:00:00Z", earlier.first_matched, earlier.preprint)

@@ -133,18 +133,21 @@ def works_of(store: Store, *, separate: Iterable[str] = (), sources: Sequence[st
 
 
 def joined_by(work: Work, record: Record) -> str | None:
-    """How a record that joined a work listed before relates to it, for a notice: None when it is
-    the same publication again (e.g. Europe PMC's copy of a PubMed record: not news)."""
+    """How a record that joined a work listed before relates to it, for a notice that goes on
+    "… listed in 2026-W07": None when it is the same publication again (Europe PMC's copy of a
+    PubMed record: not news)."""
     earlier = list(work.records[: work.records.index(record)])
     same = [r for r in earlier if same_publication(r, record)]
     if any(not r.preprint for r in same):
         return None
-    if not record.preprint and (any(r.preprint for r in same) or any(r.preprint for r in earlier)):
+    if rank(record) == 0 and any(r.preprint for r in earlier):
         return "published version of the preprint"
-    trials = sorted({k.removeprefix(NCT) for r in earlier for k in r.keys & record.keys if k.startswith(NCT)})
+    trials = ", ".join(sorted({k.removeprefix(NCT) for r in earlier for k in r.keys & record.keys if k.startswith(NCT)}))
+    if trials and rank(record) == 2:
+        return f"trial registration {trials} of the work"
     if trials:
-        return f"same trial ({', '.join(trials)}) as the item"
-    return "same work as the item"
+        return f"same trial ({trials}) as the work"
+    return "same work as the entry"
 
 
 def rank(record: Record) -> int:
