@@ -1,6 +1,6 @@
 """The reliability table: what each source does when its upstream misbehaves, from the fault suite.
 
-    .venv/bin/python benchmarks/reliability_table.py            # runs tests/test_faults.py (about 30 s)
+    .venv/bin/python benchmarks/reliability_table.py            # runs tests/test_faults.py (about a minute)
     .venv/bin/python benchmarks/reliability_table.py --from F   # formats outcomes saved before
 
 It runs `pytest tests/test_faults.py` with $WATCHER_RELIABILITY_OUT set, so that every (fault,
@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pubmed", "rss", "openfda")
+SOURCES = ("pubmed", "rss", "openfda", "clinicaltrials", "europepmc")
 
 
 def run_suite(out: Path) -> int:
@@ -55,7 +55,7 @@ def table(rows: list[dict]) -> str:
     for row in rows:
         entry = by_fault.setdefault(row["fault"], {"what": row["what"]})
         entry[row["source"]] = row
-    lines = ["| fault | PubMed (E-utilities) | FDA RSS feed | openFDA |", "|---|---|---|---|"]
+    lines = ["| fault | PubMed (E-utilities) | FDA RSS feed | openFDA | ClinicalTrials.gov | Europe PMC |", "|---|---|---|---|---|---|"]
     for fault, entry in by_fault.items():
         cells = [cell(entry[s]) if s in entry else "(no result)" for s in SOURCES]
         lines.append(f"| **{fault}**: {md(entry['what'])} | " + " | ".join(cells) + " |")

@@ -71,6 +71,14 @@ def regulatory(*, source: str | None = "openfda", products: list[dict[str, Any]]
     return {k: v for k, v in block.items() if v is not None}
 
 
+def clinicaltrials(url: str, *, name: str = "clinicaltrials", query: dict[str, str] | None = None, **keys: Any) -> dict[str, Any]:
+    return {"name": name, "type": "clinicaltrials", "url": url, "query": query or {"intr": "ketamine"}, **keys}
+
+
+def europepmc(url: str, *, name: str = "europepmc", query: str = "ketamine", **keys: Any) -> dict[str, Any]:
+    return {"name": name, "type": "europepmc", "url": url, "query": query, **keys}
+
+
 def feeds_document(sources: list[dict[str, Any]] | None = None, *, topics: dict[str, Any] | None = None,
                    **top: Any) -> dict[str, Any]:
     """feeds.yaml as Python values: the defaults, `top` over them, then sources and topics."""

@@ -271,12 +271,12 @@ def test_export_lists_each_matched_items_claims(store, config):
     keep(store, config, *WEEK_ITEMS)
     keep(store, config, item(30, "Unrelated NMDA receptor chemistry"))  # not on topic: no claims either
     out = io.StringIO()
-    write_jsonl(store, out, config.article.claims)
+    write_jsonl(store, out, claims=config.article.claims)
     rows = {r["id"]: r for r in map(json.loads, out.getvalue().splitlines())}
     assert {k: rows[k]["claims"] for k in rows} == {
         "pubmed:11": ["durable-effect", "mechanism"], "pubmed:12": ["mechanism"], "pubmed:13": [], "pubmed:30": []}
     out = io.StringIO()
-    write_csv(store, out, config.article.claims)
+    write_csv(store, out, claims=config.article.claims)
     by_id = {r["id"]: r for r in csv.DictReader(io.StringIO(out.getvalue()))}
     assert by_id["pubmed:11"]["claims"] == "durable-effect; mechanism"
 

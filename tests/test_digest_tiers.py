@@ -112,4 +112,4 @@ def test_export_gives_tier_score_reason_and_label(week):
     out = io.StringIO()
     write_csv(week, out)
     header = out.getvalue().splitlines()[0].split(",")
-    assert header[:9] == ["id", "source", "url", "first_seen", "matched", "tier", "score", "reason", "label"]
+    assert header[:10] == ["id", "work", "source", "url", "first_seen", "matched", "tier", "score", "reason", "label"]

@@ -36,26 +36,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.configs import openfda, pubmed, rss, write_config
+from tests.configs import clinicaltrials, europepmc, openfda, pubmed, rss, write_config
 from tests.polls import NOW, TODAY, WEEK
-from tests.upstreams import eutils, faults, feeds
+from tests.upstreams import ctgov, eutils, faults, feeds
+from tests.upstreams import europepmc as epmc
 from tests.upstreams import openfda as fda
 from tests.upstreams.server import Fault, Server
 from watcher.digest.publish import publish_week
 from watcher.poll import poll
 from watcher.store import Store
 
-pytestmark = pytest.mark.slow  # 69 polls against misbehaving servers: stalls, trickles, 50 MB bodies
+pytestmark = pytest.mark.slow  # 115 polls against misbehaving servers: stalls, trickles, 50 MB bodies
 
 WALL_LIMIT = 10.0  # seconds for one poll of both sources, fault included
 MEMORY_LIMIT = 100 * 1024 * 1024  # bytes: tracemalloc peak, and growth of resident memory
 SECRETS = {"NCBI_API_KEY": "ncbiKEY-5e1f0c9a77d2", "OPENFDA_API_KEY": "fdaKEY-a4b93e61c0f8"}
 TRIES = 4  # HttpPolicy.retries
-N_ITEMS = 5  # per faulty source; pubmed batch_size and openFDA limit are 2: three batches / pages
-SOURCES = ("pubmed", "rss", "openfda")
-NAMES = {"pubmed": "pubmed", "rss": "fda-press", "openfda": "openfda"}
-# The request the fault hits: the second efetch batch or openFDA page, so the first one is stored before it.
-TARGETS = {"pubmed": "efetch:2", "rss": "rss", "openfda": "enforcement:2"}
+N_ITEMS = 5  # per faulty source; batch and page sizes are 2: three batches / pages
+SOURCES = ("pubmed", "rss", "openfda", "clinicaltrials", "europepmc")
+NAMES = {"pubmed": "pubmed", "rss": "fda-press", "openfda": "openfda", "clinicaltrials": "clinicaltrials", "europepmc": "europepmc"}
+# The request the fault hits: the second efetch batch or page, so the first one is stored before it.
+TARGETS = {"pubmed": "efetch:2", "rss": "rss", "openfda": "enforcement:2", "clinicaltrials": "studies:2", "europepmc": "search:2"}
 PAGE_SIZE = 2
 
 
@@ -97,6 +98,15 @@ def every(expect: Ok | Fails, **per_source: Ok | Fails) -> dict[str, Ok | Fails]
 
 
 NOT_JSON = Fails(r"openFDA drug/enforcement: the answer is not a JSON object")
+
+
+def json_says(what: str) -> dict[str, Fails]:
+    """What the two newer JSON sources make of an answer that is not their JSON."""
+    return {"clinicaltrials": Fails(r"^127\.0\.0\.1:\d+: ClinicalTrials\.gov: " + what),
+            "europepmc": Fails(r"^127\.0\.0\.1:\d+: Europe PMC: " + what)}
+
+
+NO_JSON = json_says("the answer is not JSON$")
 ENTITIES = Fails(r"XML declares its own entities; refused \(untrusted input\)")
 OVER_LIMIT = Fails(r"body larger than the 1 MB limit")
 
@@ -128,11 +138,11 @@ CASES: list[FaultCase] = [
               lambda env: faults.trickle(), every(Fails(r"not complete within the 2 s deadline"))),
     FaultCase("truncated-document", "a complete HTTP answer whose XML/JSON stops half way",
               lambda env: faults.truncated,
-              every(NOT_JSON, pubmed=Fails(r"malformed XML"), rss=Fails(r"feed is truncated"))),
+              every(NOT_JSON, pubmed=Fails(r"malformed XML"), rss=Fails(r"feed is truncated"), **NO_JSON)),
     FaultCase("html-200", "an HTML maintenance page with status 200",
               lambda env: faults.html_200,
               every(NOT_JSON, pubmed=Fails(r"not an E-utilities response \(root element <html>\)"),
-                    rss=Fails(r"answered with an HTML page"))),
+                    rss=Fails(r"answered with an HTML page"), **NO_JSON)),
     FaultCase("content-type-html", "a good body labelled `Content-Type: text/html`",
               lambda env: faults.content_type("text/html; charset=utf-8"), every(Ok())),
     FaultCase("content-type-missing", "a good body without Content-Type",
@@ -140,7 +150,7 @@ CASES: list[FaultCase] = [
     FaultCase("invalid-utf8", "bytes 0xFF 0xFE (not UTF-8) inside a title",
               lambda env: faults.invalid_utf8,
               every(Fails(r"openFDA drug/enforcement: the answer is not valid UTF-8 JSON"),
-                    pubmed=Fails(r"malformed XML.*(UTF-8|encoding)"), rss=Ok())),
+                    pubmed=Fails(r"malformed XML.*(UTF-8|encoding)"), rss=Ok(), **json_says("the answer is not valid UTF-8 JSON$"))),
     FaultCase("50mb-body", "a 50 MB body without Content-Length (limit 1 MB)",
               lambda env: faults.big_body(declared=False), every(OVER_LIMIT)),
     FaultCase("50mb-declared", "a 50 MB body with Content-Length (limit 1 MB)",
@@ -148,17 +158,18 @@ CASES: list[FaultCase] = [
     FaultCase("gzip-bomb-1gb", "`Content-Encoding: gzip` that inflates to 1 GB (~1 MB sent)",
               lambda env: faults.gzip_bomb(), every(OVER_LIMIT)),
     FaultCase("billion-laughs", "XML entity bomb: 10 levels of 10 references",
-              lambda env: faults.billion_laughs(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+              lambda env: faults.billion_laughs(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok(), **NO_JSON)),
     FaultCase("quadratic-blowup", "a 50 kB entity referenced 10,000 times (500 MB if expanded)",
-              lambda env: faults.quadratic_blowup(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+              lambda env: faults.quadratic_blowup(), every(NOT_JSON, pubmed=ENTITIES, rss=Ok(), **NO_JSON)),
     FaultCase("xxe-local-file", "an external entity naming a local file",
-              lambda env: faults.xxe_file(env["marker_path"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+              lambda env: faults.xxe_file(env["marker_path"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok(), **NO_JSON)),
     FaultCase("xxe-url", "external DTD, parameter and general entities naming another local port",
-              lambda env: faults.xxe_url(env["canary"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok())),
+              lambda env: faults.xxe_url(env["canary"]), every(NOT_JSON, pubmed=ENTITIES, rss=Ok(), **NO_JSON)),
     FaultCase("deep-nesting", "elements (JSON: arrays) nested 100,000 deep",
               lambda env: faults.deep_nesting(),
               every(Fails(r"openFDA drug/enforcement: the answer is nested too deeply"),
-                    pubmed=Fails(r"malformed XML.*depth"), rss=Fails(r"feed nests elements more than 256 deep"))),
+                    pubmed=Fails(r"malformed XML.*depth"), rss=Fails(r"feed nests elements more than 256 deep"),
+                    **json_says("the answer is nested too deeply$"))),
 ]
 CASE_BY_ID = {c.id: c for c in CASES}
 
@@ -221,11 +232,21 @@ class Stage:
             feed = feeds.Feed(s, items=feeds.entries(N_ITEMS, "fda"))
             faulty = rss(feed.url)
             self.expected["fda-press"] = feed.ids("fda-press")
-        else:
+        elif source == "openfda":
             upstream = fda.OpenFDA(s)
             upstream.records("drug/enforcement", fda.recalls(N_ITEMS))
             faulty = openfda(upstream.url, endpoints=["drug/enforcement"], search=["ketamine"], limit=PAGE_SIZE)
             self.expected["openfda"] = upstream.ids()
+        elif source == "clinicaltrials":
+            trials = ctgov.ClinicalTrials(s)
+            trials.add(*ctgov.studies(N_ITEMS))
+            faulty = clinicaltrials(trials.url, page_size=PAGE_SIZE)
+            self.expected["clinicaltrials"] = trials.ids()
+        else:
+            search = epmc.EuropePMC(s)
+            search.add(*epmc.results(N_ITEMS))
+            faulty = europepmc(search.url, page_size=PAGE_SIZE)
+            self.expected["europepmc"] = search.ids()
         healthy = feeds.Feed(s, "/healthy/rss.xml", items=feeds.entries(3, "ok"), label="healthy")
         self.expected["healthy"] = healthy.ids("healthy")
         return write_config(self.tmp, [faulty, rss(healthy.url, name="healthy")],
@@ -251,9 +272,10 @@ def store_bytes(database: Path) -> bytes:
 
 def short_reason(error: str) -> str:
     """The reason without the request URL: what a reader of the table needs."""
-    text = re.sub(r"GET \S+ → ", "", error)
+    text = re.sub(r"^127\.0\.0\.1:\d+: ", "", error)  # the host every failure starts with: the column says it
+    text = re.sub(r"GET \S+ → ", "", text)
     text = re.sub(r"http://127\.0\.0\.1:\d+", "…", text)  # the port changes from run to run
-    text = re.sub(r"^openFDA drug/enforcement(: | → )", "", text)
+    text = re.sub(r"^(openFDA drug/enforcement|ClinicalTrials\.gov|Europe PMC)(: | → )", "", text)
     return text if len(text) <= 110 else text[:109] + "…"
 
 

@@ -4,14 +4,16 @@ Titles, authors, journals, types, summaries and links carrying Markdown links to
 data: URLs, raw HTML, pipes, backticks, block markers, bare URLs and e-mail addresses (which
 fuzzy linkifiers turn into links), entity references, control and bidirectional-override
 characters, and a 100 kB title come from the stand-ins' efetch XML, RSS feed and openFDA JSON
-through the real poll into the store, and out through the real digest.
+(and ClinicalTrials.gov and Europe PMC JSON) through the real poll into the store, and out through
+the real digest.
 
 The digest's Markdown is then rendered by a real CommonMark/GFM renderer, markdown-it-py's
 "gfm-like" preset (raw HTML allowed, tables, strikethrough, and linkify with fuzzy links and
 e-mail addresses: stricter than GitHub), and the HTML is checked: only the elements the digest's
 own template makes, no script, no on* attribute, every link http(s) and one the source gave for
-the item or that we build (PubMed, DOI, openFDA), and every hostile string shown as plain text.
-The HTML page and the Atom feed written from the same poll pass the same checks.
+the item or that we build (PubMed, DOI, openFDA, the registry, Europe PMC), and every hostile
+string shown as plain text. The HTML page and the Atom feed written from the same poll pass the
+same checks.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ import pytest
 from lxml import etree
 from markdown_it import MarkdownIt
 
+from tests import configs
 from tests.configs import openfda, pubmed, rss, write_config
 from tests.polls import NOW, TODAY, WEEK
-from tests.upstreams import eutils, feeds
+from tests.upstreams import ctgov, eutils, feeds
+from tests.upstreams import europepmc as epmc
 from tests.upstreams import openfda as fda
 from tests.upstreams.server import Server
 from watcher.digest.publish import publish_week
@@ -100,6 +104,28 @@ def feed_entries() -> list[feeds.Entry]:
     return out
 
 
+def studies() -> list[dict]:
+    out = []
+    for i, text in enumerate({**HOSTILE, "c0-controls": C0}.values()):
+        out.append(ctgov.study(f"NCT0{i:07d}", f"Ketamine {text}", status=text, phases=(text,), conditions=(text,),
+                               interventions=(text,), summary=text, sponsor=text, start=text, last_update="2026-11-23",
+                               locations=[{"facility": text, "city": "Chicago", "state": "Illinois", "status": "RECRUITING"}]))
+    out.append(ctgov.study("NCT09999999", LONG, last_update="2026-11-23"))
+    return out
+
+
+def search_results() -> list[dict]:
+    out = []
+    for i, text in enumerate({**HOSTILE, "c0-controls": C0}.values()):
+        # Titles and abstracts are HTML: escaped once more, so that what is left after the markup is gone is the text.
+        out.append(epmc.result(str(45_000_000 + i), f"Ketamine {html.escape(text)}", pmid=str(45_000_000 + i),
+                               abstract=html.escape(text), authors=(text, "Roe R"), journal=text, doi=f"10.1000/{i}) {text}",
+                               pub_types=(text, "Journal Article")))
+    out.append(epmc.result("45999999", LONG, pmid="45999999"))
+    out.append(epmc.result("javascript:alert(1)", "Ketamine with a hostile id"))  # refused: no link is made of it
+    return out
+
+
 def recall_records() -> list[dict]:
     out = []
     for i, text in enumerate({**HOSTILE, "c0-controls": C0}.values()):
@@ -163,12 +189,20 @@ def source_for(kind: str, server: Server) -> dict:
         return pubmed(papers.url, query="k")
     if kind == "rss":
         return rss(feeds.Feed(server, items=feed_entries()).url, name="feed")
+    if kind == "clinicaltrials":
+        trials = ctgov.ClinicalTrials(server)
+        trials.add(*studies())
+        return configs.clinicaltrials(trials.url, near=[{"city": "Chicago", "state": "Illinois"}])
+    if kind == "europepmc":
+        search = epmc.EuropePMC(server)
+        search.add(*search_results())
+        return configs.europepmc(search.url)
     recalls = fda.OpenFDA(server)
     recalls.records("drug/enforcement", recall_records())
     return openfda(recalls.url, endpoints=["drug/enforcement"], search=["ketamine"])
 
 
-@pytest.mark.parametrize("kind", ["pubmed", "rss", "openfda"])
+@pytest.mark.parametrize("kind", ["pubmed", "rss", "openfda", "clinicaltrials", "europepmc"])
 def test_hostile_text_is_inert_in_the_rendered_digest(tmp_path, upstream, kind):
     markdown, items = poll_and_digest(tmp_path, source_for(kind, upstream))
     page = Page()

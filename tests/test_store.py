@@ -165,3 +165,23 @@ def test_snapshots_keep_every_fetch_in_order_and_read_as_of_a_moment(store):
     assert history[0].sha256 != history[1].sha256
     assert [s.at for s in store.snapshots("regulatory", "NDA000001", before=t0 + timedelta(hours=1))] == [first.at]
     assert store.snapshots("article", "NDA000001") == []
+
+
+def test_migration_6_gives_stored_pubmed_records_their_pmid_identifier(tmp_path):
+    path = tmp_path / "v5.db"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:5]:
+        for statement in statements(script):
+            conn.execute(statement)
+    paper = {"id": "pubmed:123", "source": "pubmed", "url": "u", "title": "t", "extra": {"pmid": "123"}}
+    feed = {"id": "rss:f:1", "source": "f", "url": "u", "title": "t", "extra": {}}
+    for item in (paper, feed):
+        conn.execute("INSERT INTO items VALUES (?, ?, ?, 1, '{\"topics\": [], \"hits\": []}', '2026-11-02T10:00:00Z',"
+                     " '2026-11-02T10:00:00Z', '2026-11-02T10:00:00Z')", (item["id"], item["source"], json.dumps(item)))
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    with Store.open(path) as store:
+        found = {s.item.id: s.item.identifiers for s in store.iter_items()}
+        keys = {k.id: k.identifiers for k in store.work_keys()}
+    assert found == keys == {"pubmed:123": ("pmid:123",), "rss:f:1": ()}

@@ -215,7 +215,9 @@ def report_mails(results: Sequence[MailResult]) -> int:
 
 def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     claims = config.article.claims if config.article else ()
-    (write_csv if args.format == "csv" else write_jsonl)(store, sys.stdout, claims)
+    sources = [s.name for s in config.sources]
+    write = write_csv if args.format == "csv" else write_jsonl
+    write(store, sys.stdout, claims=claims, separate=config.separate, sources=sources)
     return EXIT_OK
 
 

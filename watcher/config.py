@@ -37,9 +37,10 @@ from .model import Contact, HttpSettings, SourceConfig
 from .regulatory import RegulatorySettings, parse_regulatory
 from .sources.registry import SOURCE_TYPES
 from .topics import Topic, compile_topics
+from .works import parse_separate
 
 TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email",
-            "article", "regulatory"}
+            "article", "regulatory", "separate"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
 OUTPUTS = ("markdown", "html", "atom")
@@ -80,6 +81,7 @@ class Config:
     email: EmailSettings | None = None
     article: ArticleSettings | None = None  # the clinic's page: its claims, and its URL to watch
     regulatory: RegulatorySettings | None = None  # the products and facts of the digest's board
+    separate: tuple[str, ...] = ()  # record ids each kept a work of its own: a wrong link undone (works.py)
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -154,6 +156,7 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         regulatory=parse_regulatory(raw["regulatory"], sources) if raw.get("regulatory") is not None else None,
         article=parse_article(raw["article"], topics=topics, source_names=[s.name for s in sources])
         if raw.get("article") is not None else None,
+        separate=optional(raw, "separate", "", parse_separate, ()),
     )
 
 

@@ -29,7 +29,9 @@ class Item:
     types would not, e.g. an FDA feed configured as `section: regulatory`; `kind` is a short label
     of what the record is ("press release", "label change"). `tracked` holds the values whose change a
     later poll reports as a notice (a trial's status, say). `extra` holds source-specific,
-    JSON-serialisable fields (e.g. pmid, pub_year, language).
+    JSON-serialisable fields (e.g. pmid, pub_year, language). `identifiers` name the work the record
+    reports, as "scheme:value" ("pmid:…", "nct:NCT…", "epmc:PPR:…"; its DOI counts too): records
+    sharing one are one work (works.py).
     """
 
     id: str  # stable across runs: "pubmed:<PMID>", "rss:<feed>:<guid>", ...
@@ -48,6 +50,7 @@ class Item:
     section: str | None = None
     kind: str | None = None
     tracked: tuple[tuple[str, str], ...] = ()  # (label, value) pairs whose change is news: see notices.py
+    identifiers: tuple[str, ...] = ()  # "pmid:123", "nct:NCT01234567": shared by the records of one work
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
 

@@ -28,14 +28,16 @@ def changes(old: Item, new: Item) -> tuple[Notice, ...]:
     """What is news in `new` compared with `old`, in a stable order."""
     before = set(flags_of(old))
     found = [Notice(FLAG, flag, link_for(flag, old, new)) for flag in flags_of(new) if flag not in before]
-    previous = dict(old.tracked)
+    previous, current = dict(old.tracked), dict(new.tracked)
     for label, value in new.tracked:
         was = previous.get(label)
         if was is None and label not in previous:
-            if old.tracked:  # a value the older record did not have at all
-                found.append(Notice(UPDATE, f"{label}: {value}"))
+            if old.tracked:  # a value the older record did not have at all: "results posted"
+                found.append(Notice(UPDATE, f"{label} {value}"))
         elif was != value:
             found.append(Notice(UPDATE, f"{label}: {was} → {value}"))
+    if new.tracked:  # a value the newer record no longer has (not a record that lost all of them)
+        found += [Notice(UPDATE, f"{label}: {was} → (none)") for label, was in old.tracked if label not in current]
     return tuple(found)
 
 

@@ -33,6 +33,8 @@ SECTIONS: tuple[Section, ...] = (
             "Adaptive Clinical Trial", "Clinical Trial Protocol",
         }),
     ),
+    # Registered studies (ClinicalTrials.gov): planned or running, results not yet published.
+    Section("registry", "Trial registrations", frozenset()),
     Section(
         "observational",
         "Observational studies",
@@ -44,6 +46,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("other", "Other", frozenset()),
 )
 SECTION_KEYS = tuple(s.key for s in SECTIONS)
+REGISTRY_SECTION = "registry"
+# The `Item.tracked` label of the places near the clinic where a study recruits: shown as a flag.
+RECRUITING_NEAR = "recruiting near"
 
 
 def section_of(item: Item) -> str:
@@ -79,3 +84,9 @@ def flags_of(item: Item) -> list[str]:
     if "Preprint" in types:
         flags.append("preprint, not peer reviewed")
     return flags
+
+
+def recruiting_flags(item: Item) -> list[str]:
+    """"recruiting in Chicago, Illinois": what staff asking "anything near us?" look for. Not an
+    editor flag (a change of it is an update notice, through `tracked`, not a correction)."""
+    return [f"recruiting in {value}" for label, value in item.tracked if label == RECRUITING_NEAR]

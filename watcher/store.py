@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -155,6 +155,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE notices ADD COLUMN link TEXT;
     """,
+    # 8: the identifiers that make records of different sources one work (works.py); PubMed records
+    #    stored before them get theirs from their PMID (their trial numbers come with the next fetch).
+    """
+    UPDATE items SET data = json_set(data, '$.identifiers', json_array('pmid:' || json_extract(data, '$.extra.pmid')))
+        WHERE json_type(data, '$.identifiers') IS NULL AND json_type(data, '$.extra.pmid') = 'text';
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
 OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots", "labels"}
@@ -186,6 +192,20 @@ class StoredItem:
     match: Match
     first_seen: str
     first_matched: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKeys:
+    """What works.py needs of a stored item to join it with the records of other sources."""
+
+    id: str
+    source: str
+    first_seen: str
+    first_matched: str | None
+    matched: bool
+    doi: str | None
+    identifiers: tuple[str, ...]
+    publication_types: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +293,15 @@ def item_from_json(data: str) -> Item:
     raw = json.loads(data)
     raw["related"] = tuple(Related(**r) for r in raw.get("related", ()))
     raw["tracked"] = tuple((str(k), str(v)) for k, v in raw.get("tracked", ()))
-    for key in ("authors", "publication_types", "mesh_headings", "keywords"):
+    for key in ("authors", "publication_types", "mesh_headings", "keywords", "identifiers"):
         raw[key] = tuple(raw.get(key, ()))
     return Item(**raw)
+
+
+def _strings(data: str | None) -> list[str]:
+    """A JSON array of text from json_extract (None when the record has none)."""
+    found = json.loads(data) if isinstance(data, str) and data.startswith("[") else []
+    return [v for v in found if isinstance(v, str)]
 
 
 def match_to_json(match: Match) -> str:
@@ -617,6 +643,27 @@ class Store:
         for item_id, flag, at in rows:
             history.setdefault(item_id, {})[flag] = at
         return history
+
+    def work_keys(self) -> list[StoredKeys]:
+        """Every item's identifiers, without decoding whole records (thousands are read per digest)."""
+        rows = self.conn.execute(
+            "SELECT id, source, first_seen, first_matched, matched, json_extract(data, '$.doi'),"
+            " json_extract(data, '$.identifiers'), json_extract(data, '$.publication_types') FROM items"
+        )
+        return [
+            StoredKeys(r[0], r[1], r[2], r[3], bool(r[4]), r[5] if isinstance(r[5], str) else None,
+                       tuple(_strings(r[6])), tuple(_strings(r[7])))
+            for r in rows
+        ]
+
+    def items_by_id(self, ids: Iterable[str]) -> dict[str, StoredItem]:
+        wanted = sorted(set(ids))
+        found: dict[str, StoredItem] = {}
+        for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+            part = wanted[start : start + 500]
+            rows = self.conn.execute(f"SELECT * FROM items WHERE id IN ({', '.join('?' * len(part))})", part)
+            found.update((r["id"], self._stored(r)) for r in rows)
+        return found
 
     def iter_items(self) -> Iterator[StoredItem]:
         for row in self.conn.execute("SELECT * FROM items ORDER BY first_seen, id"):

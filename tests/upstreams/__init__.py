@@ -6,6 +6,8 @@
 - openfda.py  openFDA: drug/drugsfda, drug/label, drug/enforcement, paged by Link headers
 - feeds.py    RSS/Atom feeds: conditional GET, redirects, pages that are not feeds
 - pages.py    a web page (the clinic's article): ETag / Last-Modified, 304, a body that changes
+- ctgov.py    ClinicalTrials.gov API v2: /api/v2/studies, paged by nextPageToken; text/plain 400s
+- europepmc.py Europe PMC REST search: cursorMark paging, FIRST_IDATE windows
 
 Each stand-in serves healthy replies and, on the same server, any fault armed for its labels.
 """

@@ -66,6 +66,7 @@ class Article:
     doi: str | None = None
     publication_types: tuple[str, ...] = ("Journal Article",)
     keywords: tuple[str, ...] = ()
+    trials: tuple[str, ...] = ()  # registry numbers (NCT…) in its DataBankList
     corrections: tuple[tuple[str, str], ...] = ()  # CommentsCorrections (RefType, PMID), e.g. ("RetractionIn", "9")
 
 
@@ -82,12 +83,15 @@ def article_xml(a: Article) -> bytes:
     types = "".join(f"<PublicationType>{e(t)}</PublicationType>" for t in a.publication_types)
     keywords = "".join(f"<Keyword>{e(k)}</Keyword>" for k in a.keywords)
     doi = f'<ArticleId IdType="doi">{e(a.doi)}</ArticleId>' if a.doi else ""
+    banks = "".join(f"<DataBank><DataBankName>ClinicalTrials.gov</DataBankName><AccessionNumberList><AccessionNumber>{e(t)}"
+                    f"</AccessionNumber></AccessionNumberList></DataBank>" for t in a.trials)
+    databanks = f'<DataBankList CompleteYN="Y">{banks}</DataBankList>' if banks else ""
     return (
         f"<PubmedArticle><MedlineCitation Status=\"MEDLINE\" Owner=\"NLM\"><PMID Version=\"1\">{a.pmid}</PMID>"
         f"<Article PubModel=\"Print\"><Journal><JournalIssue><PubDate><Year>2026</Year><Month>Nov</Month><Day>20</Day>"
         f"</PubDate></JournalIssue><Title>{e(a.journal)}</Title></Journal><ArticleTitle>{e(a.title)}</ArticleTitle>"
         f"<Abstract><AbstractText>{e(a.abstract)}</AbstractText></Abstract><AuthorList>{authors}</AuthorList>"
-        f"<Language>eng</Language><PublicationTypeList>{types}</PublicationTypeList></Article>"
+        f"<Language>eng</Language>{databanks}<PublicationTypeList>{types}</PublicationTypeList></Article>"
         f"{comments_corrections(a.corrections)}{'<KeywordList>' + keywords + '</KeywordList>' if keywords else ''}</MedlineCitation>"
         f"<PubmedData><ArticleIdList><ArticleId IdType=\"pubmed\">{a.pmid}</ArticleId>{doi}</ArticleIdList></PubmedData>"
         f"</PubmedArticle>\n"

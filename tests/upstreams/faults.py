@@ -4,7 +4,7 @@ A fault is armed for a label (`server.arm("efetch:2", faults.reset)`) and then a
 request instead of the stand-in: it gets the connection, the request and the healthy reply it
 replaces (`Context`), so it can send part of that reply, a damaged copy, or something else.
 Faults that build a hostile document (entity bombs, endless or deeply nested bodies) build it
-for the route's kind: PubMed XML, an RSS feed or openFDA JSON.
+for the route's kind: PubMed XML, an RSS feed, or the JSON of openFDA, ClinicalTrials.gov or Europe PMC.
 
 Nothing here holds a big body in memory: the 50 MB body and the gzip stream that inflates to
 1 GB are generated chunk by chunk while they are sent, and stop as soon as the client hangs up.
@@ -162,6 +162,8 @@ ENDLESS_PREFIX = {
               b"<ArticleTitle>Ketamine ",
     "rss": b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>t</title><item><title>Ketamine ',
     "openfda": b'{"meta": {}, "results": [{"recall_number": "D-1", "product_description": "Ketamine ',
+    "ctgov": b'{"totalCount": 1, "studies": [{"protocolSection": {"identificationModule": {"nctId": "NCT00000001", "briefTitle": "Ketamine ',
+    "europepmc": b'{"version": "6.9", "hitCount": 1, "resultList": {"result": [{"id": "1", "source": "MED", "title": "Ketamine ',
     "plain": b"",
 }
 
@@ -264,6 +266,9 @@ def xxe_url(canary: str) -> Fault:
     return entity_fault(doctype, b"&xxe;")
 
 
+JSON_RECORDS = {"openfda": b'"results":', "ctgov": b'"studies":', "europepmc": b'"resultList":'}
+
+
 def deep_nesting(depth: int = 100_000) -> Fault:
     """Elements (or JSON arrays) nested `depth` deep inside the first record."""
 
@@ -272,8 +277,9 @@ def deep_nesting(depth: int = 100_000) -> Fault:
         if ctx.kind in ROOTS:
             tag = FIRST_TITLE[ctx.kind]
             body = body.replace(tag, tag + b"<i>" * depth + b"deep" + b"</i>" * depth, 1)
-        else:
-            body = body.replace(b'"results":', b'"deep": ' + b"[" * depth + b"]" * depth + b', "results":', 1)
+        else:  # a JSON answer: the arrays go before its list of records
+            key = JSON_RECORDS.get(ctx.kind, b'"results":')
+            body = body.replace(key, b'"deep": ' + b"[" * depth + b"]" * depth + b", " + key, 1)
         send(ctx.conn, ctx.reply.with_body(body))
 
     return fault

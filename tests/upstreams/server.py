@@ -81,7 +81,7 @@ class Answer:
     """What a route makes of a request: how it is logged and armed, and the healthy reply."""
 
     label: str
-    kind: str  # "pubmed" | "rss" | "openfda" | "plain": which hostile document a fault builds
+    kind: str  # "pubmed" | "rss" | "openfda" | "ctgov" | "europepmc" | "plain": which hostile document a fault builds
     reply: Reply
 
 

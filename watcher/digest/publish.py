@@ -18,6 +18,7 @@ from ..config import Config
 from ..errors import OutputError, os_reason
 from ..store import OutputRecord, Store
 from ..weeks import iso_week, utc_iso
+from ..works import Works, works_of
 from . import atom, html, markdown
 from .view import DigestView, build_view
 
@@ -59,7 +60,8 @@ def publish_week(
     store: Store, config: Config, week: str, *, now: datetime, formats: Sequence[str] | None = None
 ) -> list[OutputRecord]:
     """Render and write `week` in each of `formats` (default: every configured one), then the feed."""
-    view = build_view(store, config, week)
+    works = works_of(store, separate=config.separate, sources=[s.name for s in config.sources])  # the view's and the feed's
+    view = build_view(store, config, week, works)
     records = []
     for name in formats or weekly(config):
         fmt = FORMATS[name]
@@ -79,7 +81,7 @@ def publish_week(
         write_index(store, config, fmt)
         records.append(record)
     if FEED in config.outputs:
-        write_feed(store, config)
+        write_feed(store, config, works)
     return records
 
 
@@ -106,12 +108,14 @@ def write_index(store: Store, config: Config, fmt: Format) -> Path:
     return path
 
 
-def write_feed(store: Store, config: Config) -> Path:
+def write_feed(store: Store, config: Config, works: Works | None = None) -> Path:
     """The Atom feed from the store: the same store gives the same bytes."""
     path = config.digests / atom.FILE
+    if works is None:  # grouped once for every week the feed carries
+        works = works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
     content = atom.render_feed(
         store.outputs(PRIMARY),
-        lambda week: html.render_body(build_view(store, config, week), base=config.site_url),
+        lambda week: html.render_body(build_view(store, config, week, works), base=config.site_url),
         site_url=config.site_url,
         namespace=",".join(t.name for t in config.topics),
         page_suffix=FORMATS["html"].suffix if "html" in config.outputs else FORMATS[PRIMARY].suffix,

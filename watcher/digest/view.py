@@ -19,10 +19,11 @@ from ..config import Config
 from ..model import CORE, RELATED, Hit
 from ..notices import FLAG, UPDATE
 from ..regulatory import REGULATORY
-from ..sections import SECTIONS, flags_of, section_of
+from ..sections import RECRUITING_NEAR, SECTIONS, flags_of, recruiting_flags, section_of
 from ..store import PollRecord, Store, StoredItem
 from ..text import http_link, plain, shorten
 from ..weeks import iso_week, local_stamp, parse_utc, utc_iso, week_bounds, week_days
+from ..works import Work, Works, joined_by, works_of
 from .board import BoardView, build_board
 from .editors import EditorsView, build_editors
 
@@ -30,6 +31,7 @@ ABSTRACT_CHARS = 320
 TITLE_CHARS = 400  # real titles are shorter; a 100 kB "title" from a hostile feed is cut, not shown whole
 ERROR_CHARS = 300
 SHOWN_AUTHORS = 3
+SHOWN_ALSO = 10
 FIELD_NAMES = {"mesh_headings": "MeSH", "keywords": "keywords", "title": "title", "abstract": "abstract"}
 # Publication types that say nothing about the kind of evidence; left out to keep items short.
 UNINFORMATIVE_TYPES = ("Journal Article", "English Abstract", "Research Support")
@@ -42,6 +44,19 @@ class MatchedTerm:
     term: str
     spellings: tuple[str, ...]  # how the text wrote it, when that differs from the term (at most 3)
     fields: tuple[str, ...]  # "title", "abstract", "MeSH", "keywords"
+
+
+WORK = "work"  # a NoticeView's kind: a record of a work listed in an earlier week (see works.py)
+
+
+@dataclass(frozen=True, slots=True)
+class AlsoIn:
+    """Another source's record of the work an entry lists: "also in europepmc MED:40123456"."""
+
+    source: str  # the source's name in feeds.yaml
+    ref: str  # the record's id within that source: "NCT01234567", "MED:40123456"
+    url: str | None
+    title: str | None  # when it differs from the entry's (a preprint's own title, another report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +77,10 @@ class Entry:
     tier: str = CORE  # RELATED: listed under "Also matched" at the end
     reason: str = ""  # why it is in its tier, e.g. "the title names another use: surgery"
     score: float = 0.0
+    marks: tuple[str, ...] = ()  # "recruiting in Chicago, Illinois"
+    facts: tuple[str, ...] = ()  # a trial's tracked values: "status: RECRUITING", "phase: PHASE2"
+    also: tuple[AlsoIn, ...] = ()  # the work's records from other sources (or other reports of it)
+    more_also: int = 0  # further records not shown (a trial reported by dozens of papers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +113,8 @@ class Gap:
 class NoticeView:
     """News this week about an item listed in an earlier week's digest."""
 
-    kind: str  # notices.FLAG | notices.UPDATE
-    detail: str
+    kind: str  # notices.FLAG | notices.UPDATE | WORK
+    detail: str  # "RETRACTED"; "status: RECRUITING → COMPLETED"; "published version of the preprint"
     entry: Entry
     listed_in: str  # the week whose digest listed the item as new
     link: str | None = None  # the notice's own page (the retraction or erratum notice), an http(s) link
@@ -113,10 +132,10 @@ class DigestView:
     last_poll: str | None
     gaps: tuple[Gap, ...] = ()
     corrections: tuple[NoticeView, ...] = ()  # flags an item gained: retraction, erratum, concern
-    updates: tuple[NoticeView, ...] = ()  # tracked values that changed, e.g. a trial's status
     also_matched: tuple[Entry, ...] = ()  # related items: matched the terms, subject something else
     editors: EditorsView | None = None  # the article's claims with this week's evidence; None: no `article`
     board: BoardView | None = None  # the regulatory board that opens the digest (board.py)
+    updates: tuple[NoticeView, ...] = ()  # tracked values that changed (a trial's status); a work's later records
 
     @property
     def failing(self) -> tuple[SourceLine, ...]:
@@ -128,20 +147,36 @@ class DigestView:
         return tuple(s for s in self.sources if not s.polls)
 
 
-def build_view(store: Store, config: Config, week: str) -> DigestView:
+def build_view(store: Store, config: Config, week: str, works: Works | None = None) -> DigestView:
+    """`works`: the store's works when the caller has them already (one grouping for many weeks)."""
     start, end = week_bounds(week, config.timezone)
     tz = config.timezone
+    works = works if works is not None else works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
     items = store.matched_between(start, end)
-    groups: dict[str, list[StoredItem]] = {}
-    related = [stored for stored in items if stored.match.tier == RELATED]
+    # A work is listed once, in the week its first record matched; a record joining a work
+    # listed before is a notice this week, or nothing when it is the same publication again.
+    listed: dict[str, Work] = {}
+    joined: list[NoticeView] = []
     for stored in items:
-        if stored.match.tier != RELATED:
-            groups.setdefault(section_of(stored.item), []).append(stored)
-    sections = tuple(
-        SectionView(s.key, s.title, tuple(entry_for(i) for i in sorted(groups[s.key], key=strongest_first)))
-        for s in SECTIONS
-        if s.key in groups
-    )
+        work = works.of(stored)
+        first = work.first_matched or stored.first_matched or ""
+        if first >= utc_iso(start):
+            listed.setdefault(work.id, work)
+            continue
+        how = joined_by(work, next(r for r in work.records if r.id == stored.item.id))
+        if how:
+            joined.append(NoticeView(WORK, how, entry_for(stored), iso_week(parse_utc(first), tz)))
+    entries = listings(store, items, listed.values(), end)
+    # Core works in their evidence sections, strongest first; related ones in "Also matched".
+    groups: dict[str, list[tuple[StoredItem, Entry]]] = {}
+    related = sorted((pair for pair in entries if pair[0].match.tier == RELATED), key=lambda pair: strongest_first(pair[0]))
+    for lead, entry in entries:
+        if lead.match.tier != RELATED:
+            groups.setdefault(section_of(lead.item), []).append((lead, entry))
+    for pairs in groups.values():
+        pairs.sort(key=lambda pair: strongest_first(pair[0]))
+    sections = tuple(SectionView(s.key, s.title, tuple(e for _, e in groups[s.key])) for s in SECTIONS if s.key in groups)
+    shown = [lead for s in SECTIONS if s.key in groups for lead, _ in groups[s.key]]  # as the digest lists them
     polls = store.polls_between(start, end)
     counts: dict[str, int] = {}
     for stored in items:
@@ -150,28 +185,61 @@ def build_view(store: Store, config: Config, week: str) -> DigestView:
         [ARTICLE] if config.article and config.article.url else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week_days(week)
-    listed = [i for s in SECTIONS if s.key in groups for i in sorted(groups[s.key], key=newest_first)]  # as the digest lists them
-    notices = [
-        NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(n.stored.first_matched or n.at), tz),
-                   http_link(n.notice.link))
-        for n in store.notices_between(start, end)
-    ]
+    notices: list[NoticeView] = []
+    told: set[tuple[str, str, str]] = set()  # one notice per work: PubMed's and Europe PMC's copies retract together
+    for n in store.notices_between(start, end):
+        work = works.of(n.stored)
+        first = work.first_matched or n.stored.first_matched or n.at
+        if (work.id, n.notice.kind, n.notice.detail) in told:
+            continue
+        told.add((work.id, n.notice.kind, n.notice.detail))
+        notices.append(NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(first), tz),
+                                  http_link(n.notice.link)))
     return DigestView(
         week=week,
         first_day=f"{monday:%a %d %b %Y}",
         last_day=f"{sunday:%a %d %b %Y}",
         timezone=tz.key,
-        total=len(items),
+        total=len(entries),
         sources=tuple(source_line(name, counts.get(name, 0), polls, store, end, tz) for name in names),
         sections=sections,
         last_poll=local_stamp(polls[-1].at, tz) if polls else None,
         gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "") for a, b in gaps(store, start, end)),
         corrections=tuple(n for n in notices if n.kind == FLAG),
-        updates=tuple(n for n in notices if n.kind == UPDATE),
-        also_matched=tuple(entry_for(i) for i in sorted(related, key=strongest_first)),
-        editors=build_editors(store, config.article, listed, end, tz) if config.article else None,
+        updates=tuple(n for n in notices if n.kind == UPDATE) + tuple(joined),
+        also_matched=tuple(e for _, e in related),
+        editors=build_editors(store, config.article, shown, end, tz) if config.article else None,
         board=build_board(store, config.regulatory, end=end, last_day=sunday, tz=tz) if config.regulatory else None,
     )
+
+
+def listings(store: Store, items: Sequence[StoredItem], works: Iterable[Work], end: datetime) -> list[tuple[StoredItem, Entry]]:
+    """Each work listed this week: its lead record's entry, with the work's other records stored by
+    the week's end as "also in" (later ones are notices of a later week: this week's digest stays put)."""
+    by_id = {s.item.id: s for s in items}
+    cutoff = utc_iso(end)
+    chosen = []
+    for work in works:
+        lead = work.lead(cutoff)
+        chosen.append((lead, [r for r in work.records if r.first_seen < cutoff and r is not lead]))
+    missing = {r.id for lead, others in chosen for r in [*others, *([lead] if lead else [])] if r.id not in by_id}
+    by_id.update(store.items_by_id(missing))
+    found = []
+    for lead, others in chosen:
+        if lead is None or lead.id not in by_id:
+            continue
+        stored = by_id[lead.id]
+        also = [also_in(by_id[r.id], stored) for r in others if r.id in by_id]
+        found.append((stored, entry_for(stored, also)))
+    return found
+
+
+def also_in(other: StoredItem, lead: StoredItem) -> AlsoIn:
+    item = other.item
+    title = shorten(item.title, TITLE_CHARS)
+    same = title.casefold().rstrip(" .") == shorten(lead.item.title, TITLE_CHARS).casefold().rstrip(" .")
+    return AlsoIn(plain(item.source), plain(item.id.partition(":")[2]) or plain(item.id), http_link(item.url),
+                  None if same or not title else title)
 
 
 def source_line(name: str, count: int, polls: Sequence[PollRecord], store: Store, end: datetime, tz: ZoneInfo) -> SourceLine:
@@ -188,7 +256,7 @@ def source_line(name: str, count: int, polls: Sequence[PollRecord], store: Store
     )
 
 
-def entry_for(stored: StoredItem) -> Entry:
+def entry_for(stored: StoredItem, also: Sequence[AlsoIn] = ()) -> Entry:
     item = stored.item
     return Entry(
         id=item.id,
@@ -207,6 +275,10 @@ def entry_for(stored: StoredItem) -> Entry:
         tier=stored.match.tier or CORE,
         reason=plain(stored.match.reason),
         score=stored.match.score,
+        marks=tuple(shorten(m, TITLE_CHARS) for m in recruiting_flags(item)),
+        facts=tuple(shorten(f"{label}: {value}", TITLE_CHARS) for label, value in item.tracked if label != RECRUITING_NEAR),
+        also=tuple(also[:SHOWN_ALSO]),
+        more_also=max(0, len(also) - SHOWN_ALSO),
     )
 
 

@@ -62,6 +62,7 @@ RELATED_KINDS = frozenset(
 
 _MAX_MESSAGE = 200
 _ASCII_SPACE = re.compile(r"[ \t\r\n]+")
+_NCT = re.compile(r"NCT\d{8}")  # a ClinicalTrials.gov registry number; other DataBanks hold gene ids etc.
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
 
 
@@ -84,6 +85,7 @@ class PubmedRecord:
     keywords: tuple[str, ...] = ()
     language: str | None = None
     related: tuple[Related, ...] = ()
+    trial_ids: tuple[str, ...] = ()  # registry numbers of the trials it reports (DataBankList): NCT…
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,7 @@ def _article(node: etree._Element) -> PubmedRecord:
         keywords=_keywords(citation),
         language=_text(_child(article, "Language")),
         related=_related(_find_all(citation, "CommentsCorrectionsList/CommentsCorrections")),
+        trial_ids=_trial_ids(_find_all(article, "DataBankList/DataBank/AccessionNumberList/AccessionNumber")),
     )
 
 
@@ -291,6 +294,12 @@ def _related(links: Iterable[etree._Element]) -> tuple[Related, ...]:
         if kind in RELATED_KINDS:
             found.append(Related(kind=kind, ref=_text(_child(link, "RefSource")) or "", pmid=_text(_child(link, "PMID"))))
     return tuple(found)
+
+
+def _trial_ids(accessions: Iterable[etree._Element]) -> tuple[str, ...]:
+    """NCT numbers among the record's DataBank accessions, upper-cased, each once."""
+    found = (text.upper() for text in _texts(accessions))
+    return tuple(dict.fromkeys(number for number in found if _NCT.fullmatch(number)))
 
 
 def _pub_year(pub_date: etree._Element | None) -> int | None:
@@ -470,6 +479,7 @@ def to_item(record: PubmedRecord, source: str) -> Item:
         mesh_headings=record.mesh_headings,
         keywords=record.keywords,
         related=tuple(linked(r) for r in record.related),
+        identifiers=(f"pmid:{record.pmid}", *(f"nct:{number}" for number in record.trial_ids)),
         extra={
             "pmid": record.pmid,
             "pub_year": record.pub_year,

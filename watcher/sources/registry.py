@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .base import SourceType
+from .clinicaltrials import ClinicaltrialsSource
+from .europepmc import EuropepmcSource
 from .openfda import OpenfdaSource
 from .pubmed import PubmedSource
 from .rss import RssSource
@@ -12,4 +14,6 @@ SOURCE_TYPES: dict[str, SourceType] = {
     "pubmed": PubmedSource,
     "rss": RssSource,
     "openfda": OpenfdaSource,
+    "clinicaltrials": ClinicaltrialsSource,
+    "europepmc": EuropepmcSource,
 }
