@@ -14,7 +14,6 @@ The studies become Items in ctgov_json.py.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from ..http import HttpClient, Response
 from ..model import Item, SourceConfig, SourceState
 from .base import Batch, SourceContext, client_for
 from .ctgov_json import Place, studies_of, study_item
+from .json_body import json_document
 from .window import window
 
 log = logging.getLogger(__name__)
@@ -147,14 +147,7 @@ class ClinicaltrialsSource:
         """The JSON document of a 200, or a failure with the registry's own message (400s are text/plain)."""
         if response.status != 200:
             raise response.failure()
-        try:
-            doc = json.loads(response.body.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ParseError(f"{NAME}: the answer is not valid UTF-8 JSON") from None
-        except RecursionError:
-            raise ParseError(f"{NAME}: the answer is nested too deeply") from None
-        except ValueError:
-            raise ParseError(f"{NAME}: the answer is not JSON") from None
+        doc = json_document(response.body, NAME)
         if not isinstance(doc, dict) or not isinstance(doc.get("studies"), list):
             raise ParseError(f"{NAME}: the answer has no `studies` list")
         return doc

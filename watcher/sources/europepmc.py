@@ -14,7 +14,6 @@ The results become Items in europepmc_json.py.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from ..http import HttpClient, Response
 from ..model import Item, SourceConfig, SourceState
 from .base import Batch, SourceContext, client_for
 from .europepmc_json import result_item, results_of
+from .json_body import json_document
 from .window import window
 
 log = logging.getLogger(__name__)
@@ -106,14 +106,7 @@ class EuropepmcSource:
         """The JSON document of a 200 with its `hitCount`, or a failure with a readable reason."""
         if response.status != 200:
             raise response.failure()
-        try:
-            doc = json.loads(response.body.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ParseError(f"{NAME}: the answer is not valid UTF-8 JSON") from None
-        except RecursionError:
-            raise ParseError(f"{NAME}: the answer is nested too deeply") from None
-        except ValueError:
-            raise ParseError(f"{NAME}: the answer is not JSON") from None
+        doc = json_document(response.body, NAME)
         if not isinstance(doc, dict) or "hitCount" not in doc:
             raise ParseError(f"{NAME}: the answer is not a search result (no hitCount)")
         return doc
