@@ -21,10 +21,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from .config import Config
 from .errors import SourceError, WatcherError
+from .http import host_of
 from .model import Hit, Item, Match
 from .product import KIND, ProductSnapshot
 from .product_changes import Change, changes
@@ -52,7 +52,7 @@ def poll_products(config: Config, store: Store, *, run_id: int, clock: Callable[
     settings = config.regulatory
     assert settings is not None
     source = next(s for s in config.sources if s.name == settings.source)
-    host = urlsplit(source.url).netloc.rpartition("@")[2].lower()
+    host = host_of(source.url)
     started = after_last_snapshot(store, settings.products, clock, sleep)
     errors: dict[str, list[str]] = {}  # error → the products that met it: one outage reads once
     fetched = new = 0

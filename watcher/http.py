@@ -74,6 +74,11 @@ class HttpPolicy:
             raise ValueError("HttpPolicy: max_bytes and retries must be >= 1, backoff and max_retry_after >= 0")
 
 
+def host_of(url: str) -> str:
+    """The host a person is told about and requests are paced by: with its port, without any user info."""
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
+
+
 @dataclass(frozen=True)
 class Target:
     """A request as a person is shown it: the host, and the path up to its query."""
@@ -85,7 +90,7 @@ class Target:
     @classmethod
     def of(cls, url: str, redact: Callable[[str], str] = str) -> Target:
         parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2].lower() or "(no host)"
+        host = host_of(url) or "(no host)"
         path = parts.path or "/"
         return cls(host, f"GET {redact(path)}{'?…' if parts.query else ''}", redact(url))
 
@@ -545,7 +550,7 @@ class HttpClient:
 
     def _pace(self, url: str) -> None:
         """Keep requests to one host at least 1/rate apart: reserve a slot, then wait outside the lock."""
-        host = urlsplit(url).netloc.rpartition("@")[2].lower()
+        host = host_of(url)
         with self._lock:
             now = self._clock()
             slot = max(now, self._next_free.get(host, now))

@@ -15,12 +15,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from bs4 import ParserRejectedMarkup
 
 from .claims import ARTICLE
 from .errors import SourceError
+from .http import host_of
 from .page_text import media_type, page_text
 from .sources.base import SourceContext, client_for
 from .store import PollRecord, Store
@@ -50,7 +50,7 @@ def watch_page(url: str, store: Store, context: SourceContext, clock: Callable[[
     # Validators only for a URL we hold a copy of: after `article.url` changes, the old page's
     # ETag must not make the new one answer 304.
     etag, modified = (state.etag, state.last_modified) if copies else (None, None)
-    host = urlsplit(url).netloc.rpartition("@")[2].lower()
+    host = host_of(url)
     text = None
     validators = None
     try:

@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from .board_poll import poll_products
 from .claims import ARTICLE
 from .config import Config
 from .errors import SourceError, StoreError, WatcherError
 from .filter import match
+from .http import host_of
 from .model import Item, SourceConfig
 from .page import watch_page
 from .regulatory import REGULATORY
@@ -77,10 +77,6 @@ def make_source(source: SourceConfig, config: Config, env: Mapping[str, str], sl
                 known: frozenset[str] = frozenset()) -> Source:
     context = SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep, known=known)
     return SOURCE_TYPES[source.type].build(source, context)
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc.rpartition("@")[2].lower()
 
 
 def poll(

@@ -59,11 +59,20 @@ def render(store: Store, config: Config, week: str, fmt: str = PRIMARY) -> str:
 def publish_week(
     store: Store, config: Config, week: str, *, now: datetime, formats: Sequence[str] | None = None
 ) -> list[OutputRecord]:
-    """Render and write `week` in each of `formats` (default: every configured one), then the feed."""
-    works = works_of(store, separate=config.separate, sources=[s.name for s in config.sources])  # the view's and the feed's
+    """Render and write `week` in each of `formats` (default: every configured one), then the
+    indexes and the feed."""
+    works = grouped(store, config)  # the view's and the feed's
+    records = write_week(store, config, week, works, now=now, formats=formats or weekly(config))
+    write_site(store, config, works)
+    return records
+
+
+def write_week(store: Store, config: Config, week: str, works: Works, *, now: datetime,
+               formats: Sequence[str]) -> list[OutputRecord]:
+    """One week's files, each recorded; the files over all weeks are `write_site`'s."""
     view = build_view(store, config, week, works)
     records = []
-    for name in formats or weekly(config):
+    for name in formats:
         fmt = FORMATS[name]
         content = fmt.render_week(view)
         path = config.digests / f"{week}{fmt.suffix}"
@@ -78,11 +87,20 @@ def publish_week(
             warnings=len(view.failing) + len(view.silent),
         )
         store.record_output(record)
-        write_index(store, config, fmt)
         records.append(record)
+    return records
+
+
+def write_site(store: Store, config: Config, works: Works) -> None:
+    """The files over all weeks: each format's index, and the feed."""
+    for name in weekly(config):
+        write_index(store, config, FORMATS[name])
     if FEED in config.outputs:
         write_feed(store, config, works)
-    return records
+
+
+def grouped(store: Store, config: Config) -> Works:
+    return works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
 
 
 def publish_due(store: Store, config: Config, *, now: datetime, should_stop: Callable[[], bool] | None = None) -> list[OutputRecord]:
@@ -90,14 +108,17 @@ def publish_due(store: Store, config: Config, *, now: datetime, should_stop: Cal
     current week's in every format."""
     formats = weekly(config)
     due = {**missing_weeks(store, config, now, formats), iso_week(now, config.timezone): formats}
+    works = grouped(store, config)  # once for every week: nothing here changes the items
     written: list[OutputRecord] = []
     for week, missing in due.items():
         if should_stop is not None and should_stop():
             log.info("digests: stop requested; the rest at the next catch-up")
             break
-        records = publish_week(store, config, week, now=now, formats=missing)
+        records = write_week(store, config, week, works, now=now, formats=missing)
         log.info("digest %s: written (%s), %d item(s)", week, ", ".join(missing), records[0].items)
         written.extend(records)
+    # The indexes and the feed once, after the weeks: a catch-up of many weeks renders them once.
+    write_site(store, config, works)
     return written
 
 
@@ -112,7 +133,7 @@ def write_feed(store: Store, config: Config, works: Works | None = None) -> Path
     """The Atom feed from the store: the same store gives the same bytes."""
     path = config.digests / atom.FILE
     if works is None:  # grouped once for every week the feed carries
-        works = works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
+        works = grouped(store, config)
     content = atom.render_feed(
         store.outputs(PRIMARY),
         lambda week: html.render_body(build_view(store, config, week, works), base=config.site_url),

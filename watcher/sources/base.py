@@ -65,6 +65,11 @@ class SourceType(Protocol):
     def build(self, source: SourceConfig, context: SourceContext) -> Source: ...
 
 
+def folder(url: str) -> str:
+    """A configured base URL that relative paths can be appended to: ending in "/"."""
+    return url if url.endswith("/") else url + "/"
+
+
 def client_for(
     context: SourceContext,
     *,

@@ -24,7 +24,7 @@ from ..checks import between, check_keys, join, mapping, number, one_line, optio
 from ..errors import ConfigError, ParseError, UpstreamError
 from ..http import HttpClient, Response
 from ..model import Item, SourceConfig, SourceState
-from .base import Batch, SourceContext, client_for
+from .base import Batch, SourceContext, client_for, folder
 from .ctgov_json import Place, studies_of, study_item
 from .json_body import json_document
 from .window import window
@@ -107,7 +107,7 @@ class ClinicaltrialsSource:
     def __init__(self, source: SourceConfig, *, client: HttpClient) -> None:
         self.name = source.name
         self.settings: ClinicaltrialsSettings = source.settings
-        self.url = (source.url if source.url.endswith("/") else source.url + "/") + "studies"
+        self.url = folder(source.url) + "studies"
         self.client = client
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:

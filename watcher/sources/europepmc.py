@@ -24,7 +24,7 @@ from ..checks import between, check_keys, number, optional, text
 from ..errors import ConfigError, ParseError, UpstreamError
 from ..http import HttpClient, Response
 from ..model import Item, SourceConfig, SourceState
-from .base import Batch, SourceContext, client_for
+from .base import Batch, SourceContext, client_for, folder
 from .europepmc_json import result_item, results_of
 from .json_body import json_document
 from .window import window
@@ -72,7 +72,7 @@ class EuropepmcSource:
     def __init__(self, source: SourceConfig, *, client: HttpClient) -> None:
         self.name = source.name
         self.settings: EuropepmcSettings = source.settings
-        self.url = (source.url if source.url.endswith("/") else source.url + "/") + "search"
+        self.url = folder(source.url) + "search"
         self.client = client
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:

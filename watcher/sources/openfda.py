@@ -34,7 +34,7 @@ from ..errors import ConfigError, ParseError, UpstreamError
 from ..http import SECRET_PARAMS, HttpClient, Response
 from ..model import Item, SourceConfig, SourceState
 from ..text import shorten
-from .base import Batch, SourceContext, client_for
+from .base import Batch, SourceContext, client_for, folder
 from .openfda_json import MAPPERS
 from .window import DateWindow, window
 
@@ -115,7 +115,7 @@ class OpenfdaSource:
     def __init__(self, source: SourceConfig, *, api_key: str | None, client: HttpClient) -> None:
         self.name = source.name
         self.settings: OpenfdaSettings = source.settings
-        self.base = source.url if source.url.endswith("/") else source.url + "/"
+        self.base = folder(source.url)
         self.api_key = api_key
         self.client = client
 

@@ -18,7 +18,7 @@ from ..errors import ParseError
 from ..http import HttpClient
 from ..model import SourceConfig
 from ..product import ProductSnapshot
-from .base import SourceContext, client_for
+from .base import SourceContext, client_for, folder
 from .openfda import API_KEY_ENV, RATE, not_retried, read_answer
 from .openfda_record import snapshot_of
 
@@ -33,7 +33,7 @@ class ProductFetcher:
         return cls(source.url, api_key=api_key, client=client)
 
     def __init__(self, url: str, *, api_key: str | None, client: HttpClient) -> None:
-        self.base = url if url.endswith("/") else url + "/"
+        self.base = folder(url)
         self.api_key = api_key
         self.client = client
 

@@ -20,7 +20,7 @@ from ..checks import between, check_keys, optional, text
 from ..errors import UpstreamError
 from ..http import HttpClient
 from ..model import Item, SourceConfig, SourceState
-from .base import Batch, SourceContext, client_for
+from .base import Batch, SourceContext, client_for, folder
 from .pubmed_xml import ITEM_PREFIX, EsearchResult, iter_efetch, parse_esearch, to_item
 from .window import DateWindow, window
 
@@ -72,7 +72,7 @@ class PubmedSource:
         self.name = source.name
         self.listed = frozenset(i.removeprefix(ITEM_PREFIX) for i in known if i.startswith(ITEM_PREFIX))  # PMIDs
         self.settings: PubmedSettings = source.settings
-        self.base = source.url if source.url.endswith("/") else source.url + "/"
+        self.base = folder(source.url)
         self.client = client
         self.common = {"db": "pubmed", "tool": tool}
         if email:
