@@ -126,6 +126,28 @@ def test_digest_of_a_given_week_and_a_bad_week(site):
     assert bad.stderr.startswith("watcher: error: --week '2026-53' is not an ISO week")
 
 
+def test_a_week_that_has_not_begun_is_refused_and_nothing_is_written(site):
+    next_year = f"{eutils.local_today().year + 1}-W02"
+    result = watcher("digest", "--week", next_year, cwd=site)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"watcher: error: --week {next_year} has not begun yet")
+    assert "the current week is" in result.stderr
+    assert not (site / "digests").exists() and not (site / "watcher.db").exists()
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_export_quietly(site):
+    assert watcher("poll", cwd=site).returncode == 0
+    # 101 records of CSV: far more than a pipe holds, so the export is still writing when `head` leaves.
+    export = subprocess.Popen([sys.executable, "-m", "watcher", "export", "--format", "csv"], cwd=site,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert export.stdout is not None and export.stderr is not None
+    header = export.stdout.readline()
+    export.stdout.close()
+    errors = export.stderr.read().decode()
+    assert export.wait(timeout=60) == 141  # as a shell reports a command ended by SIGPIPE
+    assert header.startswith(b"id,work,source") and errors == ""
+
+
 def test_a_missing_config_file_is_a_usage_error(tmp_path):
     result = watcher("--config", "nowhere.yaml", "poll", cwd=tmp_path)
     assert result.returncode == 2 and "nowhere.yaml: no such file" in result.stderr

@@ -265,15 +265,15 @@ def test_a_status_change_is_one_update_in_the_week_it_is_seen(fake, tmp_path):
 
 
 @pytest.mark.parametrize(("keys", "path", "message"), [
-    ({}, "sources[0].query", "is required but missing"),
-    ({"query": {}}, "sources[0].query", "needs at least one of term, cond or intr"),
-    ({"query": {"condition": "x"}}, "sources[0].query.condition", "unknown key; expected one of: cond, intr, term"),
-    ({"query": {"cond": "a\nb"}}, "sources[0].query.cond", "must be a single line"),
-    ({"query": "x", "page_size": 5000}, "sources[0].page_size", "must be from 1 to 1000, not 5000"),
-    ({"query": "x", "near": [{"state": "Illinois"}]}, "sources[0].near[0].city", "is required but missing"),
-    ({"query": "x", "near": {"city": "Chicago"}}, "sources[0].near", "must be a list of places"),
-    ({"query": "x", "near": [{"city": "Chicago", "zip": "60601"}]}, "sources[0].near[0].zip", "unknown key"),
-    ({"query": "x", "rate": 0}, "sources[0].rate", "must be from 0.05 to 10"),
+    ({}, "sources[0] (ct).query", "is required but missing"),
+    ({"query": {}}, "sources[0] (ct).query", "needs at least one of term, cond or intr"),
+    ({"query": {"condition": "x"}}, "sources[0] (ct).query.condition", "unknown key; expected one of: cond, intr, term"),
+    ({"query": {"cond": "a\nb"}}, "sources[0] (ct).query.cond", "must be a single line"),
+    ({"query": "x", "page_size": 5000}, "sources[0] (ct).page_size", "must be from 1 to 1000, not 5000"),
+    ({"query": "x", "near": [{"state": "Illinois"}]}, "sources[0] (ct).near[0].city", "is required but missing"),
+    ({"query": "x", "near": {"city": "Chicago"}}, "sources[0] (ct).near", "must be a list of places"),
+    ({"query": "x", "near": [{"city": "Chicago", "zip": "60601"}]}, "sources[0] (ct).near[0].zip", "unknown key"),
+    ({"query": "x", "rate": 0}, "sources[0] (ct).rate", "must be from 0.05 to 10"),
 ])
 def test_bad_settings_name_the_key(tmp_path, keys, path, message):
     with pytest.raises(ConfigError) as error:

@@ -196,11 +196,11 @@ def test_an_error_status_names_the_request_and_the_message(fake, tmp_path):
 
 
 @pytest.mark.parametrize(("keys", "path", "message"), [
-    ({}, "sources[0].query", "is required but missing"),
-    ({"query": "  "}, "sources[0].query", "must not be empty"),
-    ({"query": ["ketamine"]}, "sources[0].query", "must be text"),
-    ({"query": "x", "page_size": 0}, "sources[0].page_size", "must be from 1 to 1000"),
-    ({"query": "x", "cursor": "*"}, "sources[0].cursor", "unknown key"),
+    ({}, "sources[0] (e).query", "is required but missing"),
+    ({"query": "  "}, "sources[0] (e).query", "must not be empty"),
+    ({"query": ["ketamine"]}, "sources[0] (e).query", "must be text"),
+    ({"query": "x", "page_size": 0}, "sources[0] (e).page_size", "must be from 1 to 1000"),
+    ({"query": "x", "cursor": "*"}, "sources[0] (e).cursor", "unknown key"),
 ])
 def test_bad_settings_name_the_key(tmp_path, keys, path, message):
     with pytest.raises(ConfigError) as error:

@@ -333,12 +333,12 @@ def test_recalls_and_approvals_reach_the_regulatory_section_of_the_digest(fake, 
     ("keys", "message"),
     [
         ({"endpoints": ["drug/label", "drug/event"]},
-         "sources[0].endpoints[1]: unknown endpoint 'drug/event'; use one of: drug/drugsfda, drug/label, drug/enforcement"),
-        ({"endpoints": ["drug/label", "drug/label"]}, "sources[0].endpoints[1]: 'drug/label' is listed twice"),
-        ({"endpoints": []}, "sources[0].endpoints: must be a non-empty list"),
-        ({"search": ['spravato" OR *:*']}, "sources[0].search[0]: "),
-        ({"limit": 1001}, "sources[0].limit: must be from 1 to 1000, not 1001"),
-        ({"api_key": "x"}, "sources[0].api_key: unknown key"),
+         "sources[0] (openfda).endpoints[1]: unknown endpoint 'drug/event'; use one of: drug/drugsfda, drug/label, drug/enforcement"),
+        ({"endpoints": ["drug/label", "drug/label"]}, "sources[0] (openfda).endpoints[1]: 'drug/label' is listed twice"),
+        ({"endpoints": []}, "sources[0] (openfda).endpoints: must be a non-empty list"),
+        ({"search": ['spravato" OR *:*']}, "sources[0] (openfda).search[0]: "),
+        ({"limit": 1001}, "sources[0] (openfda).limit: must be from 1 to 1000, not 1001"),
+        ({"api_key": "x"}, "sources[0] (openfda).api_key: unknown key"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, keys, message):

@@ -3,8 +3,13 @@ from the same view; self-contained, deterministic, valid."""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -49,6 +54,35 @@ def test_a_week_is_written_in_every_configured_format(store, config):
     assert [(r.format, r.path, r.items) for r in records] == [("markdown", "2026-W48.md", 2), ("html", "2026-W48.html", 2)]
     names = sorted(p.name for p in config.digests.iterdir())
     assert names == ["2026-W48.html", "2026-W48.md", "feed.xml", "index.html", "index.md"]
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_files_are_written_with_the_process_umask_so_a_web_server_can_serve_them(store, config):
+    save(store, [item(1, "Esketamine RCT")], MONDAY)
+    publish_week(store, config, "2026-W48", now=MONDAY)
+    mask = current_umask()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in config.digests.iterdir()}
+    assert modes == dict.fromkeys(["2026-W48.html", "2026-W48.md", "feed.xml", "index.html", "index.md"], 0o666 & ~mask)
+    assert stat.S_IMODE(config.digests.stat().st_mode) == 0o777 & ~mask
+    if mask == 0o022:  # the usual mask: readable by everyone, as any static host expects
+        assert set(modes.values()) == {0o644}
+
+
+@pytest.mark.slow
+def test_another_umask_gives_other_modes(tmp_path):
+    write_config(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "watcher", "digest", "--week", "2026-W48"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, preexec_fn=lambda: os.umask(0o027),
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert result.returncode == 0, result.stderr
+    digests = tmp_path / "digests"
+    assert stat.S_IMODE(digests.stat().st_mode) == 0o750
+    assert {stat.S_IMODE(p.stat().st_mode) for p in digests.iterdir()} == {0o640}
 
 
 def test_the_page_is_self_contained_and_anchored(store, config):

@@ -349,11 +349,11 @@ def test_dates_in_the_forms_feeds_use():
 @pytest.mark.parametrize(
     ("keys", "message"),
     [
-        ({"section": "regulatroy"}, "sources[0].section: unknown section 'regulatroy'; use one of: regulatory,"),
-        ({"kind": ["a"]}, "sources[0].kind: must be text, not a list"),
-        ({"user_agent": "x\ny"}, "sources[0].user_agent: must be a single line"),
-        ({"accept": ""}, "sources[0].accept: must not be empty"),
-        ({"etag": "x"}, "sources[0].etag: unknown key; expected one of: accept, kind, section, user_agent"),
+        ({"section": "regulatroy"}, "sources[0] (f).section: unknown section 'regulatroy'; use one of: regulatory,"),
+        ({"kind": ["a"]}, "sources[0] (f).kind: must be text, not a list"),
+        ({"user_agent": "x\ny"}, "sources[0] (f).user_agent: must be a single line"),
+        ({"accept": ""}, "sources[0] (f).accept: must not be empty"),
+        ({"etag": "x"}, "sources[0] (f).etag: unknown key; expected one of: accept, kind, section, user_agent"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, keys, message):

@@ -131,5 +131,5 @@ def test_a_key_cannot_be_written_into_feeds_yaml(tmp_path, capsys, key):
     path = write_feeds(tmp_path, [pubmed("https://eutils.ncbi.nlm.nih.gov/entrez/eutils/", query="k", **{key: NCBI_KEY})])
     assert cli.main(["--config", str(path), "check"]) == cli.EXIT_USAGE
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith(f"watcher: configuration error: sources[0].{key}: unknown key")
+    assert out == "" and err.startswith(f"watcher: configuration error: sources[0] (pubmed).{key}: unknown key")
     assert not leaks(err.encode())

@@ -34,6 +34,9 @@ from .text import plain
 from .weeks import iso_week, parse_utc, utc_now, week_days
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Output cut short by a reader that closed the pipe (`watcher export | head -1`): the status a shell
+# gives a command killed by SIGPIPE (128 + 13), as `cat` or `grep` would end, quietly.
+EXIT_CLOSED_PIPE = 141
 WRITERS = ("poll", "digest", "run", "send", "label")  # the commands that take the writer lock
 log = logging.getLogger("watcher")
 
@@ -91,6 +94,18 @@ def fail_under(value: str) -> tuple[float, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run_command(argv)
+    except BrokenPipeError:
+        # Whatever is still buffered would fail again when Python flushes stdout at exit: point
+        # stdout at /dev/null so the process ends without a second error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_CLOSED_PIPE
+
+
+def run_command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = None
@@ -99,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return cmd_check(config)
         if getattr(args, "week", None):
-            week_days(args.week)  # a bad --week is refused before any lock or database
+            check_week(args.week, config)  # a bad --week is refused before any lock or database
         if args.command == "run" and not args.once:
             return run_forever(config, wait=args.wait)  # takes the writer lock per job
         if args.command == "evaluate" and args.file:
@@ -129,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("watcher: interrupted; work not committed was rolled back", file=sys.stderr)
         return 130
+
+
+def check_week(week: str, config: Config) -> None:
+    """A --week that is an ISO week and has begun (a digest of a week to come would be all warnings)."""
+    monday, _ = week_days(week)
+    today = utc_now().astimezone(config.timezone).date()
+    if monday > today:
+        raise UsageError(f"--week {week} has not begun yet (it starts on {monday:%a %d %b %Y});"
+                         f" the current week is {iso_week(utc_now(), config.timezone)}")
 
 
 def cmd_check(config: Config) -> int:

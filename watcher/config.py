@@ -98,13 +98,47 @@ def load(path: str | os.PathLike[str]) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        if "'\\t'" in problem:
-            problem += "; indent with spaces, not tabs"
-        raise ConfigError("", f"{path}: YAML syntax error{where}: {problem}") from None
+        raise ConfigError("", f"{path}: YAML syntax error{where}: {yaml_problem(exc)}") from None
     except ConfigError as exc:  # a key written twice
         raise ConfigError("", f"{path}: {exc.message}") from None
     return parse(raw, base=path.resolve().parent, path=path)
+
+
+# PyYAML names what it expected or found by token; a person reads these words instead.
+YAML_TOKENS = {
+    "<stream end>": "the end of the file",
+    "<block end>": "the end of the indented block",
+    "<block mapping start>": "a key indented differently from the lines above",
+    "<block sequence start>": "a list item indented differently from the lines above",
+    "<flow sequence end>": "']'",
+    "<flow mapping end>": "'}'",
+    "<scalar>": "a value",
+}
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's problem in words, with what to do about the usual ones."""
+    problem = str(getattr(exc, "problem", None) or "invalid YAML")
+    context = str(getattr(exc, "context", None) or "")
+    opened = getattr(exc, "context_mark", None)
+    at = f" at line {opened.line + 1}" if opened else ""
+    if "'\\t'" in problem:
+        return problem + "; indent with spaces, not tabs"
+    if problem == "mapping values are not allowed here":
+        return "a ':' where a value was expected; put the value in quotes if it contains ': '"
+    if "end of stream" in problem and "quoted" in context:
+        return f"a quoted text opened{at} is not closed; add the closing quote"
+    if "flow node" in context and "<stream end>" in problem:
+        return "the file ends inside a list or mapping: a '[' or '{' is not closed"
+    if "flow sequence" in context:
+        return f"a list opened with '['{at} is not closed with ']' (or an item in it lacks a ',')"
+    if "flow mapping" in context:
+        return f"a mapping opened with '{{'{at} is not closed with '}}' (or an entry in it lacks a ',')"
+    if problem.startswith("expected <block end>"):
+        return "this line is indented differently from the lines above it; align it with its siblings"
+    for token, words in YAML_TOKENS.items():
+        problem = problem.replace(f"'{token}'", words).replace(token, words)
+    return problem
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -266,11 +300,18 @@ def parse_sources(raw: Any) -> tuple[SourceConfig, ...]:
         if source_name in seen:
             raise ConfigError(f"{path}.name", f"{source_name!r} is already the name of sources[{seen[source_name]}]; names must be unique")
         seen[source_name] = i
-        kind = text(entry["type"], f"{path}.type")
-        if kind not in SOURCE_TYPES:
-            raise ConfigError(f"{path}.type", f"unknown source type {kind!r}; known types: {', '.join(sorted(SOURCE_TYPES))}")
-        url = http_url(entry["url"], f"{path}.url")
-        rest = {k: v for k, v in entry.items() if k not in ("name", "type", "url")}
-        settings = SOURCE_TYPES[kind].parse_settings(rest, path)
+        # Past its name, a source's errors say which source they are about: "sources[5] (europepmc).query: …".
+        named = f"{path} ({source_name})"
+        try:
+            kind = text(entry["type"], f"{named}.type")
+            if kind not in SOURCE_TYPES:
+                raise ConfigError(f"{named}.type", f"unknown source type {kind!r}; known types: {', '.join(sorted(SOURCE_TYPES))}")
+            url = http_url(entry["url"], f"{named}.url")
+            rest = {k: v for k, v in entry.items() if k not in ("name", "type", "url")}
+            settings = SOURCE_TYPES[kind].parse_settings(rest, path)
+        except ConfigError as exc:
+            if exc.path == path or exc.path.startswith((f"{path}.", f"{path}[")):
+                raise ConfigError(named + exc.path[len(path):], exc.message) from None
+            raise
         out.append(SourceConfig(name=source_name, type=kind, url=url, settings=settings))
     return tuple(out)

@@ -24,6 +24,12 @@ from .view import DigestView, build_view
 
 log = logging.getLogger(__name__)
 PRIMARY = "markdown"  # the committed record; its rows say which weeks are written
+# The process's umask, read once at import (reading it means setting it, which is not thread-safe):
+# files are written as any other program would write them, 0644 for the usual 022, so that a web
+# server running as another user can serve them. mkstemp alone would leave them 0600.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,7 @@ def write_atomic(path: Path, content: str, *, what: str = "file") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            os.fchmod(fd, FILE_MODE)
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(content)
                 handle.flush()
