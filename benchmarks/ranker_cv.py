@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from watcher.config import load  # noqa: E402
-from watcher.evaluate import Labelled, read_file  # noqa: E402
-from watcher.filter import match  # noqa: E402
+from watcher.relevance.evaluate import Labelled, read_file  # noqa: E402
+from watcher.relevance.match import match  # noqa: E402
 
 
 def corpus() -> Path:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from tests.configs import write_config  # noqa: E402
 from watcher.digest.publish import publish_due, publish_week  # noqa: E402
 from watcher.digest.view import build_view  # noqa: E402
-from watcher.export import write_jsonl  # noqa: E402
+from watcher.export.items import write_jsonl  # noqa: E402
 from watcher.model import Hit, Item, Match  # noqa: E402
 from watcher.store import Store  # noqa: E402
 from watcher.weeks import iso_week  # noqa: E402

@@ -23,7 +23,7 @@ from tests.upstreams import faults, fixture
 from tests.upstreams.openfda import OpenFDA, json_reply, results_of
 from watcher.config import Config
 from watcher.digest.publish import render
-from watcher.product import KIND
+from watcher.regulatory.product import KIND
 from watcher.status import status
 from watcher.store import Store
 from watcher.text import plain

@@ -18,7 +18,7 @@ from tests.test_board import KETALAR, SPRAVATO, block_of, digest, records
 from tests.test_faults import CASES, MEMORY_LIMIT, WALL_LIMIT, FaultCase
 from tests.upstreams.openfda import OpenFDA
 from tests.upstreams.server import Server
-from watcher.product import KIND
+from watcher.regulatory.product import KIND
 from watcher.store import Store
 
 pytestmark = pytest.mark.slow  # stalls, trickles and 50 MB bodies

@@ -15,16 +15,16 @@ import pytest
 
 from tests.article_page import article_text, default_article, default_topic
 from tests.configs import feeds_document, pubmed, write_config
-from watcher.claims import matching
+from watcher.article.claims import matching
+from watcher.article.page_text import comparable, contains
 from watcher.config import parse
 from watcher.digest import html
 from watcher.digest.publish import render
 from watcher.digest.view import build_view
 from watcher.errors import ConfigError
-from watcher.export import write_csv, write_jsonl
-from watcher.filter import match
+from watcher.export.items import write_csv, write_jsonl
 from watcher.model import Item
-from watcher.page_text import comparable, contains
+from watcher.relevance.match import match
 from watcher.store import Store
 from watcher.weeks import week_bounds
 

@@ -21,7 +21,7 @@ from tests.upstreams.eutils import Article, Eutils
 from watcher.digest import html
 from watcher.digest.publish import render
 from watcher.digest.view import build_view
-from watcher.export import write_jsonl
+from watcher.export.items import write_jsonl
 from watcher.sources.pubmed import RECHECK_BATCH
 from watcher.store import Store
 

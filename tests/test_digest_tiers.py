@@ -14,9 +14,9 @@ from bs4 import BeautifulSoup
 from tests.configs import write_config
 from watcher.digest.publish import render
 from watcher.digest.view import build_view
-from watcher.export import write_csv, write_jsonl
-from watcher.labels import Label
+from watcher.export.items import write_csv, write_jsonl
 from watcher.model import CORE, RELATED, Hit, Item, Match
+from watcher.relevance.labels import Label
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEK = "2026-W48"

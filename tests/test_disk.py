@@ -34,8 +34,8 @@ from tests.upstreams import eutils, feeds
 from watcher import cli
 from watcher.config import load
 from watcher.digest.publish import publish_week
-from watcher.filter import match
 from watcher.model import Item
+from watcher.relevance.match import match
 from watcher.store import Store
 
 pytestmark = pytest.mark.slow  # full disks and damaged databases, met by `watcher` in subprocesses

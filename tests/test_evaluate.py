@@ -14,9 +14,9 @@ from tests.conftest import PROJECT_ROOT
 from watcher.cli import main
 from watcher.config import load
 from watcher.errors import UsageError
-from watcher.evaluate import ALL, Labelled, below, evaluate, read_file, render
 from watcher.model import Item
-from watcher.topics import compile_topics
+from watcher.relevance.evaluate import ALL, Labelled, below, evaluate, read_file, render
+from watcher.relevance.topics import compile_topics
 
 TOPICS = compile_topics({
     "headache": {

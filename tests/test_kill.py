@@ -34,9 +34,9 @@ from tests.upstreams import openfda as fda
 from tests.upstreams.server import Server
 from watcher.config import load
 from watcher.digest.publish import publish_week, render
-from watcher.filter import match
 from watcher.model import Item
 from watcher.poll import poll
+from watcher.relevance.match import match
 from watcher.store import Store
 
 pytestmark = pytest.mark.slow  # 25 real processes killed with SIGKILL, each followed by a re-run

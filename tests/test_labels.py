@@ -17,10 +17,10 @@ import pytest
 from tests.configs import write_config
 from watcher.cli import main
 from watcher.errors import UsageError
-from watcher.export import write_csv
-from watcher.filter import match
-from watcher.labels import IRRELEVANT, RELEVANT, Label, read_csv
+from watcher.export.items import write_csv
 from watcher.model import Item
+from watcher.relevance.labels import IRRELEVANT, RELEVANT, Label, read_csv
+from watcher.relevance.match import match
 from watcher.store import MIGRATIONS, Store, statements
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)

@@ -14,14 +14,14 @@ import pytest
 
 from tests.configs import DRUG_TOPIC, pubmed, write_feeds
 from watcher.cli import main
-from watcher.lock import LockHeld, WriterLock, describe_holder, lock_path
+from watcher.store.lock import LockHeld, WriterLock, describe_holder, lock_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 HOLDER = """
 import sys
 from pathlib import Path
-from watcher.lock import WriterLock
+from watcher.store.lock import WriterLock
 with WriterLock(Path(sys.argv[1]), "watcher run (poll)"):
     print("locked", flush=True)
     sys.stdin.read()  # hold until the test closes our stdin

@@ -15,8 +15,8 @@ import trustme
 
 from tests.configs import write_config, write_feeds
 from tests.smtp import PASSWORD, USER, SmtpServer, free_port
+from watcher.digest.mail import due_weeks, message_id, send_due, send_week
 from watcher.digest.publish import publish_week
-from watcher.mail import due_weeks, message_id, send_due, send_week
 from watcher.model import Hit, Item, Match
 from watcher.status import status
 from watcher.store import PollRecord, Store

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.configs import write_config
+from watcher.decide import FLAG, UPDATE, Notice, changes
 from watcher.digest.publish import render
 from watcher.digest.view import build_view
 from watcher.model import Hit, Item, Match, Related
-from watcher.notices import FLAG, UPDATE, Notice, changes
 from watcher.weeks import week_bounds
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -14,11 +14,11 @@ from tests.polls import NOW, WEEK, run_poll
 from tests.upstreams import faults
 from tests.upstreams.eutils import Eutils
 from tests.upstreams.pages import WebPage
-from watcher.claims import ARTICLE
+from watcher.article.claims import ARTICLE
+from watcher.article.page_text import comparable, contains, page_text
 from watcher.digest import html
 from watcher.digest.publish import render
 from watcher.digest.view import build_view
-from watcher.page_text import comparable, contains, page_text
 from watcher.status import status
 from watcher.store import Store
 
@@ -260,12 +260,12 @@ def test_a_poll_of_the_page_is_shown_in_the_cli_report(tmp_path, eutils, page, c
 
 
 def test_an_unforeseen_error_on_the_page_fails_it_alone(tmp_path, eutils, page, monkeypatch):
-    import watcher.page
+    import watcher.article.page
 
     def broken(body, content_type=None):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(watcher.page, "page_text", broken)
+    monkeypatch.setattr(watcher.article.page, "page_text", broken)
     config = config_for(tmp_path, eutils, page.url)
     polled = run_poll(config)
     assert polled.source("pubmed").ok and polled.source(ARTICLE).error == "internal error: KeyError: 'surprise'"

@@ -11,9 +11,9 @@ import pytest
 
 from tests.upstreams import fixture
 from tests.upstreams.openfda import results_of
-from watcher.product import Document, Marketed, ProductSnapshot, Submission
-from watcher.product_changes import changes
-from watcher.sources.openfda_record import snapshot_of
+from watcher.regulatory.changes import changes
+from watcher.regulatory.product import Document, Marketed, ProductSnapshot, Submission
+from watcher.regulatory.record import snapshot_of
 
 APP = "NDA211243"
 

@@ -12,7 +12,7 @@ import yaml
 from tests import configs
 from watcher.config import load
 from watcher.errors import ConfigError
-from watcher.regulatory import Fact, Product
+from watcher.regulatory.settings import Fact, Product
 
 FDA = "https://api.fda.gov/"
 PRODUCT = {"name": "Brand (generic) nasal spray", "application": "NDA211243"}

@@ -25,13 +25,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from tests.configs import DRUG_TOPIC, pubmed, write_config, write_feeds
 from tests.upstreams import eutils, faults
-from watcher.catchup import digest_trigger, last_fire_time, missing_weeks, next_fire_times, poll_due, poll_trigger
 from watcher.config import Config, load
-from watcher.lock import WriterLock
 from watcher.model import Hit, Item, Match
 from watcher.poll import PollReport, SourceReport, poll
-from watcher.service import DIGEST_GRACE, POLL_GRACE, Service, catch_up
+from watcher.schedule.due import digest_trigger, last_fire_time, missing_weeks, next_fire_times, poll_due, poll_trigger
+from watcher.schedule.service import DIGEST_GRACE, POLL_GRACE, Service, catch_up
 from watcher.store import PollRecord, Store
+from watcher.store.lock import WriterLock
 from watcher.weeks import iso_week, utc_iso
 
 CHICAGO = ZoneInfo("America/Chicago")

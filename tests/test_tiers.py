@@ -9,10 +9,10 @@ import json
 import pytest
 
 from watcher.errors import ConfigError
-from watcher.filter import explain, match
 from watcher.model import CORE, RELATED, Hit, Item, Match
+from watcher.relevance.match import explain, match
+from watcher.relevance.topics import compile_topics
 from watcher.store import match_from_json, match_to_json
-from watcher.topics import compile_topics
 
 
 def item(title: str = "", abstract: str | None = None, mesh=(), keywords=(), source="test") -> Item:

@@ -24,7 +24,7 @@ from tests.upstreams.europepmc import EuropePMC, result
 from watcher.digest.publish import render
 from watcher.digest.view import WORK, build_view
 from watcher.errors import ConfigError
-from watcher.export import write_csv, write_jsonl
+from watcher.export.items import write_csv, write_jsonl
 from watcher.model import Hit, Item, Match
 from watcher.store import Store
 from watcher.works import Record, group, joined_by, keys_of, works_of

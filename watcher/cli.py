@@ -19,17 +19,17 @@ from zoneinfo import ZoneInfo
 
 from . import __version__
 from .config import Config, load
+from .digest.mail import MailResult, send_due, send_week
 from .digest.publish import PRIMARY, publish_due, publish_week
 from .errors import ConfigError, UsageError, WatcherError
-from .evaluate import Labelled, below, evaluate, read_file, render
-from .export import write_csv, write_jsonl
-from .labels import LABELS, make_label, read_csv
-from .lock import DEFAULT_WAIT, WriterLock
-from .mail import MailResult, send_due, send_week
+from .export.items import write_csv, write_jsonl
 from .poll import PollReport, poll
-from .service import StopFlag, run_forever, stop_on_signals
+from .relevance.evaluate import Labelled, below, evaluate, read_file, render
+from .relevance.labels import LABELS, make_label, read_csv
+from .schedule.service import StopFlag, run_forever, stop_on_signals
 from .status import StatusReport, status
 from .store import OutputRecord, Store, store_failure
+from .store.lock import DEFAULT_WAIT, WriterLock
 from .text import plain
 from .weeks import iso_week, parse_utc, utc_now, week_days
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from . import __version__
+from .article.claims import ArticleSettings, parse_article
 from .checks import (
     between,
     check_keys,
@@ -31,12 +32,11 @@ from .checks import (
     string_list,
     text,
 )
-from .claims import ArticleSettings, parse_article
 from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
-from .regulatory import RegulatorySettings, parse_regulatory
+from .regulatory.settings import RegulatorySettings, parse_regulatory
+from .relevance.topics import Topic, compile_topics
 from .sources.registry import SOURCE_TYPES
-from .topics import Topic, compile_topics
 from .works import parse_separate
 
 TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email",

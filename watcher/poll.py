@@ -10,15 +10,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .board_poll import poll_products
-from .claims import ARTICLE
+from .article.claims import ARTICLE
+from .article.page import watch_page
 from .config import Config
 from .errors import SourceError, StoreError, WatcherError
-from .filter import match
 from .http import host_of
 from .model import Item, SourceConfig
-from .page import watch_page
-from .regulatory import REGULATORY
+from .regulatory.poll import poll_products
+from .regulatory.settings import REGULATORY
+from .relevance.match import match
 from .sources.base import Source, SourceContext
 from .sources.registry import SOURCE_TYPES
 from .store import PollRecord, Store, store_failure

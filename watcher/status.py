@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .catchup import next_fire_times, poll_due
-from .claims import ARTICLE
+from .article.claims import ARTICLE
 from .config import Config
-from .mail import due_weeks, recipients
-from .regulatory import REGULATORY
+from .digest.mail import due_weeks, recipients
+from .regulatory.settings import REGULATORY
+from .schedule.due import next_fire_times, poll_due
 from .store import MailRecord, Store
 from .weeks import parse_utc, previous_week
 

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from ..product import KIND, ProductSnapshot, Submission
-from ..regulatory import RECHECK_DAYS, REGULATORY, Fact, Product, RegulatorySettings
+from ..regulatory.product import KIND, ProductSnapshot, Submission
+from ..regulatory.settings import RECHECK_DAYS, REGULATORY, Fact, Product, RegulatorySettings
 from ..store import Store
 from ..text import plain, shorten
 from ..weeks import local_stamp, parse_utc

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..claims import ARTICLE, ArticleSettings, matching
-from ..page_text import comparable, contains
+from ..article.claims import ARTICLE, ArticleSettings, matching
+from ..article.page_text import comparable, contains
 from ..sections import SECTIONS, section_of
 from ..store import Snapshot, Store, StoredItem
 from ..text import http_link, plain, shorten

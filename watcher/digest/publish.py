@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..catchup import missing_weeks
 from ..config import Config
 from ..errors import OutputError, os_reason
+from ..schedule.due import missing_weeks
 from ..store import OutputRecord, Store
 from ..weeks import iso_week, utc_iso
 from ..works import Works, works_of

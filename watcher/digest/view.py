@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..catchup import gaps
-from ..claims import ARTICLE
+from ..article.claims import ARTICLE
 from ..config import Config
+from ..decide import FLAG, UPDATE
 from ..model import CORE, RELATED, Hit
-from ..notices import FLAG, UPDATE
-from ..regulatory import REGULATORY
+from ..regulatory.settings import REGULATORY
+from ..schedule.due import gaps
 from ..sections import RECRUITING_NEAR, SECTIONS, flags_of, recruiting_flags, section_of
 from ..store import PollRecord, Store, StoredItem
 from ..text import http_link, plain, shorten

@@ -20,14 +20,14 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from .catchup import is_final
-from .config import Config, EmailSettings
-from .digest import html, markdown
-from .digest.publish import PRIMARY
-from .digest.view import DigestView, build_view
-from .errors import OutputError
-from .store import MailRecord, Store
-from .weeks import iso_week, utc_iso
+from ..config import Config, EmailSettings
+from ..errors import OutputError
+from ..schedule.due import is_final
+from ..store import MailRecord, Store
+from ..weeks import iso_week, utc_iso
+from . import html, markdown
+from .publish import PRIMARY
+from .view import DigestView, build_view
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..product import Document, Label, Marketed, ProductSnapshot, Submission
+from ..sources.openfda_json import document_url, drug_name, fda_date, first, harmonised, iso, plain
 from ..text import shorten
-from .openfda_json import document_url, drug_name, fda_date, first, harmonised, iso, plain
+from .product import Document, Label, Marketed, ProductSnapshot, Submission
 
 BOXED_CHARS = 600  # the board shows the opening; the hash covers the whole warning
 INDICATIONS_CHARS = 400

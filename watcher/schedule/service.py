@@ -23,15 +23,15 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.base import BaseScheduler, SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .catchup import digest_trigger, poll_due, poll_trigger
-from .config import Config
-from .digest.publish import publish_due, publish_week
-from .errors import WatcherError
-from .lock import DEFAULT_WAIT, LockHeld, WriterLock
-from .mail import MailResult, send_due
-from .poll import PollReport, poll
-from .store import OutputRecord, Store
-from .weeks import previous_week, utc_now
+from ..config import Config
+from ..digest.mail import MailResult, send_due
+from ..digest.publish import publish_due, publish_week
+from ..errors import WatcherError
+from ..poll import PollReport, poll
+from ..store import OutputRecord, Store
+from ..store.lock import DEFAULT_WAIT, LockHeld, WriterLock
+from ..weeks import previous_week, utc_now
+from .due import digest_trigger, poll_due, poll_trigger
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from .config import Config
-from .store import OutputRecord, Store
-from .weeks import WEEK_RE, iso_week, next_week, parse_utc, previous_week, week_bounds
+from ..config import Config
+from ..store import OutputRecord, Store
+from ..weeks import WEEK_RE, iso_week, next_week, parse_utc, previous_week, week_bounds
 
 # Polls are at least daily; a longer stretch than this without any poll run means the job was down.
 GAP = timedelta(hours=36)

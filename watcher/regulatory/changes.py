@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..sources.openfda_json import label_id, submission_id
+from ..text import shorten
 from .product import Label, Marketed, ProductSnapshot, Submission
-from .sources.openfda_json import label_id, submission_id
-from .text import shorten
 
 STATUS_NAMES = {"AP": "approved", "TA": "tentatively approved"}
 SHOWN_CHARS = 200

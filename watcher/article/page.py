@@ -18,14 +18,14 @@ from datetime import datetime
 
 from bs4 import ParserRejectedMarkup
 
+from ..errors import SourceError
+from ..http import host_of
+from ..sources.base import SourceContext, client_for
+from ..store import PollRecord, Store
+from ..text import describe_exception
+from ..weeks import utc_iso
 from .claims import ARTICLE
-from .errors import SourceError
-from .http import host_of
 from .page_text import media_type, page_text
-from .sources.base import SourceContext, client_for
-from .store import PollRecord, Store
-from .text import describe_exception
-from .weeks import utc_iso
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
-from .text import plain
+from ..errors import UsageError
+from ..text import plain
 
 RELEVANT, IRRELEVANT = "relevant", "irrelevant"
 LABELS = (RELEVANT, IRRELEVANT)

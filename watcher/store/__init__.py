@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError, os_reason
-from .labels import Label
-from .model import CORE, Hit, Item, Match, Related, SourceState
-from .notices import FLAG, Notice, announced, changes
-from .weeks import utc_iso
+from ..decide import FLAG, Notice, announced, changes
+from ..errors import StoreError, os_reason
+from ..model import CORE, Hit, Item, Match, Related, SourceState
+from ..relevance.labels import Label
+from ..weeks import utc_iso
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema

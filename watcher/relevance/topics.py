@@ -26,9 +26,9 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import describe
-from .checks import name as valid_name
-from .errors import ConfigError
+from ..checks import describe
+from ..checks import name as valid_name
+from ..errors import ConfigError
 from .tier_rules import Tiers, compile_tiers
 
 FIELDS = ("title", "abstract", "mesh_headings", "keywords")  # Item fields a topic may search

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .checks import describe, integer
-from .errors import ConfigError
-from .model import CORE, RELATED
+from ..checks import describe, integer
+from ..errors import ConfigError
+from ..model import CORE, RELATED
 
 TIERS_KEYS = ("lead_sentences", "near_words", "rules")
 RULE_KEYS = (CORE, RELATED, "lead_sentences", "title", "not_title", "groups", "near", "apart", "abstract_sentences")

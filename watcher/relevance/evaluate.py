@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .filter import explain, match
+from ..errors import UsageError
+from ..model import CORE, RELATED, Item, Match
+from ..text import plain, shorten
 from .labels import IRRELEVANT, RELEVANT
-from .model import CORE, RELATED, Item, Match
-from .text import plain, shorten
+from .match import explain, match
 from .topics import Topic
 
 ALL = "all topics"  # the watch's own verdict: an item is core when any topic finds it core

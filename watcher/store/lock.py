@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import WatcherError, os_reason
+from ..errors import WatcherError, os_reason
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import check_keys, describe, http_url, mapping, one_line, optional, text
-from .errors import ConfigError
-from .model import SourceConfig
+from ..checks import check_keys, describe, http_url, mapping, one_line, optional, text
+from ..errors import ConfigError
+from ..model import SourceConfig
 
 KEYS = {"source", "products", "facts"}
 # The name the board's fetches are recorded under (polls, status, the digest header): its own, so

@@ -17,12 +17,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import check_keys, describe, http_url, mapping, name, optional, text
-from .errors import ConfigError
-from .filter import explain
-from .model import Hit, Item
+from ..checks import check_keys, describe, http_url, mapping, name, optional, text
+from ..errors import ConfigError
+from ..model import Hit, Item
+from ..relevance.match import explain
+from ..relevance.topics import FIELDS, Group, Topic, compile_group, false_friend_regex, term_list
 from .page_text import comparable
-from .topics import FIELDS, Group, Topic, compile_group, false_friend_regex, term_list
 
 ARTICLE = "article"  # the page watch's name in polls, `status` and the digest header
 ARTICLE_KEYS = ("url", "claims")

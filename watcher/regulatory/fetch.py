@@ -17,10 +17,10 @@ from typing import Any
 from ..errors import ParseError
 from ..http import HttpClient
 from ..model import SourceConfig
-from ..product import ProductSnapshot
-from .base import SourceContext, client_for, folder
-from .openfda import API_KEY_ENV, RATE, not_retried, read_answer
-from .openfda_record import snapshot_of
+from ..sources.base import SourceContext, client_for, folder
+from ..sources.openfda import API_KEY_ENV, RATE, not_retried, read_answer
+from .product import ProductSnapshot
+from .record import snapshot_of
 
 LABELS = 20  # labels per application asked for, newest first: the holder's and a few repackagers'
 

@@ -22,18 +22,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .config import Config
-from .errors import SourceError, WatcherError
-from .http import host_of
-from .model import Hit, Item, Match
+from ..config import Config
+from ..errors import SourceError, WatcherError
+from ..http import host_of
+from ..model import Hit, Item, Match
+from ..sources.base import SourceContext
+from ..sources.openfda_json import LABELS
+from ..store import PollRecord, Store
+from ..weeks import utc_iso
+from .changes import Change, changes
+from .fetch import ProductFetcher
 from .product import KIND, ProductSnapshot
-from .product_changes import Change, changes
-from .regulatory import REGULATORY, Product
-from .sources.base import SourceContext
-from .sources.openfda_json import LABELS
-from .sources.openfda_product import ProductFetcher
-from .store import PollRecord, Store
-from .weeks import utc_iso
+from .settings import REGULATORY, Product
 
 log = logging.getLogger(__name__)
 WAIT_STEP, WAIT_STEPS = 0.05, 25

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .model import CORE, Hit, Item, Match
-from .tiering import Place, grade
+from ..model import CORE, Hit, Item, Match
+from .grade import Place, grade
 from .topics import FIELDS, Group, TermSet, Topic
 
 # ---------------------------------------------------------------- verdicts (for match and explain)

@@ -15,11 +15,11 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from .claims import Claim, matching
-from .labels import Label
-from .sections import flags_of
-from .store import Store, StoredItem
-from .works import Work, works_of
+from ..article.claims import Claim, matching
+from ..relevance.labels import Label
+from ..sections import flags_of
+from ..store import Store, StoredItem
+from ..works import Work, works_of
 
 WORKS_PER_READ = 500  # records are read a chunk of works at a time, not all at once
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations
 
-from .model import CORE
+from ..model import CORE
 from .tier_rules import DEFAULT_LEAD_SENTENCES, DEFAULT_NEAR_WORDS, ZONES, GroupTest, TierRule, Tiers
 
 HEADINGS = ("keywords", "mesh_headings")
