@@ -21,7 +21,8 @@ from watcher.export.items import write_csv
 from watcher.model import Item
 from watcher.relevance.labels import IRRELEVANT, RELEVANT, Label, read_csv
 from watcher.relevance.match import match
-from watcher.store import MIGRATIONS, Store, statements
+from watcher.store import Store
+from watcher.store.schema import MIGRATIONS, statements
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 TOPIC = {"headache": {"groups": {"drug": ["aspirin"], "condition": ["headache*"]}}}

@@ -26,9 +26,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from tests.configs import DRUG_TOPIC, pubmed, write_config, write_feeds
 from tests.upstreams import eutils, faults
 from watcher.config import Config, load
+from watcher.digest.missing import missing_weeks
 from watcher.model import Hit, Item, Match
 from watcher.poll import PollReport, SourceReport, poll
-from watcher.schedule.due import digest_trigger, last_fire_time, missing_weeks, next_fire_times, poll_due, poll_trigger
+from watcher.schedule.due import digest_trigger, last_fire_time, next_fire_times, poll_due, poll_trigger
 from watcher.schedule.service import DIGEST_GRACE, POLL_GRACE, Service, catch_up
 from watcher.store import PollRecord, Store
 from watcher.store.lock import WriterLock

@@ -10,7 +10,8 @@ import pytest
 
 from watcher.errors import StoreError
 from watcher.model import Hit, Item, Match, Related
-from watcher.store import MIGRATIONS, PollRecord, Store, statements
+from watcher.store import PollRecord, Store
+from watcher.store.schema import MIGRATIONS, statements
 from watcher.weeks import utc_iso
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from watcher.errors import ConfigError
 from watcher.model import CORE, RELATED, Hit, Item, Match
 from watcher.relevance.match import explain, match
 from watcher.relevance.topics import compile_topics
-from watcher.store import match_from_json, match_to_json
+from watcher.store.codec import match_from_json, match_to_json
 
 
 def item(title: str = "", abstract: str | None = None, mesh=(), keywords=(), source="test") -> Item:

@@ -22,10 +22,10 @@ from email.utils import format_datetime
 
 from ..config import Config, EmailSettings
 from ..errors import OutputError
-from ..schedule.due import is_final
 from ..store import MailRecord, Store
 from ..weeks import iso_week, utc_iso
 from . import html, markdown
+from .missing import is_final
 from .publish import PRIMARY
 from .view import DigestView, build_view
 

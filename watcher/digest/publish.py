@@ -15,11 +15,11 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import OutputError, os_reason
-from ..schedule.due import missing_weeks
 from ..store import OutputRecord, Store
 from ..weeks import iso_week, utc_iso
 from ..works import Works, works_of
 from . import atom, html, markdown
+from .missing import missing_weeks
 from .view import DigestView, build_view
 
 log = logging.getLogger(__name__)

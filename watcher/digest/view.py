@@ -18,7 +18,6 @@ from ..config import Config
 from ..decide import FLAG, UPDATE
 from ..model import CORE, RELATED, Hit
 from ..regulatory.settings import REGULATORY
-from ..schedule.due import gaps
 from ..sections import RECRUITING_NEAR, SECTIONS, flags_of, recruiting_flags, section_of
 from ..store import PollRecord, Store, StoredItem
 from ..text import http_link, plain, shorten
@@ -26,6 +25,7 @@ from ..weeks import iso_week, local_stamp, parse_utc, utc_iso, week_bounds, week
 from ..works import Work, Works, joined_by, works_of
 from .board import BoardView, build_board
 from .editors import EditorsView, build_editors
+from .gaps import gaps
 
 ABSTRACT_CHARS = 320
 TITLE_CHARS = 400  # real titles are shorter; a 100 kB "title" from a hostile feed is cut, not shown whole

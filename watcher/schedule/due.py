@@ -1,34 +1,23 @@
-"""What is due, decided from the store and the schedule in feeds.yaml, never from a running
-scheduler (whose memory a restart or a suspended laptop loses):
+"""When polls and digests are due, decided from the store and the schedule in feeds.yaml, never
+from a running scheduler (whose memory a restart or a suspended laptop loses): a poll is due when
+no poll attempt (ok or failed) has started since the latest scheduled poll time that has passed.
 
-- a poll is due when no poll attempt (ok or failed) has started since the latest scheduled poll
-  time that has passed;
-- a week's outputs are missing for every complete ISO week after the last one whose output of
-  that format was written after the week had ended (or, in a new database, from the week of its
-  first run or item); the current week is rewritten on every catch-up so it stays fresh;
-- a gap is a stretch of more than GAP without any poll run: the job was not running.
-
-The schedule's own arithmetic (APScheduler 3 triggers, DST-aware, in the configured zone) is here
-too, so `watcher status` and the service agree on the times.
+The schedule's own arithmetic (APScheduler 3 triggers, DST-aware, in the configured zone) is here,
+so `watcher status` and the service agree on the times. Which weekly outputs are missing is the
+digest's business (digest/missing.py): it needs no scheduler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from ..config import Config
-from ..store import OutputRecord, Store
-from ..weeks import WEEK_RE, iso_week, next_week, parse_utc, previous_week, week_bounds
-
-# Polls are at least daily; a longer stretch than this without any poll run means the job was down.
-GAP = timedelta(hours=36)
-
+from ..store import Store
+from ..weeks import parse_utc
 
 # ---- when, by the schedule ----
 
@@ -88,41 +77,3 @@ def poll_due(store: Store, config: Config, now: datetime) -> datetime | None:
     if due is not None and parse_utc(last) < due:
         return due
     return None
-
-
-def is_final(record: OutputRecord, config: Config) -> bool:
-    """Written after its week ended, so nothing can be missing from it."""
-    return bool(WEEK_RE.match(record.week)) and parse_utc(record.written_at) >= week_bounds(record.week, config.timezone)[1]
-
-
-def missing_weeks(store: Store, config: Config, now: datetime, formats: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Complete weeks, oldest first, whose final output has not been written yet, each with the
-    `formats` (those with a file per week) it lacks."""
-    last_complete = previous_week(now, config.timezone)
-    begun = store.first_activity()
-    missing: dict[str, list[str]] = {}
-    for fmt in formats:
-        final = [r.week for r in store.outputs(fmt) if r.week <= last_complete and is_final(r, config)]
-        if final:
-            week = next_week(max(final))
-        elif begun is not None:
-            week = iso_week(parse_utc(begun), config.timezone)
-        else:
-            continue
-        while week <= last_complete:
-            missing.setdefault(week, []).append(fmt)
-            week = next_week(week)
-    return {week: tuple(formats) for week, formats in sorted(missing.items())}
-
-
-def gaps(store: Store, start: datetime, end: datetime) -> tuple[tuple[datetime, datetime], ...]:
-    """Each stretch of more than GAP without a poll run that overlaps [start, end).
-
-    Only the part of time the store knows about counts: a stretch is bounded by two poll runs
-    (the last one before the week or in it, the next one in it or after it), so the weeks before
-    the first run, and the time after the latest run, never show a gap. No clock is read.
-    """
-    before, after = store.run_before(start), store.run_after(end)
-    stamps = ([before] if before else []) + store.runs_between(start, end) + ([after] if after else [])
-    times = [parse_utc(stamp) for stamp in stamps]
-    return tuple((a, b) for a, b in pairwise(times) if b - a > GAP)

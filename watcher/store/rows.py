@@ -1,0 +1,104 @@
+"""The rows the store hands out and takes in: small frozen dataclasses, one per table family's
+record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..decide import Notice
+from ..model import Item, Match
+from ..relevance.labels import Label
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    item: Item
+    match: Match
+    first_seen: str
+    first_matched: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKeys:
+    """What works.py needs of a stored item to join it with the records of other sources."""
+
+    id: str
+    source: str
+    first_seen: str
+    first_matched: str | None
+    matched: bool
+    doi: str | None
+    identifiers: tuple[str, ...]
+    publication_types: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotice:
+    stored: StoredItem  # the item as it is now
+    notice: Notice
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabelResult:
+    stored: int
+    unchanged: int  # equal to the item's latest label: not stored again
+    unknown: list[str]  # ids that are no stored item (then nothing was stored)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLabel:
+    stored: StoredItem
+    label: Label
+    at: str  # UTC, when it was given
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    kind: str
+    key: str
+    at: str
+    data: Any  # decoded JSON
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    source: str
+    at: str
+    ok: bool
+    fetched: int = 0
+    new: int = 0
+    new_matched: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    """One file written for one week in one format."""
+
+    week: str
+    format: str
+    path: str  # relative to the digests folder
+    written_at: str
+    items: int
+    sha256: str
+    warnings: int = 0  # sources that failed or were not polled that week
+    changed_at: str = ""  # when its content last changed; set by the store
+
+
+@dataclass(frozen=True, slots=True)
+class MailRecord:
+    week: str
+    recipients: str
+    message_id: str
+    at: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    new: int  # items never stored before
+    new_matched: int  # items that matched for the first time

@@ -1,0 +1,161 @@
+"""The schema as numbered migrations. Each is applied in its own transaction and recorded in
+PRAGMA user_version (database.py), so a crash mid-migration leaves the previous version intact."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE items (
+        id            TEXT PRIMARY KEY,           -- stable: pubmed:<PMID>, ...
+        source        TEXT NOT NULL,
+        data          TEXT NOT NULL,              -- the Item as JSON
+        matched       INTEGER NOT NULL,
+        match         TEXT NOT NULL,              -- the Match as JSON (topics, hits)
+        first_seen    TEXT NOT NULL,              -- UTC ISO 8601; never changes
+        first_matched TEXT,                       -- UTC; when it first matched: picks its digest week
+        last_seen     TEXT NOT NULL
+    );
+    CREATE INDEX items_first_matched ON items(first_matched) WHERE first_matched IS NOT NULL;
+    CREATE INDEX items_source ON items(source);
+    CREATE TABLE sources (
+        name                 TEXT PRIMARY KEY,
+        cursor               TEXT,
+        etag                 TEXT,
+        last_modified        TEXT,
+        last_attempt         TEXT,
+        last_success         TEXT,
+        last_error           TEXT,
+        last_error_at        TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE runs (
+        id        INTEGER PRIMARY KEY,
+        command   TEXT NOT NULL,
+        started   TEXT NOT NULL,
+        finished  TEXT,
+        status    TEXT,                           -- ok | failed | interrupted; NULL while running
+        new_items INTEGER NOT NULL DEFAULT 0,
+        matched   INTEGER NOT NULL DEFAULT 0,
+        failures  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE polls (                        -- one row per source per poll: the digest header's record
+        id          INTEGER PRIMARY KEY,
+        run_id      INTEGER REFERENCES runs(id),
+        source      TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        ok          INTEGER NOT NULL,
+        fetched     INTEGER NOT NULL DEFAULT 0,
+        new         INTEGER NOT NULL DEFAULT 0,
+        new_matched INTEGER NOT NULL DEFAULT 0,
+        error       TEXT
+    );
+    CREATE INDEX polls_at ON polls(at);
+    CREATE TABLE digests (
+        week       TEXT PRIMARY KEY,              -- YYYY-Www
+        path       TEXT NOT NULL,
+        written_at TEXT NOT NULL,
+        items      INTEGER NOT NULL,
+        sha256     TEXT NOT NULL
+    );
+    """,
+    # 2: one row per (week, format), now that a week is written in more than one format; an item's
+    #    section and kind become fields of its own instead of keys of `extra`.
+    """
+    CREATE TABLE outputs (
+        week       TEXT NOT NULL,                 -- YYYY-Www
+        format     TEXT NOT NULL,                 -- markdown, ...
+        path       TEXT NOT NULL,                 -- relative to the digests folder
+        written_at TEXT NOT NULL,
+        items      INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        PRIMARY KEY (week, format)
+    );
+    INSERT INTO outputs (week, format, path, written_at, items, sha256)
+        SELECT week, 'markdown', path, written_at, items, sha256 FROM digests;
+    DROP TABLE digests;
+    UPDATE items SET data = json_remove(
+        json_set(data, '$.section', json_extract(data, '$.extra.section'), '$.kind', json_extract(data, '$.extra.kind')),
+        '$.extra.section', '$.extra.kind');
+    """,
+    # 3: when each output last changed (an Atom entry's `updated`), and every mail sent or tried.
+    """
+    ALTER TABLE outputs ADD COLUMN changed_at TEXT;
+    UPDATE outputs SET changed_at = written_at;
+    ALTER TABLE outputs ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;  -- sources failing or not polled
+    CREATE TABLE mails (
+        id         INTEGER PRIMARY KEY,
+        week       TEXT NOT NULL,
+        recipients TEXT NOT NULL,                 -- the To addresses, sorted, comma-separated
+        message_id TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        ok         INTEGER NOT NULL,
+        error      TEXT                           -- why it failed, or which recipients were refused
+    );
+    CREATE INDEX mails_week ON mails(week, recipients);
+    """,
+    # 4: news about stored items (a retraction, a trial update): see notices.py
+    """
+    CREATE TABLE notices (
+        id      INTEGER PRIMARY KEY,
+        item_id TEXT NOT NULL REFERENCES items(id),
+        at      TEXT NOT NULL,                    -- UTC; picks the digest week that reports it
+        kind    TEXT NOT NULL,                    -- flag | update | …
+        detail  TEXT NOT NULL
+    );
+    CREATE INDEX notices_at ON notices(at);
+    CREATE INDEX notices_item ON notices(item_id);
+    """,
+    # 5: snapshots: the whole state of something watched as a whole (a product's FDA record, the
+    #    clinic's page), one row per successful fetch; the digest compares two of them.
+    """
+    CREATE TABLE snapshots (
+        id     INTEGER PRIMARY KEY,
+        kind   TEXT NOT NULL,                     -- what is watched: "regulatory", "article", …
+        key    TEXT NOT NULL,                     -- which one: an application number, a URL, …
+        at     TEXT NOT NULL,                     -- UTC, when it was fetched
+        data   TEXT NOT NULL,                     -- JSON, as the watcher of that kind writes it
+        sha256 TEXT NOT NULL                      -- of `data`: an unchanged fetch is cheap to see
+    );
+    CREATE INDEX snapshots_kind_key ON snapshots(kind, key, at);
+    """,
+    # 6: editors' labels (relevant / irrelevant) per item, every one kept with its time; the latest
+    #    counts. A separate table, so that re-fetching an item never touches them.
+    """
+    CREATE TABLE labels (
+        id      INTEGER PRIMARY KEY,
+        item_id TEXT NOT NULL REFERENCES items(id),
+        label   TEXT NOT NULL CHECK (label IN ('relevant', 'irrelevant')),
+        note    TEXT NOT NULL DEFAULT '',
+        at      TEXT NOT NULL                     -- UTC, when it was given
+    );
+    CREATE INDEX labels_item ON labels(item_id, id);
+    """,
+    # 7: a notice's own link: the record that carries the news (a retraction or erratum notice)
+    """
+    ALTER TABLE notices ADD COLUMN link TEXT;
+    """,
+    # 8: the identifiers that make records of different sources one work (works.py); PubMed records
+    #    stored before them get theirs from their PMID (their trial numbers come with the next fetch).
+    """
+    UPDATE items SET data = json_set(data, '$.identifiers', json_array('pmid:' || json_extract(data, '$.extra.pmid')))
+        WHERE json_type(data, '$.identifiers') IS NULL AND json_type(data, '$.extra.pmid') = 'text';
+    """,
+)
+# Tables any version of watcher has created: a version-0 file holding others is not ours.
+OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots", "labels"}
+
+
+def statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (executescript would commit; we need one transaction)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL in migration: {pending.strip()[:60]}")
