@@ -29,7 +29,7 @@ from watcher.digest.view import build_view  # noqa: E402
 from watcher.export.items import write_jsonl  # noqa: E402
 from watcher.model import Hit, Item, Match  # noqa: E402
 from watcher.store import Store  # noqa: E402
-from watcher.weeks import iso_week  # noqa: E402
+from watcher.weeks import Week  # noqa: E402
 from watcher.works import works_of  # noqa: E402
 
 START = datetime(2026, 7, 6, 12, tzinfo=UTC)
@@ -80,7 +80,7 @@ def measure(n: int) -> str:
             works = works_of(store)
             grouping = time.perf_counter() - started
             started = time.perf_counter()
-            build_view(store, config, iso_week(START + timedelta(weeks=10), config.timezone))
+            build_view(store, config, Week.containing(START + timedelta(weeks=10), config.timezone))
             view = time.perf_counter() - started
             started = time.perf_counter()
             caught = publish_due(store, config, now=START + timedelta(weeks=21))  # every week, as after downtime
@@ -88,7 +88,7 @@ def measure(n: int) -> str:
             weeks = len({r.week for r in caught})
             started = time.perf_counter()
             for w in range(20):
-                publish_week(store, config, iso_week(START + timedelta(weeks=w), config.timezone), now=START + timedelta(weeks=21))
+                publish_week(store, config, Week.containing(START + timedelta(weeks=w), config.timezone), now=START + timedelta(weeks=21))
             publish = time.perf_counter() - started
             started = time.perf_counter()
             write_jsonl(store, io.StringIO())

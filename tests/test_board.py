@@ -27,7 +27,7 @@ from watcher.regulatory.product import KIND
 from watcher.status import status
 from watcher.store import Store
 from watcher.text import plain
-from watcher.weeks import utc_iso
+from watcher.weeks import Week, utc_iso
 
 SPRAVATO, KETALAR, UNKNOWN = "NDA211243", "NDA016812", "NDA099999"
 NEXT_WEEK = "2026-W49"
@@ -57,7 +57,7 @@ def board_config(tmp_path: Path, fake: OpenFDA, **block: Any) -> Config:
 
 def digest(config: Config, week: str = WEEK, fmt: str = "markdown") -> str:
     with Store.open(config.database) as store:
-        return render(store, config, week, fmt)
+        return render(store, config, Week.parse(week), fmt)
 
 
 def board_of(markdown: str) -> str:

@@ -26,11 +26,11 @@ from watcher.export.items import write_csv, write_jsonl
 from watcher.model import Item
 from watcher.relevance.match import match
 from watcher.store import Store
-from watcher.weeks import week_bounds
+from watcher.weeks import Week
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEK = "2026-W48"
-TUESDAY = week_bounds(WEEK, CHICAGO)[0] + timedelta(days=1, hours=9)
+TUESDAY = Week.parse(WEEK).bounds(CHICAGO)[0] + timedelta(days=1, hours=9)
 
 TWO_CLAIMS = {
     "claims": [
@@ -191,7 +191,7 @@ WEEK_ITEMS = (
 
 def test_the_editors_section_lists_each_claim_with_its_items_and_names_the_quiet_ones(store, config):
     keep(store, config, *WEEK_ITEMS)
-    view = build_view(store, config, WEEK)
+    view = build_view(store, config, Week.parse(WEEK))
     editors = view.editors
     assert [(c.id, [i.id for i in c.items]) for c in editors.claims] == [
         ("durable-effect", ["pubmed:11"]),
@@ -203,7 +203,7 @@ def test_the_editors_section_lists_each_claim_with_its_items_and_names_the_quiet
     assert view.total == 3  # every item is still listed in its evidence section
     assert editors.page is None  # no article.url: the page is not watched
 
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     section = text[text.index("## For the editors"):]
     assert "### mechanism (2)\n\n> acts on the NMDA receptors\n\n" in section
     assert ("- [Sustained antidepressant response to ketamine and NMDA receptor occupancy: a randomized trial]"
@@ -223,7 +223,7 @@ def test_the_editors_section_lists_each_claim_with_its_items_and_names_the_quiet
 
 def test_a_week_without_evidence_names_every_claim_on_one_line(store, config):
     keep(store, config, WEEK_ITEMS[2])
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     assert "## For the editors\n\nNo new evidence this week: durable-effect, mechanism, weight-gain.\n" in text
     assert "###" not in text
 
@@ -232,9 +232,9 @@ def test_no_article_block_no_editors_section(tmp_path):
     config = write_config(tmp_path, [pubmed()], topics=default_topic())
     with Store.open(config.database) as store:
         keep(store, config, *WEEK_ITEMS)
-        assert build_view(store, config, WEEK).editors is None
-        assert "For the editors" not in render(store, config, WEEK)
-        assert "For the editors" not in html.render_body(build_view(store, config, WEEK))
+        assert build_view(store, config, Week.parse(WEEK)).editors is None
+        assert "For the editors" not in render(store, config, Week.parse(WEEK))
+        assert "For the editors" not in html.render_body(build_view(store, config, Week.parse(WEEK)))
 
 
 def test_a_claim_edited_in_feeds_yaml_takes_effect_in_the_next_digest_without_a_poll(tmp_path):
@@ -245,7 +245,7 @@ def test_a_claim_edited_in_feeds_yaml_takes_effect_in_the_next_digest_without_a_
                                                       "terms": ["primary care"]}]}
     config = write_config(tmp_path, [pubmed()], topics=default_topic(), article=edited)
     with Store.open(config.database) as store:
-        claims = {c.id: [i.id for i in c.items] for c in build_view(store, config, WEEK).editors.claims}
+        claims = {c.id: [i.id for i in c.items] for c in build_view(store, config, Week.parse(WEEK)).editors.claims}
     assert claims["weight-gain"] == ["pubmed:13"]
 
 
@@ -253,14 +253,14 @@ def test_hostile_titles_stay_inert_in_the_editors_section(store, config):
     evil = item(20, "Relapse after ketamine [click](javascript:alert(1)) <script>alert(1)</script> | depression",
                 "Ketamine for depression.")
     keep(store, config, evil)
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     section = text[text.index("## For the editors"):text.index("No new evidence")]
     assert "\\[click\\](javascript:alert(1)) \\<script\\>" in section and not re.search(r"(?<!\\)\]\(javascript", section)
     from markdown_it import MarkdownIt
 
     rendered = MarkdownIt("gfm-like").render(section)
     assert re.findall(r'href="([^"]*)"', rendered) == ["https://pubmed.ncbi.nlm.nih.gov/20/"] and "<script>" not in rendered
-    page = html.render_body(build_view(store, config, WEEK))
+    page = html.render_body(build_view(store, config, Week.parse(WEEK)))
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 

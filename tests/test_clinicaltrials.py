@@ -23,6 +23,7 @@ from watcher.errors import ConfigError
 from watcher.sources.clinicaltrials import FIELDS, ClinicaltrialsSource
 from watcher.sources.ctgov_json import Place, studies_of, study_item
 from watcher.store import Store
+from watcher.weeks import Week
 
 CHICAGO = {"city": "Chicago", "state": "Illinois", "country": "United States"}
 TREATMENT = {"cond": "treatment-resistant depression", "intr": "ketamine OR esketamine"}
@@ -224,8 +225,8 @@ def test_a_registration_is_listed_with_its_status_and_recruiting_near(fake, tmp_
     config = write_config(tmp_path, fake.url, near=[CHICAGO])
     assert run_poll(config).report.ok
     with Store.open(config.database) as store:
-        view = build_view(store, config, WEEK)
-        markdown, page = render(store, config, WEEK), render(store, config, WEEK, "html")
+        view = build_view(store, config, Week.parse(WEEK))
+        markdown, page = render(store, config, Week.parse(WEEK)), render(store, config, Week.parse(WEEK), "html")
     (section,) = view.sections
     (entry,) = section.entries
     assert section.title == "Trial registrations" and entry.marks == ("recruiting in Chicago, Illinois",)
@@ -248,9 +249,9 @@ def test_a_status_change_is_one_update_in_the_week_it_is_seen(fake, tmp_path):
     assert run_poll(config).report.ok  # 2026-W48: completed, results posted
     assert run_poll(config, now=NOW + timedelta(days=1)).report.ok  # seen again: no news
     with Store.open(config.database) as store:
-        view = build_view(store, config, WEEK)
-        markdown, page = render(store, config, WEEK), render(store, config, WEEK, "html")
-        later = build_view(store, config, "2026-W49")
+        view = build_view(store, config, Week.parse(WEEK))
+        markdown, page = render(store, config, Week.parse(WEEK)), render(store, config, Week.parse(WEEK), "html")
+        later = build_view(store, config, Week.parse("2026-W49"))
     assert view.total == 0 and not view.sections
     assert [(n.detail, n.listed_in) for n in view.updates] == [("status: RECRUITING → COMPLETED", "2026-W46"),
                                                                ("results posted", "2026-W46")]

@@ -24,6 +24,7 @@ from watcher.digest.view import build_view
 from watcher.export.items import write_jsonl
 from watcher.sources.pubmed import RECHECK_BATCH
 from watcher.store import Store
+from watcher.weeks import Week
 
 W46, W47, W48, W49 = (NOW + timedelta(days=7 * k) for k in (-2, -1, 0, 1))  # Tuesdays, 12:00 in Chicago
 PUBLISHED = date(2026, 11, 5)  # the Entrez date of the records first listed in 2026-W46
@@ -78,11 +79,11 @@ def test_a_retraction_an_erratum_and_a_concern_two_weeks_later_are_listed_once_i
     assert run_poll(config, now=W49).report.ok  # seen again: no news
 
     with Store.open(config.database) as store:
-        view = build_view(store, config, "2026-W48")
-        text = render(store, config, "2026-W48")
+        view = build_view(store, config, Week.parse("2026-W48"))
+        text = render(store, config, Week.parse("2026-W48"))
         body = html.render_body(view)
-        later = render(store, config, "2026-W49")
-        first = build_view(store, config, "2026-W46")
+        later = render(store, config, Week.parse("2026-W49"))
+        first = build_view(store, config, Week.parse("2026-W46"))
         out = io.StringIO()
         write_jsonl(store, out)
     assert [(n.detail, n.entry.id, n.listed_in, n.link) for n in view.corrections] == [
@@ -119,8 +120,8 @@ def test_a_retraction_notice_arriving_as_a_new_record_names_the_item_once(config
     revise(eutils, 0, publication_types=("Retracted Publication",), corrections=(("RetractionIn", "41100001"),))
     run_poll(config, now=W49 - timedelta(days=1))
     with Store.open(config.database) as store:
-        w48, w49 = build_view(store, config, "2026-W48"), build_view(store, config, "2026-W49")
-        text = render(store, config, "2026-W48")
+        w48, w49 = build_view(store, config, Week.parse("2026-W48")), build_view(store, config, Week.parse("2026-W49"))
+        text = render(store, config, Week.parse("2026-W48"))
     assert [(n.detail, n.entry.id, n.link) for n in w48.corrections] == [
         ("RETRACTED", "pubmed:41000001", "https://pubmed.ncbi.nlm.nih.gov/41100001/")]
     assert w49.corrections == ()

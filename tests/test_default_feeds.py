@@ -18,7 +18,7 @@ import yaml
 
 from tests.upstreams import ctgov, europepmc, eutils, feeds
 from tests.upstreams import openfda as fda
-from watcher.weeks import iso_week, utc_now
+from watcher.weeks import Week, utc_now
 
 pytestmark = pytest.mark.slow  # real `watcher` processes
 
@@ -77,7 +77,7 @@ def test_one_poll_of_the_shipped_feeds_polls_five_kinds_of_source(site):
     assert stored == {"pubmed": 1, "fda-press": 1, "fda-medwatch": 1, "fda-drugs": 1, "openfda": 1, "clinicaltrials": 1, "europepmc": 2}
     assert json.loads(near[0]) == ["Chicago, Illinois"]  # the shipped `near`
 
-    week = iso_week(utc_now(), ZoneInfo(raw["timezone"]))
+    week = Week.containing(utc_now(), ZoneInfo(raw["timezone"])).label
     assert watcher("digest", "--week", week, cwd=folder).returncode == 0
     digest = (folder / "digests" / f"{week}.md").read_text(encoding="utf-8")
     assert digest.count("Esketamine nasal spray versus quetiapine") == 1

@@ -11,11 +11,11 @@ import pytest
 
 from tests.configs import pubmed, write_config
 from watcher.digest.publish import publish_week, render, write_atomic
-from watcher.errors import OutputError, UsageError
+from watcher.errors import OutputError
 from watcher.model import Hit, Item, Match, Related
 from watcher.sections import section_of
 from watcher.store import PollRecord, Store
-from watcher.weeks import iso_week, utc_iso, week_bounds
+from watcher.weeks import Week, utc_iso
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEK = "2026-W48"  # Mon 23 Nov – Sun 29 Nov 2026
@@ -41,37 +41,45 @@ def save(store, items, when, matched=True):
     store.save_batch("pubmed", [(i, Match(matched, ("t",) if matched else (), HIT if matched else ())) for i in items], now=when)
 
 
-def test_iso_week_uses_the_configured_time_zone():
+def test_the_week_of_a_moment_uses_the_configured_time_zone():
     late_sunday = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # still Sunday 29 Nov in Chicago
-    assert iso_week(late_sunday, CHICAGO) == "2026-W48"
-    assert iso_week(late_sunday, ZoneInfo("UTC")) == "2026-W49"
+    assert Week.containing(late_sunday, CHICAGO) == Week(2026, 48) and str(Week(2026, 48)) == "2026-W48"
+    assert Week.containing(late_sunday, ZoneInfo("UTC")).label == "2026-W49"
+
+
+def test_weeks_order_and_step_across_years():
+    assert Week.parse("2026-W53").previous == Week(2026, 52) and Week(2026, 53).next == Week(2027, 1)
+    assert Week(2026, 1) < Week(2026, 2) < Week(2027, 1)
+    assert (Week(2026, 48).monday.isoformat(), Week(2026, 48).sunday.isoformat()) == ("2026-11-23", "2026-11-29")
 
 
 def test_week_bounds_are_local_midnights_across_dst():
-    start, end = week_bounds("2026-W45", CHICAGO)  # Sunday 8 Nov 2026 is... after the 1 Nov DST end
+    start, end = Week.parse("2026-W45").bounds(CHICAGO)  # Sunday 8 Nov 2026 is... after the 1 Nov DST end
     assert start.utcoffset() == end.utcoffset() == timedelta(hours=-6)
-    start, end = week_bounds("2026-W44", CHICAGO)  # Mon 26 Oct – Sun 1 Nov: DST ends inside
+    start, end = Week.parse("2026-W44").bounds(CHICAGO)  # Mon 26 Oct – Sun 1 Nov: DST ends inside
     assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(days=7, hours=1)
 
 
-@pytest.mark.parametrize("bad", ["2026-48", "2026-W5", "26-W05", "2026-W54"])
-def test_malformed_week_is_a_usage_error(bad):
-    with pytest.raises(UsageError, match="--week"):
-        week_bounds(bad, CHICAGO)
+@pytest.mark.parametrize(("bad", "said"), [("2026-48", "is not an ISO week; write it as YYYY-Www"),
+                                          ("2026-W5", "is not an ISO week"), ("26-W05", "is not an ISO week"),
+                                          ("2025-W53", "year 2025 has no week 53")])
+def test_a_malformed_week_is_refused_in_words(bad, said):
+    with pytest.raises(ValueError, match=said):
+        Week.parse(bad)
 
 
 def test_each_item_lands_in_exactly_one_week(store, config):
-    start, end = week_bounds(WEEK, CHICAGO)
+    start, end = Week.parse(WEEK).bounds(CHICAGO)
     save(store, [article(1, "Before")], start - timedelta(seconds=1))
     save(store, [article(2, "First second")], start)
     save(store, [article(3, "Last second")], end - timedelta(seconds=1))
     save(store, [article(4, "After")], end)
     save(store, [article(5, "Unmatched")], start + timedelta(days=1), matched=False)
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     assert "First second" in text and "Last second" in text
     assert "Before" not in text and "After" not in text and "Unmatched" not in text
-    assert "Before" in render(store, config, "2026-W47")
-    assert "After" in render(store, config, "2026-W49")
+    assert "Before" in render(store, config, Week.parse("2026-W47"))
+    assert "After" in render(store, config, Week.parse("2026-W49"))
 
 
 def test_sections_follow_strength_of_evidence(store, config):
@@ -85,7 +93,7 @@ def test_sections_follow_strength_of_evidence(store, config):
         article(7, "A letter", ("Letter",)),
         article(8, "An FDA approval", (), section="regulatory"),
     ], MONDAY)
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     headings = re.findall(r"^## (.+) \(\d+\)$", text, re.M)
     assert headings == [
         "Regulatory", "Meta-analyses and systematic reviews", "Randomised controlled trials", "Other clinical trials",
@@ -95,7 +103,7 @@ def test_sections_follow_strength_of_evidence(store, config):
 
 def test_an_item_shows_what_an_editor_needs(store, config):
     save(store, [article(42, "Esketamine for TRD", ("Randomized Controlled Trial",))], MONDAY)
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     assert "[Esketamine for TRD](https://pubmed.ncbi.nlm.nih.gov/42/)" in text
     assert "Doe J, Roe R, Poe P et al." in text and "Loe L" not in text
     assert "*J Affect Disord*" in text and "2026-11" in text
@@ -111,7 +119,7 @@ def test_retractions_and_errata_are_flagged(store, config):
         article(2, "Corrected one", related=(Related("ErratumIn", "Erratum in: Y", "98"),)),
         article(3, "Corrigendum", ("Published Erratum",)),
     ], MONDAY)
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     assert re.search(r"Retracted one\].*RETRACTED", text)
     assert re.search(r"Corrected one\].*HAS ERRATUM", text)
     assert re.search(r"Corrigendum\].*ERRATUM NOTICE", text)
@@ -122,7 +130,7 @@ def test_hostile_titles_cannot_inject_markup(store, config):
         1, "Nice](javascript:alert(1)) <script>x</script> | `code`\n# Heading",
         authors=("<img src=x onerror=alert(1)>",), abstract="[link](data:text/html,x)\n> quoted",
     )], MONDAY)
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     live = re.sub(r"\\.", "", text)  # backslash-escaped characters are literal text
     assert "](javascript:" not in live and "<script>" not in live and "<img" not in live
     assert "](data:" not in live and "\n# Heading" not in live
@@ -132,15 +140,15 @@ def test_hostile_titles_cannot_inject_markup(store, config):
 
 def test_same_store_gives_the_same_bytes(store, config):
     save(store, [article(n, f"Title {n}", date=f"2026-0{n}") for n in range(1, 6)], MONDAY)
-    first = publish_week(store, config, WEEK, now=MONDAY)[0]
-    again = publish_week(store, config, WEEK, now=MONDAY + timedelta(days=3))[0]
+    first = publish_week(store, config, Week.parse(WEEK), now=MONDAY)[0]
+    again = publish_week(store, config, Week.parse(WEEK), now=MONDAY + timedelta(days=3))[0]
     assert first.sha256 == again.sha256
-    assert render(store, config, WEEK) == (config.digests / f"{WEEK}.md").read_text()
+    assert render(store, config, Week.parse(WEEK)) == (config.digests / f"{WEEK}.md").read_text()
 
 
 def test_newest_publication_first_within_a_section(store, config):
     save(store, [article(1, "Older", date="2025-01"), article(2, "Newer", date="2026-10-02"), article(3, "Undated", date=None)], MONDAY)
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     assert text.index("Newer") < text.index("Older") < text.index("Undated")
 
 
@@ -148,7 +156,7 @@ def test_a_failing_source_is_in_the_header(store, config):
     at = MONDAY + timedelta(days=1)
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
     store.record_poll(PollRecord("pubmed", utc_iso(at), False, error="GET https://x/ → HTTP 503 after 4 tries"))
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     assert "Warning: pubmed failed 1 of 2 polls this week" in text
     assert "HTTP 503 after 4 tries" in text
     assert "Last success: 2026-11-23 09:00 CST" in text
@@ -158,20 +166,20 @@ def test_a_source_never_polled_in_the_week_is_flagged(tmp_path):
     config = write_config(tmp_path, [pubmed(), pubmed(name="fda")])
     with Store.open(config.database) as store:
         store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
-        text = render(store, config, WEEK)
+        text = render(store, config, Week.parse(WEEK))
     assert "Warning: fda was not polled this week" in text
     assert "Warning: pubmed" not in text
 
 
 def test_a_quiet_week_says_so(store, config):
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
-    text = render(store, config, WEEK)
+    text = render(store, config, Week.parse(WEEK))
     assert "No new matching items this week." in text and "Warning" not in text
 
 
 def test_index_lists_digests_newest_first(store, config):
     for week in ("2026-W46", "2026-W48", "2026-W47"):
-        publish_week(store, config, week, now=MONDAY)[0]
+        publish_week(store, config, Week.parse(week), now=MONDAY)[0]
     index = (config.digests / "index.md").read_text()
     assert re.findall(r"\[(\d{4}-W\d\d)\]\(\1\.md\)", index) == ["2026-W48", "2026-W47", "2026-W46"]
 

@@ -17,6 +17,7 @@ from watcher.digest.view import build_view
 from watcher.export.items import write_csv, write_jsonl
 from watcher.model import CORE, RELATED, Hit, Item, Match
 from watcher.relevance.labels import Label
+from watcher.weeks import Week
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEK = "2026-W48"
@@ -53,7 +54,7 @@ def week(store):
 
 
 def test_core_items_are_ordered_by_score_then_newest_and_related_ones_are_kept_apart(week, config):
-    view = build_view(week, config, WEEK)
+    view = build_view(week, config, Week.parse(WEEK))
     (rcts,) = view.sections
     assert [e.title for e in rcts.entries] == ["Strongest", "Strong, newer", "Strong, older", "Weak but newest"]
     assert [(e.id, e.reason) for e in view.also_matched] == [
@@ -62,7 +63,7 @@ def test_core_items_are_ordered_by_score_then_newest_and_related_ones_are_kept_a
 
 
 def test_markdown_lists_related_items_last_with_their_reason_escaped(week, config):
-    text = render(week, config, WEEK, "markdown")
+    text = render(week, config, Week.parse(WEEK), "markdown")
     also = text.index("## Also matched (2)")
     assert also > text.index("## Randomised controlled trials (4)") and also > text.index("Weak but newest")
     tail = text[also:]
@@ -73,7 +74,7 @@ def test_markdown_lists_related_items_last_with_their_reason_escaped(week, confi
 
 
 def test_html_lists_related_items_last_with_anchors_and_reasons(week, config):
-    soup = BeautifulSoup(render(week, config, WEEK, "html"), "html.parser")
+    soup = BeautifulSoup(render(week, config, Week.parse(WEEK), "html"), "html.parser")
     sections = soup.find_all("section")
     assert sections[-1]["id"] == "section-also-matched"
     items = sections[-1].find_all("li")
@@ -87,7 +88,7 @@ def test_html_lists_related_items_last_with_anchors_and_reasons(week, config):
 def test_a_week_with_only_related_items_lists_them_and_does_not_say_nothing_matched(store, config):
     store.save_batch("pubmed", [(article(7, "Aspirin for fever"), verdict(RELATED, 0.4, "another indication: fever"))], now=TUESDAY)
     for fmt in ("markdown", "html"):
-        text = render(store, config, WEEK, fmt)
+        text = render(store, config, Week.parse(WEEK), fmt)
         assert "No new matching items" not in text
         assert "Also matched (1)" in text and "another indication: fever" in text
 
@@ -95,7 +96,7 @@ def test_a_week_with_only_related_items_lists_them_and_does_not_say_nothing_matc
 def test_items_stored_before_tiers_read_as_core(store, config):
     store.save_batch("pubmed", [(article(8, "Old verdict"), Match(True, ("t",), HIT))], now=TUESDAY)
     store.conn.execute("UPDATE items SET match = ? WHERE id = 'pubmed:8'", (json.dumps({"topics": ["t"], "hits": []}),))
-    view = build_view(store, config, WEEK)
+    view = build_view(store, config, Week.parse(WEEK))
     assert [e.title for s in view.sections for e in s.entries] == ["Old verdict"] and not view.also_matched
 
 

@@ -37,6 +37,7 @@ from watcher.digest.publish import publish_week
 from watcher.model import Item
 from watcher.relevance.match import match
 from watcher.store import Store
+from watcher.weeks import Week
 
 pytestmark = pytest.mark.slow  # full disks and damaged databases, met by `watcher` in subprocesses
 
@@ -137,7 +138,7 @@ def test_digest_write_fails_on_a_full_disk_and_the_old_digest_stays(tmp_path):
     with Store.open(config.database) as store:
         entries = [(it, match(it, config.topics)) for it in map(item, range(400))]
         store.save_batch("pubmed", entries[:3], now=NOW)
-        publish_week(store, config, WEEK, now=NOW)
+        publish_week(store, config, Week.parse(WEEK), now=NOW)
         store.save_batch("pubmed", entries[3:], now=NOW)  # the next digest is ~200 kB
     old = sha(config.digests / f"{WEEK}.md")
     old_index = sha(config.digests / "index.md")
@@ -156,7 +157,7 @@ def test_no_space_left_while_writing_a_digest_in_process(tmp_path, monkeypatch, 
     config = load(write_feeds(tmp_path, OFFLINE))
     with Store.open(config.database) as store:
         store.save_batch("pubmed", [(item(1), match(item(1), config.topics))], now=NOW)
-        publish_week(store, config, WEEK, now=NOW)[0]
+        publish_week(store, config, Week.parse(WEEK), now=NOW)[0]
     old = sha(config.digests / f"{WEEK}.md")
 
     def no_space(fd: int) -> None:

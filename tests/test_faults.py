@@ -45,6 +45,7 @@ from tests.upstreams.server import Fault, Server
 from watcher.digest.publish import publish_week
 from watcher.poll import poll
 from watcher.store import Store
+from watcher.weeks import Week
 
 pytestmark = pytest.mark.slow  # 115 polls against misbehaving servers: stalls, trickles, 50 MB bodies
 
@@ -357,7 +358,7 @@ def test_fault(stage, caplog, case_id, source):
             rows = [r[0] for r in store.conn.execute("SELECT id FROM items WHERE source = ?", (src,))]
             assert sorted(rows) == sorted(ids), src
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        digest = publish_week(store, config, WEEK, now=NOW + timedelta(hours=2))[0]
+        digest = publish_week(store, config, Week.parse(WEEK), now=NOW + timedelta(hours=2))[0]
         text = (config.digests / digest.path).read_text(encoding="utf-8")
         assert digest.items == sum(len(ids) for ids in stage.expected.values())
         stored = store_bytes(config.database)

@@ -44,6 +44,7 @@ from watcher.sources.rss_feed import parse_feed
 from watcher.sources.xml_guard import MAX_DEPTH, closes, nesting
 from watcher.store import Store
 from watcher.text import plain
+from watcher.weeks import Week
 
 HOSTILE = {
     "js-link": "Click [here](javascript:alert(1)) now",
@@ -177,7 +178,7 @@ def poll_and_digest(tmp_path: Path, source: dict) -> tuple[str, dict]:
         report = poll(config, store, clock=lambda: NOW, env={}, sleep=lambda s: None)
         assert report.ok, [s.error for s in report.sources]
         items = {s.item.id: s.item for s in store.iter_items()}
-        record = publish_week(store, config, WEEK, now=NOW + timedelta(hours=1))[0]
+        record = publish_week(store, config, Week.parse(WEEK), now=NOW + timedelta(hours=1))[0]
     assert record.items == len(items)
     return (config.digests / record.path).read_text(encoding="utf-8"), items
 

@@ -38,6 +38,7 @@ from watcher.model import Item
 from watcher.poll import poll
 from watcher.relevance.match import match
 from watcher.store import Store
+from watcher.weeks import Week
 
 pytestmark = pytest.mark.slow  # 25 real processes killed with SIGKILL, each followed by a re-run
 
@@ -154,9 +155,9 @@ def big_site(tmp_path_factory):
     with Store.open(config.database) as store:
         entries = [(it, match(it, config.topics)) for it in map(item, range(DIGEST_ITEMS))]
         store.save_batch("pubmed", entries[: DIGEST_ITEMS // 2], now=BIG_NOW)
-        publish_week(store, config, WEEK, now=BIG_NOW)
+        publish_week(store, config, Week.parse(WEEK), now=BIG_NOW)
         store.save_batch("pubmed", entries[DIGEST_ITEMS // 2 :], now=BIG_NOW + timedelta(hours=1))
-        new = render(store, config, WEEK).encode()
+        new = render(store, config, Week.parse(WEEK)).encode()
     old = (config.digests / f"{WEEK}.md").read_bytes()
     assert old != new and len(new) > 2_000_000
     return site, old, new, (config.digests / "index.md").read_bytes()

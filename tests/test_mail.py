@@ -20,7 +20,7 @@ from watcher.digest.publish import publish_week
 from watcher.model import Hit, Item, Match
 from watcher.status import status
 from watcher.store import PollRecord, Store
-from watcher.weeks import utc_iso
+from watcher.weeks import Week, utc_iso
 
 CHICAGO = ZoneInfo("America/Chicago")
 W47 = datetime(2026, 11, 17, 9, tzinfo=CHICAGO)  # Tuesday of 2026-W47
@@ -43,7 +43,7 @@ def history(store: Store, config, weeks: int = 1) -> None:
         store.save_batch("pubmed", [(item, Match(True, ("t",), (Hit("any", "*", "title", "Ketamine"),)))], now=when)
         store.record_poll(PollRecord("pubmed", utc_iso(when), True, 1, 1, 1))
         week = f"2026-W{47 - back}"
-        publish_week(store, config, week, now=when + timedelta(days=7))  # written after the week ended: final
+        publish_week(store, config, Week.parse(week), now=when + timedelta(days=7))  # written after the week ended: final
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_the_ended_week_arrives_once_as_text_and_html(tmp_path, ca, trusted, sto
     assert sorted(envelope_to) == TO
     assert msg["Subject"] == "Literature watch 2026-W47: 1 new item"
     assert msg["From"] == "watch@clinic.example" and msg["To"] == ", ".join(TO)
-    assert msg["Message-ID"] == message_id("2026-W47", config.email)
+    assert msg["Message-ID"] == message_id(Week.parse("2026-W47"), config.email)
     assert msg.get_content_type() == "multipart/alternative"
     text, page = (part.get_content() for part in msg.iter_parts())
     assert text.replace("\r\n", "\n") == (config.digests / "2026-W47.md").read_text()
@@ -99,7 +99,7 @@ def test_a_source_failing_that_week_is_in_the_subject(tmp_path, ca, trusted, sto
         config = write_config(tmp_path, email=email_block(smtp.port))
         history(store, config)
         store.record_poll(PollRecord("pubmed", utc_iso(W47 + timedelta(days=1)), False, error="down"))
-        publish_week(store, config, "2026-W47", now=NOW)
+        publish_week(store, config, Week.parse("2026-W47"), now=NOW)
         send_due(store, config, now=NOW, env=ENV)
     assert smtp.inbox.parsed()[0]["Subject"] == "Literature watch 2026-W47: 1 new item, 1 source failing"
 
@@ -115,7 +115,7 @@ def test_a_refused_connection_is_a_clear_failure_then_a_later_send(tmp_path, ca,
     with SmtpServer(tls=ca, port=port) as smtp:  # the address the config names, now answering
         [sent] = send_due(store, config, now=NOW + timedelta(hours=6), env=ENV)
     assert sent.ok and len(smtp.inbox.messages) == 1
-    assert smtp.inbox.parsed()[0]["Message-ID"] == message_id("2026-W47", config.email)  # the retry threads with the first
+    assert smtp.inbox.parsed()[0]["Message-ID"] == message_id(Week.parse("2026-W47"), config.email)  # the retry threads with the first
     assert status(store, config, NOW + timedelta(hours=7)).ok
 
 
@@ -162,13 +162,13 @@ def test_first_mail_sends_the_latest_week_only_then_every_week_after(tmp_path, c
     with SmtpServer(tls=ca) as smtp:
         config = write_config(tmp_path, email=email_block(smtp.port))
         history(store, config, weeks=3)  # W45, W46, W47 before mail was configured
-        assert due_weeks(store, config, NOW) == ["2026-W47"]
+        assert due_weeks(store, config, NOW) == [Week(2026, 47)]
         send_due(store, config, now=NOW, env=ENV)
         # The job is down for two weeks; the catch-up writes W48 and W49; both are mailed, once each.
         later = NOW + timedelta(weeks=2)
         for week in ("2026-W48", "2026-W49"):
-            publish_week(store, config, week, now=later)
-        assert due_weeks(store, config, later) == ["2026-W48", "2026-W49"]
+            publish_week(store, config, Week.parse(week), now=later)
+        assert due_weeks(store, config, later) == [Week(2026, 48), Week(2026, 49)]
         send_due(store, config, now=later, env=ENV)
         assert due_weeks(store, config, later) == []
     assert [m["Subject"].split(":")[0] for m in smtp.inbox.parsed()] == [
@@ -180,7 +180,7 @@ def test_send_on_demand_sends_again(tmp_path, ca, trusted, store):
         config = write_config(tmp_path, email=email_block(smtp.port))
         history(store, config)
         send_due(store, config, now=NOW, env=ENV)
-        assert send_week(store, config, "2026-W47", now=NOW, env=ENV).ok
+        assert send_week(store, config, Week.parse("2026-W47"), now=NOW, env=ENV).ok
     assert len(smtp.inbox.messages) == 2
 
 

@@ -12,7 +12,7 @@ from watcher.decide import FLAG, UPDATE, Notice, changes
 from watcher.digest.publish import render
 from watcher.digest.view import build_view
 from watcher.model import Hit, Item, Match, Related
-from watcher.weeks import week_bounds
+from watcher.weeks import Week
 
 CHICAGO = ZoneInfo("America/Chicago")
 HIT = (Hit("any", "*", "title", "Ketamine"),)
@@ -49,25 +49,25 @@ def config(tmp_path):
 
 
 def test_a_retraction_two_weeks_later_is_listed_once_in_the_week_it_arrives(store, config):
-    w46, w48, w49 = (week_bounds(w, CHICAGO)[0] + timedelta(days=1) for w in ("2026-W46", "2026-W48", "2026-W49"))
+    w46, w48, w49 = (Week.parse(w).bounds(CHICAGO)[0] + timedelta(days=1) for w in ("2026-W46", "2026-W48", "2026-W49"))
     store.save_batch("pubmed", [(paper(), Match(True, ("t",), HIT))], now=w46)
     retracted = paper(related=(Related("RetractionIn", "J Affect Disord. 2026", "99"),))
     store.save_batch("pubmed", [(retracted, Match(True, ("t",), HIT))], now=w48)
     store.save_batch("pubmed", [(retracted, Match(True, ("t",), HIT))], now=w49)  # seen again: no news
-    view = build_view(store, config, "2026-W48")
+    view = build_view(store, config, Week.parse("2026-W48"))
     assert view.total == 0 and [(n.detail, n.listed_in) for n in view.corrections] == [("RETRACTED", "2026-W46")]
-    text = render(store, config, "2026-W48")
+    text = render(store, config, Week.parse("2026-W48"))
     assert "## Corrections and retractions (1)" in text
     assert "- **RETRACTED**: [Ketamine for depression](https://pubmed.ncbi.nlm.nih.gov/1/) (listed in 2026-W46)" in text
-    assert not build_view(store, config, "2026-W49").corrections and "Corrections" not in render(store, config, "2026-W49")
-    assert build_view(store, config, "2026-W46").total == 1  # still new only in its first week
+    assert not build_view(store, config, Week.parse("2026-W49")).corrections and "Corrections" not in render(store, config, Week.parse("2026-W49"))
+    assert build_view(store, config, Week.parse("2026-W46")).total == 1  # still new only in its first week
 
 
 def test_news_about_an_item_first_listed_this_week_is_no_notice(store, config):
-    monday = week_bounds("2026-W48", CHICAGO)[0]
+    monday = Week.parse("2026-W48").bounds(CHICAGO)[0]
     store.save_batch("pubmed", [(paper(), Match(True, ("t",), HIT))], now=monday + timedelta(hours=1))
     store.save_batch("pubmed", [(paper(publication_types=("Retracted Publication",)), Match(True, ("t",), HIT))],
                      now=monday + timedelta(days=2))
-    view = build_view(store, config, "2026-W48")
+    view = build_view(store, config, Week.parse("2026-W48"))
     assert view.total == 1 and not view.corrections
-    assert "RETRACTED" in render(store, config, "2026-W48")  # the listing itself carries the flag
+    assert "RETRACTED" in render(store, config, Week.parse("2026-W48"))  # the listing itself carries the flag

@@ -24,6 +24,7 @@ from watcher.sources import openfda_json
 from watcher.sources.openfda import OpenfdaSource
 from watcher.sources.window import DateWindow as Window
 from watcher.store import Store
+from watcher.weeks import Week
 
 RECORDED = datetime(2025, 7, 22, 17, 0, tzinfo=UTC)  # when the cassettes were recorded
 SECRET = "Zq9sEcReT-openfda-KEY-7741"
@@ -317,7 +318,7 @@ def test_recalls_and_approvals_reach_the_regulatory_section_of_the_digest(fake, 
     assert "initiated: 2026-10-30" in recall.abstract and recall.date == "2026-11-18"
     assert recall.url == f'{fake.url}drug/enforcement.json?search=recall_number.exact:%22D-0042-2027%22'
     with Store.open(config.database) as store:
-        page = render(store, config, WEEK)
+        page = render(store, config, Week.parse(WEEK))
     regulatory = page.split("## Regulatory (3)", 1)[1].split("\n## ", 1)[0]
     assert "[FDA approval: SPRAVATO (esketamine hydrochloride) NDA211243 supplement SUPPL-12 (Efficacy)]" \
            "(https://www.accessdata.fda.gov/drugsatfda_docs/appletter/2026/211243Orig1s012ltr.pdf)" in regulatory

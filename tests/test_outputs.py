@@ -22,7 +22,7 @@ from watcher.digest.publish import publish_due, publish_week
 from watcher.errors import ConfigError
 from watcher.model import Hit, Item, Match
 from watcher.store import PollRecord
-from watcher.weeks import utc_iso
+from watcher.weeks import Week, utc_iso
 
 CHICAGO = ZoneInfo("America/Chicago")
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=CHICAGO)  # 2026-W48
@@ -50,7 +50,7 @@ def config(tmp_path):
 
 def test_a_week_is_written_in_every_configured_format(store, config):
     save(store, [item(1, "Esketamine RCT"), item(2, "A case", ("Case Reports",))], MONDAY)
-    records = publish_week(store, config, "2026-W48", now=MONDAY)
+    records = publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     assert [(r.format, r.path, r.items) for r in records] == [("markdown", "2026-W48.md", 2), ("html", "2026-W48.html", 2)]
     names = sorted(p.name for p in config.digests.iterdir())
     assert names == ["2026-W48.html", "2026-W48.md", "feed.xml", "index.html", "index.md"]
@@ -64,7 +64,7 @@ def current_umask() -> int:
 
 def test_files_are_written_with_the_process_umask_so_a_web_server_can_serve_them(store, config):
     save(store, [item(1, "Esketamine RCT")], MONDAY)
-    publish_week(store, config, "2026-W48", now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     mask = current_umask()
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in config.digests.iterdir()}
     assert modes == dict.fromkeys(["2026-W48.html", "2026-W48.md", "feed.xml", "index.html", "index.md"], 0o666 & ~mask)
@@ -87,7 +87,7 @@ def test_another_umask_gives_other_modes(tmp_path):
 
 def test_the_page_is_self_contained_and_anchored(store, config):
     save(store, [item(1, "Esketamine RCT"), item(2, "A case", ("Case Reports",))], MONDAY)
-    publish_week(store, config, "2026-W48", now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     page = (config.digests / "2026-W48.html").read_text()
     assert page.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
     assert "<title>Literature watch 2026-W48: 2 new items</title>" in page
@@ -104,7 +104,7 @@ def test_the_page_is_self_contained_and_anchored(store, config):
 def test_the_page_shows_what_the_markdown_shows(store, config):
     save(store, [item(1, "Esketamine RCT")], MONDAY, polled=False)
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), False, error="eutils.example: HTTP 503 after 4 tries"))
-    publish_week(store, config, "2026-W48", now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     markdown = (config.digests / "2026-W48.md").read_text()
     page = (config.digests / "2026-W48.html").read_text()
     for words in ("Warning: pubmed failed 1 of 1 poll this week; items from it may be missing.",
@@ -114,9 +114,9 @@ def test_the_page_shows_what_the_markdown_shows(store, config):
 
 def test_same_store_same_bytes_in_every_format(store, config, tmp_path):
     save(store, [item(1, "Esketamine RCT"), item(2, "Ketamine & <depression>")], MONDAY)
-    publish_week(store, config, "2026-W48", now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     first = {p.name: p.read_bytes() for p in config.digests.iterdir()}
-    publish_week(store, config, "2026-W48", now=MONDAY + timedelta(days=1))
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY + timedelta(days=1))
     assert {p.name: p.read_bytes() for p in config.digests.iterdir()} == first
     assert b"Ketamine &amp; &lt;depression&gt;" in first["2026-W48.html"]
 
@@ -125,8 +125,8 @@ def test_the_index_lists_weeks_newest_first_with_counts_and_warnings(store, conf
     save(store, [item(1, "A")], MONDAY - timedelta(days=7))
     save(store, [item(2, "B"), item(3, "C")], MONDAY, polled=False)
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), False, error="down"))
-    publish_week(store, config, "2026-W47", now=MONDAY)
-    publish_week(store, config, "2026-W48", now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W47"), now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     index = (config.digests / "index.html").read_text()
     rows = re.findall(r'<tr id="week-(\d{4}-w\d\d)"><td><a href="(.+?)">.*?</a></td><td class="n">(\d+)</td><td>(.*?)</td></tr>', index)
     assert [(w, href, n) for w, href, n, _ in rows] == [("2026-w48", "2026-W48.html", "2"), ("2026-w47", "2026-W47.html", "1")]
@@ -137,9 +137,9 @@ def test_the_index_lists_weeks_newest_first_with_counts_and_warnings(store, conf
 
 def test_the_feed_is_valid_atom_with_stable_ids_and_honest_updated(store, config):
     save(store, [item(1, "A")], MONDAY - timedelta(days=7))
-    publish_week(store, config, "2026-W47", now=MONDAY - timedelta(days=1))
+    publish_week(store, config, Week.parse("2026-W47"), now=MONDAY - timedelta(days=1))
     save(store, [item(2, "B")], MONDAY)
-    publish_week(store, config, "2026-W48", now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     first = (config.digests / "feed.xml").read_bytes()
     parsed = feedparser.parse(first)
     assert not parsed.bozo, parsed.get("bozo_exception")
@@ -158,10 +158,10 @@ def test_the_feed_is_valid_atom_with_stable_ids_and_honest_updated(store, config
     assert content.get("type") == "html" and '<h1 id="top">Literature watch 2026-W48</h1>' in content.text
     updated = {e.id: e.updated for e in parsed.entries}
     # Rewriting W48 unchanged keeps its `updated`; a new item in it moves it, and only it.
-    publish_week(store, config, "2026-W48", now=MONDAY + timedelta(days=1))
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY + timedelta(days=1))
     assert (config.digests / "feed.xml").read_bytes() == first
     save(store, [item(3, "C")], MONDAY + timedelta(days=2))
-    publish_week(store, config, "2026-W48", now=MONDAY + timedelta(days=2))
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY + timedelta(days=2))
     again = {e.id: e.updated for e in feedparser.parse((config.digests / "feed.xml").read_bytes()).entries}
     w48, w47 = (f"tag:clinic.example,2026:/watch/2026-W{n}" for n in (48, 47))
     assert again[w47] == updated[w47] and again[w48] > updated[w48]
@@ -170,7 +170,7 @@ def test_the_feed_is_valid_atom_with_stable_ids_and_honest_updated(store, config
 def test_without_site_url_the_feed_ids_are_fixed_urns_and_there_are_no_relative_links(store, tmp_path):
     config = write_config(tmp_path)
     save(store, [item(1, "A")], MONDAY)
-    publish_week(store, config, "2026-W48", now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     text = (config.digests / "feed.xml").read_text()
     parsed = feedparser.parse(text)
     assert not parsed.bozo and parsed.entries[0].id.startswith("urn:uuid:")
@@ -198,5 +198,5 @@ def test_only_markdown_when_asked(store, tmp_path):
     config = write_config(tmp_path, outputs=["markdown"])
     assert load(config.path).outputs == ("markdown",)
     save(store, [item(1, "A")], MONDAY)
-    publish_week(store, config, "2026-W48", now=MONDAY)
+    publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     assert sorted(p.name for p in config.digests.iterdir()) == ["2026-W48.md", "index.md"]

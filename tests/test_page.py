@@ -21,6 +21,7 @@ from watcher.digest.publish import render
 from watcher.digest.view import build_view
 from watcher.status import status
 from watcher.store import Store
+from watcher.weeks import Week
 
 NEXT_WEEK = NOW + timedelta(days=7)  # Tuesday of 2026-W49
 FDA = "Last March, the FDA approved ketamine as a treatment for depression"
@@ -102,9 +103,9 @@ def test_the_page_is_fetched_its_text_kept_and_every_default_claim_found(tmp_pat
     assert "Last March, the FDA approved ketamine" in kept[0].data["text"] and "tracker" not in kept[0].data["text"]
     assert upstream.requests("page")[0].headers["accept"].startswith("text/html")
     with Store.open(config.database) as store:
-        view = build_view(store, config, WEEK)
+        view = build_view(store, config, Week.parse(WEEK))
         assert view.editors.page.fetched and view.editors.page.missing == ()
-        text = render(store, config, WEEK)
+        text = render(store, config, Week.parse(WEEK))
     assert (f"The article page ([http\\://127.0.0.1:{upstream.port}/ketamine-for-depression]({page.url})) has not changed since"
             " it was first fetched on 2026-11-24; last checked 2026-11-24 12:00 CST.") in text
     assert "| article | 0 | 1 | 0 |" in text
@@ -133,9 +134,9 @@ def test_a_changed_page_flags_the_removed_and_the_edited_claim(tmp_path, eutils,
     assert run_poll(config, now=NEXT_WEEK).report.ok
     assert len(copies(config)) == 2
     with Store.open(config.database) as store:
-        view = build_view(store, config, "2026-W49")
-        before = build_view(store, config, WEEK)  # the week before still reads the copy it had
-        text = render(store, config, "2026-W49")
+        view = build_view(store, config, Week.parse("2026-W49"))
+        before = build_view(store, config, Week.parse(WEEK))  # the week before still reads the copy it had
+        text = render(store, config, Week.parse("2026-W49"))
         body = html.render_body(view)
     assert [(m.id, m.removed) for m in view.editors.page.missing] == [("fda-approval", True), ("durable-effect", True)]
     assert before.editors.page.missing == () and before.editors.page.changed is None
@@ -156,8 +157,8 @@ def test_a_claim_the_page_never_said_is_flagged_as_a_bad_quote(tmp_path, eutils,
     config = write_config(tmp_path, [pubmed(eutils.url)], topics=default_topic(), article=article)
     run_poll(config)
     with Store.open(config.database) as store:
-        view = build_view(store, config, WEEK)
-        text = render(store, config, WEEK)
+        view = build_view(store, config, Week.parse(WEEK))
+        text = render(store, config, Week.parse(WEEK))
     assert [(m.id, m.removed) for m in view.editors.page.missing] == [("typo", False)]
     assert "> **typo: the page does not say this (no copy of it ever did): correct the quote or remove the claim in feeds.yaml.** \\" in text
 
@@ -179,8 +180,8 @@ def test_a_failing_page_is_a_failing_source_and_drops_no_claim(tmp_path, eutils,
     assert len(copies(config)) == 1
     with Store.open(config.database) as store:
         report = status(store, config, NEXT_WEEK)
-        view = build_view(store, config, "2026-W49")
-        text = render(store, config, "2026-W49")
+        view = build_view(store, config, Week.parse("2026-W49"))
+        text = render(store, config, Week.parse("2026-W49"))
     assert [s.name for s in report.failing] == [ARTICLE] and report.failing[0].type == "page"
     assert "> **Warning: article failed 1 of 1 poll this week; items from it may be missing.**" in text
     assert view.editors.page.fetched and view.editors.page.missing == ()  # the copy before stands
@@ -201,7 +202,7 @@ def test_a_page_that_cannot_be_reached_before_any_copy_still_lists_the_claims(tm
     polled = run_poll(config)
     assert not polled.source(ARTICLE).ok and "127.0.0.1:9: connection refused" in polled.source(ARTICLE).error
     with Store.open(config.database) as store:
-        text = render(store, config, WEEK)
+        text = render(store, config, Week.parse(WEEK))
     assert "has not been fetched yet: the claims are matched, but not checked against it." in text
     assert "No new evidence this week: fda-approval, durable-effect" in text
 
@@ -227,7 +228,7 @@ def test_hostile_pages_a_claim_only_in_a_script_or_the_navigation_is_not_on_the_
     page.set(hostile)
     assert run_poll(config).source(ARTICLE).ok
     with Store.open(config.database) as store:
-        view = build_view(store, config, WEEK)
+        view = build_view(store, config, Week.parse(WEEK))
     assert [(m.id, m.removed) for m in view.editors.page.missing] == [("fda-approval", False)]
     assert "deep text" in copies(config)[0].data["text"]
 
@@ -239,7 +240,7 @@ def test_a_wrongly_labelled_page_still_carries_its_claims(tmp_path, eutils, page
     text = copies(config)[0].data["text"]
     assert "Metropolitan Institute of Pain’s Pain Management Clinic" in text
     with Store.open(config.database) as store:
-        assert build_view(store, config, WEEK).editors.page.missing == ()
+        assert build_view(store, config, Week.parse(WEEK)).editors.page.missing == ()
 
 
 def test_the_page_is_not_fetched_without_a_url(tmp_path, eutils, upstream):
@@ -247,7 +248,7 @@ def test_the_page_is_not_fetched_without_a_url(tmp_path, eutils, upstream):
     polled = run_poll(config)
     assert [s.name for s in polled.report.sources] == ["pubmed"] and upstream.count("page") == 0
     with Store.open(config.database) as store:
-        assert build_view(store, config, WEEK).editors.page is None
+        assert build_view(store, config, Week.parse(WEEK)).editors.page is None
         assert [s.name for s in status(store, config, NOW).sources] == ["pubmed"]
 
 

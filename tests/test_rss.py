@@ -27,6 +27,7 @@ from watcher.sources import rss, rss_feed
 from watcher.sources.rss import DEFAULT_ACCEPT
 from watcher.sources.rss_feed import parse_feed
 from watcher.store import Store
+from watcher.weeks import Week
 
 PRESS = fixture("rss", "fda_press_releases.xml")
 ATOM = fixture("rss", "journal_atom.xml")
@@ -96,7 +97,7 @@ def test_regulatory_digest_section_from_a_real_poll(upstream, tmp_path):
     config = write_config(tmp_path, [rss_source("fda-press", feed.url, section="regulatory", kind="press release")])
     run_poll(config)
     with Store.open(config.database) as store:
-        page = render(store, config, WEEK)
+        page = render(store, config, Week.parse(WEEK))
     section = page.split("## Regulatory (1)", 1)[1]
     assert section.lstrip().startswith(
         "- **[FDA Approves New Indication for Spravato (esketamine) Nasal Spray]"
@@ -195,7 +196,7 @@ def test_redirect_to_apology_page_is_a_failure_not_an_empty_week(upstream, tmp_p
     assert polled.states["fda-press"].consecutive_failures == 1
     assert polled.source("fda-drugs").ok  # the other feed is unharmed
     with Store.open(config.database) as store:
-        page = render(store, config, WEEK)
+        page = render(store, config, Week.parse(WEEK))
     assert "Warning: fda-press failed 1 of 1 poll" in page
 
 

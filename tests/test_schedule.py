@@ -33,7 +33,7 @@ from watcher.schedule.due import digest_trigger, last_fire_time, next_fire_times
 from watcher.schedule.service import DIGEST_GRACE, POLL_GRACE, Service, catch_up
 from watcher.store import PollRecord, Store
 from watcher.store.lock import WriterLock
-from watcher.weeks import iso_week, utc_iso
+from watcher.weeks import Week, utc_iso
 
 CHICAGO = ZoneInfo("America/Chicago")
 UTC = UTC
@@ -220,15 +220,15 @@ def test_one_start_writes_every_missing_digest(store, config, missed):
 
     # Down from Monday 06:00 of W39 until Tuesday 09:00, `missed` weeks later.
     world.now = local(2026, 9, 22, 9, 0) + timedelta(weeks=missed)
-    current = iso_week(world.now, CHICAGO)
-    assert missing_weeks(store, config, world.now, ("markdown",)) == {f"2026-W{39 + k}": ("markdown",) for k in range(missed)}
+    current = Week.containing(world.now, CHICAGO).label
+    assert missing_weeks(store, config, world.now, ("markdown",)) == {Week(2026, 39 + k): ("markdown",) for k in range(missed)}
     result = world.tick()
 
     assert result.poll is not None  # the 06:00 poll of the restart day was overdue
     assert [r.week for r in result.outputs if r.format == "markdown"] == [*(f"2026-W{39 + k}" for k in range(missed)), current]
     assert digest_weeks(config) == [f"2026-W{w}" for w in range(37, 40 + missed)]
     for item_id, seen in world.found.items():  # each item in exactly one digest: the week it was found
-        assert occurrences(config, item_id) == [iso_week(seen, CHICAGO)], item_id
+        assert occurrences(config, item_id) == [Week.containing(seen, CHICAGO).label], item_id
     assert not missing_weeks(store, config, world.now, ("markdown",))
 
     notes = {w: re.findall(r"> \*\*Note: No polls from (.+?) to (.+?): the job was not running", (config.digests / f"{w}.md").read_text())
@@ -260,7 +260,7 @@ def test_a_new_database_starts_from_its_first_run(store, config):
     result = world.tick()
     assert result.poll is not None and [r.week for r in result.outputs if r.format == "markdown"] == ["2026-W37"]
     world.now = local(2026, 9, 30, 12, 0)  # three weeks on, nothing ran in between
-    assert list(missing_weeks(store, config, world.now, ("markdown",))) == ["2026-W37", "2026-W38", "2026-W39"]
+    assert [str(w) for w in missing_weeks(store, config, world.now, ("markdown",))] == ["2026-W37", "2026-W38", "2026-W39"]
 
 
 def test_a_digest_written_mid_week_is_not_final(store, config):
@@ -268,7 +268,7 @@ def test_a_digest_written_mid_week_is_not_final(store, config):
     world.run_daily_until(local(2026, 9, 9, 6, 0))  # Mon–Wed of W37
     assert [r.week for r in store.outputs("markdown")] == ["2026-W37"]
     world.now = local(2026, 9, 14, 8, 0)
-    assert list(missing_weeks(store, config, world.now, ("markdown",))) == ["2026-W37"]  # it lacks Thu–Sun
+    assert [str(w) for w in missing_weeks(store, config, world.now, ("markdown",))] == ["2026-W37"]  # it lacks Thu–Sun
 
 
 # ---- the service's wiring (not started: nothing blocks, nothing sleeps) ----
@@ -401,7 +401,7 @@ def test_sigterm_during_a_poll_leaves_a_consistent_database(tmp_path, upstream, 
 def test_watcher_run_catches_up_at_start_and_stops_cleanly_on_sigterm(tmp_path, upstream):
     feeds = site_with(tmp_path, upstream, 3, 71_000_000, batch_size=500)
     child = Child(feeds, "run")
-    current = tmp_path / "digests" / f"{iso_week(datetime.now(UTC), CHICAGO)}.md"
+    current = tmp_path / "digests" / f"{Week.containing(datetime.now(UTC), CHICAGO)}.md"
     try:
         deadline = time.monotonic() + 15
         while not current.exists() and child.proc.poll() is None and time.monotonic() < deadline:

@@ -20,6 +20,7 @@ from tests.upstreams.eutils import Eutils, corpus_articles, pmid_of, revised
 from tests.upstreams.pages import WebPage
 from watcher.digest.publish import publish_week
 from watcher.store import Store
+from watcher.weeks import Week
 
 W46, W47, W48 = (NOW + timedelta(days=7 * k) for k in (-2, -1, 0))
 DEMO_TOPIC = {"demo": {"groups": {"condition": ["depress*", "asthma", "vitamin D*"]}}}
@@ -39,7 +40,7 @@ def test_the_editors_worklist_on_real_records(tmp_path, upstream, corpus_dir):
 
     assert run_poll(config, now=W46).report.ok
     with Store.open(config.database) as store:
-        publish_week(store, config, "2026-W46", now=W46 + timedelta(hours=1))
+        publish_week(store, config, Week.parse("2026-W46"), now=W46 + timedelta(hours=1))
     first = (config.digests / "2026-W46.md").read_text(encoding="utf-8")
     assert "## For the editors\n\nThe article page (" in first
     assert "has not changed since it was first fetched on 2026-11-10" in first
@@ -58,7 +59,7 @@ def test_the_editors_worklist_on_real_records(tmp_path, upstream, corpus_dir):
                                       corrections=[("RetractionIn", "41999999")]), mdat=date(2026, 11, 23))
     assert run_poll(config, now=W48).report.ok
     with Store.open(config.database) as store:
-        publish_week(store, config, "2026-W48", now=W48 + timedelta(hours=1))
+        publish_week(store, config, Week.parse("2026-W48"), now=W48 + timedelta(hours=1))
     text = (config.digests / "2026-W48.md").read_text(encoding="utf-8")
     assert "**0 new items**" in text
     assert "The article page (" in text and "last changed on 2026-11-24; last checked 2026-11-24 12:00 CST." in text

@@ -27,6 +27,7 @@ from watcher.errors import ConfigError
 from watcher.export.items import write_csv, write_jsonl
 from watcher.model import Hit, Item, Match
 from watcher.store import Store
+from watcher.weeks import Week
 from watcher.works import Record, group, joined_by, keys_of, works_of
 
 WEEK46 = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)  # a Tuesday of 2026-W46 in Chicago
@@ -47,7 +48,7 @@ class Stage:
 
     def view(self, week: str = WEEK):
         with Store.open(self.config.database) as store:
-            return build_view(store, self.config, week), render(store, self.config, week), render(store, self.config, week, "html")
+            return build_view(store, self.config, Week.parse(week)), render(store, self.config, Week.parse(week)), render(store, self.config, Week.parse(week), "html")
 
     def export(self) -> list[dict]:
         out = io.StringIO()
@@ -279,5 +280,5 @@ def test_a_record_stored_after_the_works_were_read_is_a_work_of_its_own(stage):
         late = Item("europepmc:MED:41000081", "europepmc", "https://europepmc.org/article/MED/41000081", "Esketamine late",
                     identifiers=("pmid:41000081",))
         store.save_batch("europepmc", [(late, Match(True, ("anything",), (Hit("any", "*", "title", "Esketamine"),)))], now=NOW)
-        view = build_view(store, stage.config, WEEK, stale)
+        view = build_view(store, stage.config, Week.parse(WEEK), stale)
     assert view.total == 2 and {e.id for s in view.sections for e in s.entries} == {"pubmed:41000080", "europepmc:MED:41000081"}

@@ -31,7 +31,7 @@ from .status import StatusReport, status
 from .store import OutputRecord, Store, store_failure
 from .store.lock import DEFAULT_WAIT, WriterLock
 from .text import plain
-from .weeks import iso_week, parse_utc, utc_now, week_days
+from .weeks import Week, parse_utc, utc_now
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Output cut short by a reader that closed the pipe (`watcher export | head -1`): the status a shell
@@ -114,7 +114,7 @@ def run_command(argv: Sequence[str] | None) -> int:
         if args.command == "check":
             return cmd_check(config)
         if getattr(args, "week", None):
-            check_week(args.week, config)  # a bad --week is refused before any lock or database
+            args.week = week_begun(args.week, config)  # a bad --week is refused before any lock or database
         if args.command == "run" and not args.once:
             return run_forever(config, wait=args.wait)  # takes the writer lock per job
         if args.command == "evaluate" and args.file:
@@ -146,13 +146,16 @@ def run_command(argv: Sequence[str] | None) -> int:
         return 130
 
 
-def check_week(week: str, config: Config) -> None:
-    """A --week that is an ISO week and has begun (a digest of a week to come would be all warnings)."""
-    monday, _ = week_days(week)
-    today = utc_now().astimezone(config.timezone).date()
-    if monday > today:
-        raise UsageError(f"--week {week} has not begun yet (it starts on {monday:%a %d %b %Y});"
-                         f" the current week is {iso_week(utc_now(), config.timezone)}")
+def week_begun(label: str, config: Config) -> Week:
+    """--week as a Week that has begun (a digest of a week to come would be all warnings)."""
+    try:
+        week = Week.parse(label)
+    except ValueError as exc:
+        raise UsageError(f"--week {exc}") from None
+    current = Week.containing(utc_now(), config.timezone)
+    if week > current:
+        raise UsageError(f"--week {week} has not begun yet (it starts on {week.monday:%a %d %b %Y}); the current week is {current}")
+    return week
 
 
 def cmd_check(config: Config) -> int:
@@ -202,7 +205,7 @@ def cmd_poll(config: Config, store: Store, args: argparse.Namespace, stop: StopF
 
 def cmd_digest(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     now = utc_now()
-    report_outputs(config, publish_week(store, config, args.week or iso_week(now, config.timezone), now=now))
+    report_outputs(config, publish_week(store, config, args.week or Week.containing(now, config.timezone), now=now))
     return EXIT_OK
 
 
@@ -223,7 +226,7 @@ def cmd_run(config: Config, store: Store, args: argparse.Namespace, stop: StopFl
 def cmd_send(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     if config.email is None:
         raise UsageError("send: feeds.yaml has no `email` block (host, from, to); see the README")
-    if not any(r.week == args.week for r in store.outputs(PRIMARY)):
+    if not any(r.week == args.week.label for r in store.outputs(PRIMARY)):
         raise UsageError(f"send: no digest of {args.week} has been written; run `watcher digest --week {args.week}` first")
     return report_mails([send_week(store, config, args.week, now=utc_now(), env=os.environ)])
 

@@ -11,7 +11,7 @@ from .digest.mail import due_weeks, recipients
 from .regulatory.settings import REGULATORY
 from .schedule.due import next_fire_times, poll_due
 from .store import MailRecord, Store
-from .weeks import parse_utc, previous_week
+from .weeks import Week, parse_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
         ))
     primary = store.outputs(config.outputs[0])
     mails = [m for m in store.mails() if config.email and m.recipients == recipients(config.email)]
-    due = set(due_weeks(store, config, now))
+    due = {week.label for week in due_weeks(store, config, now)}
     latest = {m.week: m for m in mails}  # oldest first: the last one per week wins
     # From the config's schedule, not from a running process: the times `watcher run` would use.
     next_poll, next_digest = next_fire_times(config, now)
@@ -90,7 +90,7 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
         last_digest_at=when(primary[0].written_at) if primary else None,
         next_poll=next_poll,
         next_digest=next_digest,
-        next_digest_week=previous_week(next_digest, config.timezone),
+        next_digest_week=Week.containing(next_digest, config.timezone).previous.label,
         overdue_since=poll_due(store, config, now),
         mail_to=recipients(config.email) if config.email else None,
         last_mail=next((m for m in reversed(mails) if m.ok), None),

@@ -4,10 +4,9 @@ configured zone. Used by the digest, the catch-up, the status report and the CLI
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-from .errors import UsageError
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -39,38 +38,62 @@ def local_stamp(value: str | None, tz: ZoneInfo) -> str | None:
 # ---- ISO weeks ----
 
 
-def week_of(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
+@dataclass(frozen=True, order=True, slots=True)
+class Week:
+    """An ISO week (Monday to Sunday), read once from its label `YYYY-Www` and passed on as a value.
 
+    Weeks order as time does; `str(week)` is its label. Bounds are local midnights in a zone."""
 
-def iso_week(moment: datetime, tz: ZoneInfo) -> str:
-    """The week `moment` falls in, in the zone `tz`."""
-    return week_of(moment.astimezone(tz).date())
+    year: int
+    number: int
 
+    def __post_init__(self) -> None:
+        date.fromisocalendar(self.year, self.number, 1)  # ValueError for a week the year does not have
 
-def week_days(week: str) -> tuple[date, date]:
-    """Monday and Sunday of an ISO week `YYYY-Www`; UsageError for anything else."""
-    found = WEEK_RE.match(week)
-    if not found:
-        raise UsageError(f"--week {week!r} is not an ISO week; write it as YYYY-Www, e.g. 2026-W05")
-    try:
-        monday = date.fromisocalendar(int(found[1]), int(found[2]), 1)
-    except ValueError:
-        raise UsageError(f"--week {week!r}: year {found[1]} has no week {found[2]}") from None
-    return monday, monday + timedelta(days=6)
+    @classmethod
+    def parse(cls, label: str) -> Week:
+        """`2026-W05` → Week; ValueError, in words, for anything else."""
+        found = WEEK_RE.match(label)
+        if not found:
+            raise ValueError(f"{label!r} is not an ISO week; write it as YYYY-Www, e.g. 2026-W05")
+        try:
+            return cls(int(found[1]), int(found[2]))
+        except ValueError:
+            raise ValueError(f"{label!r}: year {found[1]} has no week {found[2]}") from None
 
+    @classmethod
+    def of(cls, day: date) -> Week:
+        year, number, _ = day.isocalendar()
+        return cls(year, number)
 
-def week_bounds(week: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) of the week as aware datetimes at local midnight (DST-safe)."""
-    monday, sunday = week_days(week)
-    return datetime.combine(monday, time(0), tz), datetime.combine(sunday + timedelta(days=1), time(0), tz)
+    @classmethod
+    def containing(cls, moment: datetime, tz: ZoneInfo) -> Week:
+        """The week `moment` falls in, in the zone `tz`."""
+        return cls.of(moment.astimezone(tz).date())
 
+    @property
+    def label(self) -> str:
+        return f"{self.year}-W{self.number:02d}"
 
-def next_week(week: str) -> str:
-    return week_of(week_days(week)[0] + timedelta(days=7))
+    def __str__(self) -> str:
+        return self.label
 
+    @property
+    def monday(self) -> date:
+        return date.fromisocalendar(self.year, self.number, 1)
 
-def previous_week(now: datetime, tz: ZoneInfo) -> str:
-    """The ISO week that ended most recently, in the zone `tz`."""
-    return week_of(now.astimezone(tz).date() - timedelta(days=7))
+    @property
+    def sunday(self) -> date:
+        return self.monday + timedelta(days=6)
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """[start, end) of the week as aware datetimes at local midnight (DST-safe)."""
+        return datetime.combine(self.monday, time(0), tz), datetime.combine(self.sunday + timedelta(days=1), time(0), tz)
+
+    @property
+    def next(self) -> Week:
+        return Week.of(self.monday + timedelta(days=7))
+
+    @property
+    def previous(self) -> Week:
+        return Week.of(self.monday - timedelta(days=7))

@@ -23,7 +23,7 @@ from email.utils import format_datetime
 from ..config import Config, EmailSettings
 from ..errors import OutputError
 from ..store import MailRecord, Store
-from ..weeks import iso_week, utc_iso
+from ..weeks import Week, utc_iso
 from . import html, markdown
 from .missing import is_final
 from .publish import PRIMARY
@@ -50,7 +50,7 @@ def recipients(settings: EmailSettings) -> str:
     return ",".join(sorted(settings.to))
 
 
-def message_id(week: str, settings: EmailSettings) -> str:
+def message_id(week: Week, settings: EmailSettings) -> str:
     """Stable per week and recipient set: a resend after a crash threads with the first."""
     digest = hashlib.sha256(f"{week}\n{recipients(settings)}".encode()).hexdigest()[:20]
     domain = settings.sender.rpartition("@")[2]
@@ -65,7 +65,7 @@ def subject(view: DigestView, settings: EmailSettings) -> str:
     return text
 
 
-def build_message(store: Store, config: Config, week: str, settings: EmailSettings, *, now: datetime) -> EmailMessage:
+def build_message(store: Store, config: Config, week: Week, settings: EmailSettings, *, now: datetime) -> EmailMessage:
     view = build_view(store, config, week)
     msg = EmailMessage()
     msg["Subject"] = subject(view, settings)
@@ -79,22 +79,22 @@ def build_message(store: Store, config: Config, week: str, settings: EmailSettin
     return msg
 
 
-def due_weeks(store: Store, config: Config, now: datetime) -> list[str]:
+def due_weeks(store: Store, config: Config, now: datetime) -> list[Week]:
     """Complete weeks with a final digest not yet sent to these recipients, oldest first."""
     if config.email is None:
         return []
-    current = iso_week(now, config.timezone)
-    final = sorted(r.week for r in store.outputs(PRIMARY) if r.week < current and is_final(r, config))
+    current = Week.containing(now, config.timezone)
+    final = sorted(w for r in store.outputs(PRIMARY) if is_final(r, config) and (w := Week.parse(r.week)) < current)
     if not final:
         return []
     to = recipients(config.email)
     tried = [m for m in store.mails() if m.recipients == to]
     sent = {m.week for m in tried if m.ok}
-    start = min(m.week for m in tried) if tried else final[-1]
-    return [week for week in final if week >= start and week not in sent]
+    start = min(Week.parse(m.week) for m in tried) if tried else final[-1]
+    return [week for week in final if week >= start and week.label not in sent]
 
 
-def send_week(store: Store, config: Config, week: str, *, now: datetime, env: Mapping[str, str]) -> MailResult:
+def send_week(store: Store, config: Config, week: Week, *, now: datetime, env: Mapping[str, str]) -> MailResult:
     """Send one week now and record the attempt; never raises for a failed send."""
     if config.email is None:
         raise MailError("no `email` block in feeds.yaml: nothing to send with")
@@ -106,13 +106,13 @@ def send_week(store: Store, config: Config, week: str, *, now: datetime, env: Ma
         if refused:
             error = "recipient refused: " + "; ".join(f"{addr} ({code} {reply!r})" for addr, (code, reply) in sorted(refused.items()))
     except MailError as exc:
-        store.record_mail(MailRecord(week, recipients(settings), msg["Message-ID"], utc_iso(now), False, str(exc)))
+        store.record_mail(MailRecord(week.label, recipients(settings), msg["Message-ID"], utc_iso(now), False, str(exc)))
         log.error("mail %s: not sent: %s", week, exc)
-        return MailResult(week, False, str(exc))
+        return MailResult(week.label, False, str(exc))
     # Accepted by the server (for some recipients at least): sent, never again automatically.
-    store.record_mail(MailRecord(week, recipients(settings), msg["Message-ID"], utc_iso(now), True, error))
+    store.record_mail(MailRecord(week.label, recipients(settings), msg["Message-ID"], utc_iso(now), True, error))
     log.info("mail %s: sent to %s%s", week, recipients(settings), f"; {error}" if error else "")
-    return MailResult(week, True, error)
+    return MailResult(week.label, True, error)
 
 
 def send_due(store: Store, config: Config, *, now: datetime, env: Mapping[str, str]) -> list[MailResult]:

@@ -10,29 +10,34 @@ from datetime import datetime
 
 from ..config import Config
 from ..store import OutputRecord, Store
-from ..weeks import WEEK_RE, iso_week, next_week, parse_utc, previous_week, week_bounds
+from ..weeks import Week, parse_utc
 
 
 def is_final(record: OutputRecord, config: Config) -> bool:
     """Written after its week ended, so nothing can be missing from it."""
-    return bool(WEEK_RE.match(record.week)) and parse_utc(record.written_at) >= week_bounds(record.week, config.timezone)[1]
+    try:
+        week = Week.parse(record.week)
+    except ValueError:  # a row of another making: never final, never trusted
+        return False
+    return parse_utc(record.written_at) >= week.bounds(config.timezone)[1]
 
 
-def missing_weeks(store: Store, config: Config, now: datetime, formats: Sequence[str]) -> dict[str, tuple[str, ...]]:
+def missing_weeks(store: Store, config: Config, now: datetime, formats: Sequence[str]) -> dict[Week, tuple[str, ...]]:
     """Complete weeks, oldest first, whose final output has not been written yet, each with the
     `formats` (those with a file per week) it lacks."""
-    last_complete = previous_week(now, config.timezone)
+    last_complete = Week.containing(now, config.timezone).previous
     begun = store.first_activity()
-    missing: dict[str, list[str]] = {}
+    missing: dict[Week, list[str]] = {}
     for fmt in formats:
-        final = [r.week for r in store.outputs(fmt) if r.week <= last_complete and is_final(r, config)]
+        final = [Week.parse(r.week) for r in store.outputs(fmt) if is_final(r, config)]
+        final = [w for w in final if w <= last_complete]
         if final:
-            week = next_week(max(final))
+            week = max(final).next
         elif begun is not None:
-            week = iso_week(parse_utc(begun), config.timezone)
+            week = Week.containing(parse_utc(begun), config.timezone)
         else:
             continue
         while week <= last_complete:
             missing.setdefault(week, []).append(fmt)
-            week = next_week(week)
+            week = week.next
     return {week: tuple(formats) for week, formats in sorted(missing.items())}

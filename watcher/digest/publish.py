@@ -16,7 +16,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import OutputError, os_reason
 from ..store import OutputRecord, Store
-from ..weeks import iso_week, utc_iso
+from ..weeks import Week, utc_iso
 from ..works import Works, works_of
 from . import atom, html, markdown
 from .missing import missing_weeks
@@ -57,13 +57,13 @@ def weekly(config: Config) -> tuple[str, ...]:
     return tuple(name for name in config.outputs if name in FORMATS)
 
 
-def render(store: Store, config: Config, week: str, fmt: str = PRIMARY) -> str:
+def render(store: Store, config: Config, week: Week, fmt: str = PRIMARY) -> str:
     """A week's output in one format, as text, without writing anything."""
     return FORMATS[fmt].render_week(build_view(store, config, week))
 
 
 def publish_week(
-    store: Store, config: Config, week: str, *, now: datetime, formats: Sequence[str] | None = None
+    store: Store, config: Config, week: Week, *, now: datetime, formats: Sequence[str] | None = None
 ) -> list[OutputRecord]:
     """Render and write `week` in each of `formats` (default: every configured one), then the
     indexes and the feed."""
@@ -73,7 +73,7 @@ def publish_week(
     return records
 
 
-def write_week(store: Store, config: Config, week: str, works: Works, *, now: datetime,
+def write_week(store: Store, config: Config, week: Week, works: Works, *, now: datetime,
                formats: Sequence[str]) -> list[OutputRecord]:
     """One week's files, each recorded; the files over all weeks are `write_site`'s."""
     view = build_view(store, config, week, works)
@@ -84,7 +84,7 @@ def write_week(store: Store, config: Config, week: str, works: Works, *, now: da
         path = config.digests / f"{week}{fmt.suffix}"
         write_atomic(path, content, what="digest")
         record = OutputRecord(
-            week=week,
+            week=week.label,
             format=name,
             path=path.name,
             written_at=utc_iso(now),
@@ -113,7 +113,7 @@ def publish_due(store: Store, config: Config, *, now: datetime, should_stop: Cal
     """Every missing weekly output (after downtime, or for a format newly configured), then the
     current week's in every format."""
     formats = weekly(config)
-    due = {**missing_weeks(store, config, now, formats), iso_week(now, config.timezone): formats}
+    due = {**missing_weeks(store, config, now, formats), Week.containing(now, config.timezone): formats}
     works = grouped(store, config)  # once for every week: nothing here changes the items
     written: list[OutputRecord] = []
     for week, missing in due.items():
@@ -142,7 +142,7 @@ def write_feed(store: Store, config: Config, works: Works | None = None) -> Path
         works = grouped(store, config)
     content = atom.render_feed(
         store.outputs(PRIMARY),
-        lambda week: html.render_body(build_view(store, config, week, works), base=config.site_url),
+        lambda label: html.render_body(build_view(store, config, Week.parse(label), works), base=config.site_url),
         site_url=config.site_url,
         namespace=",".join(t.name for t in config.topics),
         page_suffix=FORMATS["html"].suffix if "html" in config.outputs else FORMATS[PRIMARY].suffix,

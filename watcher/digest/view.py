@@ -21,7 +21,7 @@ from ..regulatory.settings import REGULATORY
 from ..sections import RECRUITING_NEAR, SECTIONS, flags_of, recruiting_flags, section_of
 from ..store import PollRecord, Store, StoredItem
 from ..text import http_link, plain, shorten
-from ..weeks import iso_week, local_stamp, parse_utc, utc_iso, week_bounds, week_days
+from ..weeks import Week, local_stamp, parse_utc, utc_iso
 from ..works import Work, Works, joined_by, works_of
 from .board import BoardView, build_board
 from .editors import EditorsView, build_editors
@@ -147,9 +147,9 @@ class DigestView:
         return tuple(s for s in self.sources if not s.polls)
 
 
-def build_view(store: Store, config: Config, week: str, works: Works | None = None) -> DigestView:
+def build_view(store: Store, config: Config, week: Week, works: Works | None = None) -> DigestView:
     """`works`: the store's works when the caller has them already (one grouping for many weeks)."""
-    start, end = week_bounds(week, config.timezone)
+    start, end = week.bounds(config.timezone)
     tz = config.timezone
     works = works if works is not None else works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
     items = store.matched_between(start, end)
@@ -165,7 +165,7 @@ def build_view(store: Store, config: Config, week: str, works: Works | None = No
             continue
         how = joined_by(work, next(r for r in work.records if r.id == stored.item.id))
         if how:
-            joined.append(NoticeView(WORK, how, entry_for(stored), iso_week(parse_utc(first), tz)))
+            joined.append(NoticeView(WORK, how, entry_for(stored), Week.containing(parse_utc(first), tz).label))
     entries = listings(store, items, listed.values(), end)
     # Core works in their evidence sections, strongest first; related ones in "Also matched".
     groups: dict[str, list[tuple[StoredItem, Entry]]] = {}
@@ -184,7 +184,7 @@ def build_view(store: Store, config: Config, week: str, works: Works | None = No
     configured = [s.name for s in config.sources] + ([REGULATORY] if config.regulatory else []) + (
         [ARTICLE] if config.article and config.article.url else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
-    monday, sunday = week_days(week)
+    monday, sunday = week.monday, week.sunday
     notices: list[NoticeView] = []
     told: set[tuple[str, str, str]] = set()  # one notice per work: PubMed's and Europe PMC's copies retract together
     for n in store.notices_between(start, end):
@@ -193,10 +193,10 @@ def build_view(store: Store, config: Config, week: str, works: Works | None = No
         if (work.id, n.notice.kind, n.notice.detail) in told:
             continue
         told.add((work.id, n.notice.kind, n.notice.detail))
-        notices.append(NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), iso_week(parse_utc(first), tz),
+        notices.append(NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), Week.containing(parse_utc(first), tz).label,
                                   http_link(n.notice.link)))
     return DigestView(
-        week=week,
+        week=week.label,
         first_day=f"{monday:%a %d %b %Y}",
         last_day=f"{sunday:%a %d %b %Y}",
         timezone=tz.key,

@@ -30,7 +30,7 @@ from ..errors import WatcherError
 from ..poll import PollReport, poll
 from ..store import OutputRecord, Store
 from ..store.lock import DEFAULT_WAIT, LockHeld, WriterLock
-from ..weeks import previous_week, utc_now
+from ..weeks import Week, utc_now
 from .due import digest_trigger, poll_due, poll_trigger
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class Service:
     def digest_job(self) -> None:
         def work(store: Store) -> None:
             now = self.clock()
-            week = previous_week(now, self.config.timezone)
+            week = Week.containing(now, self.config.timezone).previous
             records = publish_week(store, self.config, week, now=now)
             log.info("digest %s: written, %d item(s)", week, records[0].items if records else 0)
             publish_due(store, self.config, now=now, should_stop=self.stop)
