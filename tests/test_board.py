@@ -160,7 +160,7 @@ def test_the_board_opens_the_html_digest_too(tmp_path, fake):
     assert "the holder&#39;s latest of 2 labels" in board
 
 
-def test_a_fact_unchecked_for_over_a_year_is_marked_for_re_checking(tmp_path, fake):
+def test_a_fact_checked_over_a_year_ago_is_marked_for_re_checking(tmp_path, fake):
     facts = [{**configs.FACTS[0], "checked": "2025-11-28"}, {**configs.FACTS[0], "statement": "Fresh.", "checked": "2025-11-29"}]
     config = board_config(tmp_path, fake, facts=facts)
     run_poll(config)
@@ -168,6 +168,21 @@ def test_a_fact_unchecked_for_over_a_year_is_marked_for_re_checking(tmp_path, fa
     # The week ends on Sunday 2026-11-29: a year and a day before is over a year; a year is not.
     assert lines[0].endswith("checked 2025-11-28 · **re-check**") and lines[1].endswith("checked 2025-11-29")
     assert "re-check</strong>" in digest(config, fmt="html")
+
+
+def test_a_fact_nobody_has_checked_says_so_and_vouches_for_nothing(tmp_path, fake):
+    unchecked = {k: v for k, v in configs.FACTS[0].items() if k != "checked"}
+    config = board_config(tmp_path, fake, facts=[unchecked, {**configs.FACTS[0], "statement": "Read."}])
+    run_poll(config)
+    for week in (WEEK, "2028-W01"):  # however long ago: never "checked", never "re-check"
+        lines = board_of(digest(config, week)).split("### Curated facts\n", 1)[1].strip().splitlines()
+        assert lines[0] == ("- **2022-02:** Compounded ketamine nasal spray is not FDA-approved."
+                            " ([source](https://fda.example/compounded-ketamine-nasal-spray)) · **not yet checked against its source**")
+        assert lines[1].endswith("· checked 2026-11-30" if week == WEEK else "· checked 2026-11-30 · **re-check**")
+    facts = digest(config, fmt="html").split('<ul class="facts">', 1)[1].split("</ul>", 1)[0]
+    assert ('(<a href="https://fda.example/compounded-ketamine-nasal-spray">source</a>)'
+            ' · <strong class="flag">not yet checked against its source</strong></li>') in facts
+    assert facts.count("checked 2026-11-30") == 1 and "re-check" not in facts
 
 
 def test_the_board_is_a_function_of_the_store_and_the_week(tmp_path, fake):
