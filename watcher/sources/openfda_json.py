@@ -206,10 +206,17 @@ def label_items(record: Mapping[str, Any], *, source: str, base: str, window: Da
     )
 
 
+def enforcement_report_url(event_id: str) -> str:
+    """The recall event's page in FDA's Enforcement Report (the site the enforcement data come from)."""
+    return f"https://www.accessdata.fda.gov/scripts/ires/index.cfm?Event={quote(event_id, safe='')}"
+
+
 def enforcement_items(record: Mapping[str, Any], *, source: str, base: str, window: DateWindow) -> Iterator[Item]:
-    number = plain(record.get("recall_number"))
-    if not number:
-        raise ValueError("no recall_number")
+    """A recall, keyed by its recall number; without one (openFDA's own documented example has
+    none), by its recall event, which is as stable."""
+    number, event = plain(record.get("recall_number")), plain(record.get("event_id"))
+    if not number and not event:
+        raise ValueError("no recall_number and no event_id")
     day = fda_date(record.get("report_date"))
     klass = plain(record.get("classification"))
     product = plain(record.get("product_description"))
@@ -224,9 +231,10 @@ def enforcement_items(record: Mapping[str, Any], *, source: str, base: str, wind
         if value:
             parts.append(f"{label}: {value}")
     yield Item(
-        id=f"openfda:enforcement:{number}",
+        id=f"openfda:enforcement:{number}" if number else f"openfda:enforcement:event:{event}",
         source=source,
-        url=search_url(base, "drug/enforcement.json", "recall_number.exact", number),  # the whole number, not its words
+        # The whole number, not its words; an event's page on FDA's Enforcement Report site.
+        url=search_url(base, "drug/enforcement.json", "recall_number.exact", number) if number else enforcement_report_url(event),
         title=title,
         abstract=shorten("; ".join(parts) + ".", 600),
         date=iso(day),
@@ -236,9 +244,9 @@ def enforcement_items(record: Mapping[str, Any], *, source: str, base: str, wind
         section=SECTION,
         kind="recall",
         extra={
-            "recall_number": number,
+            **({"recall_number": number} if number else {}),
             **({"classification": klass} if klass else {}),
-            **({"event_id": plain(record.get("event_id"))} if plain(record.get("event_id")) else {}),
+            **({"event_id": event} if event else {}),
         },
     )
 
