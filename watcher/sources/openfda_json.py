@@ -107,6 +107,18 @@ def label_id(set_id: str, revision: str) -> str:
     return f"openfda:label:{set_id}:{revision}"
 
 
+# The identifiers (works.py) that name one FDA record whichever path stored it: this source's
+# listing and the regulatory board's change carry the same one, so they are one work.
+def submission_key(application: str, kind_code: str, number: str) -> str:
+    """"fda:NDA211243:SUPPL-24"."""
+    return f"fda:{application}:{kind_code}-{number}"
+
+
+def label_key(set_id: str, revision: str) -> str:
+    """"spl:<set id>:<version>": one version of one label."""
+    return f"spl:{set_id}:{revision}"
+
+
 def search_url(base: str, path: str, field: str, value: str) -> str:
     """A public openFDA query for one record: a link that works without an api_key."""
     term = field + ':"' + value + '"'
@@ -162,6 +174,7 @@ def drugsfda_items(record: Mapping[str, Any], *, source: str, base: str, window:
             keywords=keywords,
             section=SECTION,
             kind=kind,
+            identifiers=(submission_key(application, kind_code, number),) if kind_code and number else (),
             extra={
                 "application_number": application,
                 "submission_type": kind_code, "submission_number": number, "submission_status": status,
@@ -199,6 +212,7 @@ def label_items(record: Mapping[str, Any], *, source: str, base: str, window: Da
         keywords=names_of(record),
         section=SECTION,
         kind="label change",
+        identifiers=(label_key(set_id, revision),),
         extra={
             "set_id": set_id, "version": version,
             **({"spl_id": spl_id} if spl_id else {}),
