@@ -20,8 +20,8 @@ from tests.upstreams.openfda import OpenFDA, error_reply, json_reply
 from tests.upstreams.server import Reply, Server
 from watcher import __version__
 from watcher.config import load
-from watcher.http import HttpClient, HttpPolicy
 from watcher.digest.publish import render
+from watcher.http import HttpClient, HttpPolicy
 from watcher.sources import openfda, openfda_json
 from watcher.sources.window import DateWindow
 from watcher.store import Store

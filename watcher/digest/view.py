@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..catchup import gaps
+from ..catchup import gap_limit, gaps
 from ..claims import ARTICLE
 from ..config import Config
 from ..model import CORE, RELATED, Hit
@@ -204,7 +204,8 @@ def build_view(store: Store, config: Config, week: str, works: Works | None = No
         sources=tuple(source_line(name, counts.get(name, 0), polls, store, end, tz) for name in names),
         sections=sections,
         last_poll=local_stamp(polls[-1].at, tz) if polls else None,
-        gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "") for a, b in gaps(store, start, end)),
+        gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "")
+                   for a, b in gaps(store, start, end, gap_limit(config))),
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE) + tuple(joined),
         also_matched=tuple(e for _, e in related),
