@@ -204,7 +204,7 @@ class Service:
             holder = f"watcher run ({what})"
             with (
                 WriterLock.for_database(self.config.database, holder, wait=self.wait, should_stop=self.stop),
-                Store.open(self.config.database) as store,
+                Store.open(self.config.database, writer=True) as store,
             ):
                 work(store)
         except LockHeld as exc:
