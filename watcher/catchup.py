@@ -51,9 +51,12 @@ def poll_trigger(config: Config) -> BaseTrigger:
 
 def longest_interval(polls: Sequence[PollTime]) -> timedelta:
     """The longest wall-clock stretch between two consecutive scheduled polls, the week round."""
-    moments = sorted({WEEKDAYS.index(day) * 1440 + h * 60 + m for p in polls for h, m in [hour_minute(p.time)] for day in p.days})
-    week = int(WEEK.total_seconds() // 60)
-    return timedelta(minutes=max([b - a for a, b in pairwise(moments)] + [moments[0] + week - moments[-1]]))
+    moments: set[timedelta] = set()  # after Monday 00:00
+    for poll in polls:
+        hour, minute = hour_minute(poll.time)
+        moments.update(timedelta(days=WEEKDAYS.index(day), hours=hour, minutes=minute) for day in poll.days)
+    ordered = sorted(moments)
+    return max([b - a for a, b in pairwise(ordered)] + [ordered[0] + WEEK - ordered[-1]])
 
 
 def gap_limit(config: Config) -> timedelta:
