@@ -6,7 +6,8 @@ scheduler (whose memory a restart or a suspended laptop loses):
 - a week's outputs are missing for every complete ISO week after the last one whose output of
   that format was written after the week had ended (or, in a new database, from the week of its
   first run or item); the current week is rewritten on every catch-up so it stays fresh;
-- a gap is a stretch of more than GAP without any poll run: the job was not running.
+- a gap is a stretch without any poll run longer than half as much again as the longest interval
+  between two scheduled polls (36 h for a daily poll): the job was not running.
 
 The schedule's own arithmetic (APScheduler 3 triggers, DST-aware, in the configured zone) is here
 too, so `watcher status` and the service agree on the times.
@@ -22,12 +23,11 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from .config import Config
+from .config import WEEKDAYS, Config, PollTime
 from .store import OutputRecord, Store
 from .weeks import WEEK_RE, iso_week, next_week, parse_utc, previous_week, week_bounds
 
-# Polls are at least daily; a longer stretch than this without any poll run means the job was down.
-GAP = timedelta(hours=36)
+WEEK = timedelta(days=7)
 
 
 # ---- when, by the schedule ----
@@ -39,12 +39,29 @@ def hour_minute(hhmm: str) -> tuple[int, int]:
 
 
 def poll_trigger(config: Config) -> BaseTrigger:
-    """Every day at each `schedule.poll` time, in the configured zone (explicit, never the host's)."""
-    triggers: list[BaseTrigger] = [
-        CronTrigger(hour=hour, minute=minute, timezone=config.timezone)
-        for hour, minute in map(hour_minute, sorted(set(config.schedule.poll_times)))
-    ]
+    """At each `schedule.poll` time on its weekdays, in the configured zone (explicit, never the
+    host's). Weekdays by name: no crontab numbering to get wrong."""
+    triggers: list[BaseTrigger] = []
+    for poll in sorted(set(config.schedule.polls), key=lambda p: (p.time, p.days)):
+        hour, minute = hour_minute(poll.time)
+        days = "*" if poll.every_day else ",".join(poll.days)
+        triggers.append(CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=config.timezone))
     return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
+
+
+def longest_interval(polls: Sequence[PollTime]) -> timedelta:
+    """The longest wall-clock stretch between two consecutive scheduled polls, the week round."""
+    moments: set[timedelta] = set()  # after Monday 00:00
+    for poll in polls:
+        hour, minute = hour_minute(poll.time)
+        moments.update(timedelta(days=WEEKDAYS.index(day), hours=hour, minutes=minute) for day in poll.days)
+    ordered = sorted(moments)
+    return max([b - a for a, b in pairwise(ordered)] + [ordered[0] + WEEK - ordered[-1]])
+
+
+def gap_limit(config: Config) -> timedelta:
+    """A longer stretch than this without any poll run means the job was down (not one poll missed)."""
+    return longest_interval(config.schedule.polls) * 3 / 2
 
 
 def digest_trigger(config: Config) -> CronTrigger:
@@ -72,7 +89,7 @@ def last_fire_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> 
 def next_fire_times(config: Config, now: datetime) -> tuple[datetime, datetime]:
     """(next poll, next digest) by the config's schedule: what `status` shows."""
     poll, digest = poll_trigger(config).get_next_fire_time(None, now), digest_trigger(config).get_next_fire_time(None, now)
-    assert poll is not None and digest is not None  # daily and weekly cron triggers never end
+    assert poll is not None and digest is not None  # weekly cron triggers never end
     return poll, digest
 
 
@@ -81,7 +98,8 @@ def next_fire_times(config: Config, now: datetime) -> tuple[datetime, datetime]:
 
 def poll_due(store: Store, config: Config, now: datetime) -> datetime | None:
     """The scheduled time of a poll that has not happened yet, or None when polls are up to date."""
-    due = last_fire_time(poll_trigger(config), now, timedelta(days=2))
+    # Looking back over the longest interval (and a day for DST) always finds the last scheduled poll.
+    due = last_fire_time(poll_trigger(config), now, longest_interval(config.schedule.polls) + timedelta(days=1))
     last = store.last_poll_at()
     if last is None:
         return due or now  # never polled: due now
@@ -115,8 +133,8 @@ def missing_weeks(store: Store, config: Config, now: datetime, formats: Sequence
     return {week: tuple(formats) for week, formats in sorted(missing.items())}
 
 
-def gaps(store: Store, start: datetime, end: datetime) -> tuple[tuple[datetime, datetime], ...]:
-    """Each stretch of more than GAP without a poll run that overlaps [start, end).
+def gaps(store: Store, start: datetime, end: datetime, limit: timedelta) -> tuple[tuple[datetime, datetime], ...]:
+    """Each stretch of more than `limit` (gap_limit) without a poll run that overlaps [start, end).
 
     Only the part of time the store knows about counts: a stretch is bounded by two poll runs
     (the last one before the week or in it, the next one in it or after it), so the weeks before
@@ -125,4 +143,4 @@ def gaps(store: Store, start: datetime, end: datetime) -> tuple[tuple[datetime, 
     before, after = store.run_before(start), store.run_after(end)
     stamps = ([before] if before else []) + store.runs_between(start, end) + ([after] if after else [])
     times = [parse_utc(stamp) for stamp in stamps]
-    return tuple((a, b) for a, b in pairwise(times) if b - a > GAP)
+    return tuple((a, b) for a, b in pairwise(times) if b - a > limit)

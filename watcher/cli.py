@@ -24,7 +24,7 @@ from .errors import ConfigError, UsageError, WatcherError
 from .evaluate import Labelled, below, evaluate, read_file, render
 from .export import write_csv, write_jsonl
 from .labels import LABELS, make_label, read_csv
-from .lock import DEFAULT_WAIT, WriterLock
+from .lock import DEFAULT_WAIT, WriterLock, writer_busy
 from .mail import MailResult, send_due, send_week
 from .poll import PollReport, poll
 from .service import StopFlag, run_forever, stop_on_signals
@@ -125,7 +125,7 @@ def run_command(argv: Sequence[str] | None) -> int:
             with (
                 WriterLock.for_database(config.database, holder, wait=args.wait),
                 stop_on_signals() as stop,
-                Store.open(config.database) as store,
+                Store.open(config.database, writer=True) as store,
             ):
                 return COMMANDS[args.command](config, store, args, stop)
         with Store.open(config.database) as store:
@@ -246,7 +246,7 @@ def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: Sto
 
 
 def cmd_status(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
-    report = status(store, config, utc_now())
+    report = status(store, config, utc_now(), writer_busy=writer_busy(config.database))
     print_status(report, config.timezone)
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -264,6 +264,11 @@ def print_status(report: StatusReport, tz: ZoneInfo) -> None:
             print(f"  last error:   {local(s.last_error_at)}: {plain(s.last_error)}")
         elif s.last_error:
             print(f"  last error:   {local(s.last_error_at)} (recovered since): {plain(s.last_error)}")
+    for started in report.interrupted:
+        print(f"INTERRUPTED:    a poll started {local(started)} did not finish (the process was stopped or the machine"
+              " lost power); items it fetched before stopping are kept, the rest come with the next poll")
+    if report.running_since:
+        print(f"poll running:   since {local(report.running_since)} (another watcher holds the writer lock)")
     if report.last_digest_week:
         print(f"last digest:    {report.last_digest_week} ({local(report.last_digest_at)})")
     else:

@@ -249,6 +249,26 @@ class PollRecord:
     error: str | None = None
 
 
+INTERRUPTED = "interrupted"  # a run's status: stopped on request (finished set) or found dead (finished NULL)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run of a command (a poll), as the `runs` table holds it."""
+
+    id: int
+    command: str
+    started: str  # UTC text
+    finished: str | None  # None: it never reached its end (still running, or killed)
+    status: str | None  # ok | failed | interrupted; None while running, or until a writer finds it dead
+
+    def died(self, *, latest: bool, writer_busy: bool) -> bool:
+        """It did not finish and never will: a writer found it unfinished (only a dead run is, once
+        that writer holds the lock), a later run began (runs take the lock), or it is the latest run
+        and nobody holds the writer lock. A run stopped on request finished: it is not dead."""
+        return self.finished is None and (self.status == INTERRUPTED or not latest or not writer_busy)
+
+
 @dataclass(frozen=True, slots=True)
 class OutputRecord:
     """One file written for one week in one format."""
@@ -329,7 +349,9 @@ class Store:
     # ---- opening and migrating ----
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
+    def open(cls, path: str | Path, *, writer: bool = False) -> Store:
+        """`writer`: the caller holds the writer lock (lock.py), so no run it finds unfinished is
+        still running: each is marked interrupted (its `finished` left NULL) before anything else."""
         path = Path(path)
         conn = None
         try:
@@ -365,6 +387,8 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             store.migrate(version)
+            if writer:
+                store.mark_dead_runs()
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"{path}: cannot write the database: {exc}") from None
@@ -498,6 +522,12 @@ class Store:
             cur = conn.execute("INSERT INTO runs (command, started) VALUES (?, ?)", (command, utc_iso(now)))
             assert cur.lastrowid is not None  # set by every INSERT
             return cur.lastrowid
+
+    def mark_dead_runs(self) -> int:
+        """Runs that never reached their end (the process was killed, the machine lost power) are
+        marked interrupted, their `finished` left NULL. Only for a holder of the writer lock."""
+        with self.transaction() as conn:
+            return conn.execute("UPDATE runs SET status = ? WHERE status IS NULL AND finished IS NULL", (INTERRUPTED,)).rowcount
 
     def finish_run(self, run_id: int, *, now: datetime, status: str, new_items: int, matched: int, failures: int) -> None:
         with self.transaction() as conn:
@@ -693,6 +723,25 @@ class Store:
             "SELECT MAX(at) FROM ("
             " SELECT started AS at FROM runs WHERE command = 'poll' AND status IN ('ok', 'failed')"
             " UNION ALL SELECT at FROM polls)"
+        ).fetchone()
+        return str(row[0]) if row[0] is not None else None
+
+    def unfinished_runs(self, command: str = "poll") -> list[RunRecord]:
+        """Runs of `command` that never reached their end (running, or dead), oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, command, started, finished, status FROM runs WHERE command = ? AND finished IS NULL ORDER BY started, id",
+            (command,),
+        )
+        return [RunRecord(*r) for r in rows]
+
+    def latest_run_id(self) -> int | None:
+        row = self.conn.execute("SELECT MAX(id) FROM runs").fetchone()
+        return int(row[0]) if row[0] is not None else None
+
+    def completed_run_after(self, run_id: int, command: str = "poll") -> str | None:
+        """When the first run of `command` begun after run `run_id` that ran to its end (ok or failed) began."""
+        row = self.conn.execute(
+            "SELECT MIN(started) FROM runs WHERE command = ? AND id > ? AND status IN ('ok', 'failed')", (command, run_id)
         ).fetchone()
         return str(row[0]) if row[0] is not None else None
 
