@@ -6,6 +6,8 @@ the real poll into the store, and out through the real digest in Markdown and HT
 from __future__ import annotations
 
 import copy
+import io
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +25,7 @@ from tests.upstreams import faults, fixture
 from tests.upstreams.openfda import OpenFDA, json_reply, results_of
 from watcher.config import Config
 from watcher.digest.publish import render
+from watcher.export.items import write_jsonl
 from watcher.regulatory.product import KIND
 from watcher.status import status
 from watcher.store import Store
@@ -160,7 +163,7 @@ def test_the_board_opens_the_html_digest_too(tmp_path, fake):
     assert "the holder&#39;s latest of 2 labels" in board
 
 
-def test_a_fact_unchecked_for_over_a_year_is_marked_for_re_checking(tmp_path, fake):
+def test_a_fact_checked_over_a_year_ago_is_marked_for_re_checking(tmp_path, fake):
     facts = [{**configs.FACTS[0], "checked": "2025-11-28"}, {**configs.FACTS[0], "statement": "Fresh.", "checked": "2025-11-29"}]
     config = board_config(tmp_path, fake, facts=facts)
     run_poll(config)
@@ -168,6 +171,21 @@ def test_a_fact_unchecked_for_over_a_year_is_marked_for_re_checking(tmp_path, fa
     # The week ends on Sunday 2026-11-29: a year and a day before is over a year; a year is not.
     assert lines[0].endswith("checked 2025-11-28 · **re-check**") and lines[1].endswith("checked 2025-11-29")
     assert "re-check</strong>" in digest(config, fmt="html")
+
+
+def test_a_fact_nobody_has_checked_says_so_and_vouches_for_nothing(tmp_path, fake):
+    unchecked = {k: v for k, v in configs.FACTS[0].items() if k != "checked"}
+    config = board_config(tmp_path, fake, facts=[unchecked, {**configs.FACTS[0], "statement": "Read."}])
+    run_poll(config)
+    for week in (WEEK, "2028-W01"):  # however long ago: never "checked", never "re-check"
+        lines = board_of(digest(config, week)).split("### Curated facts\n", 1)[1].strip().splitlines()
+        assert lines[0] == ("- **2022-02:** Compounded ketamine nasal spray is not FDA-approved."
+                            " ([source](https://fda.example/compounded-ketamine-nasal-spray)) · **not yet checked against its source**")
+        assert lines[1].endswith("· checked 2026-11-30" if week == WEEK else "· checked 2026-11-30 · **re-check**")
+    facts = digest(config, fmt="html").split('<ul class="facts">', 1)[1].split("</ul>", 1)[0]
+    assert ('(<a href="https://fda.example/compounded-ketamine-nasal-spray">source</a>)'
+            ' · <strong class="flag">not yet checked against its source</strong></li>') in facts
+    assert facts.count("checked 2026-11-30") == 1 and "re-check" not in facts
 
 
 def test_the_board_is_a_function_of_the_store_and_the_week(tmp_path, fake):
@@ -279,6 +297,58 @@ def test_a_supplement_the_openfda_source_lists_is_not_listed_twice(tmp_path, fak
     section = regulatory_section(digest(config))
     listed = [line for line in section.splitlines() if line.startswith("- **") and "SUPPL-14" in line]
     assert len(listed) == 1 and listed[0].startswith("- **[FDA approval: SPRAVATO")  # the source's; the board left it
+
+
+CLAIM = {"id": "approved", "text": "Esketamine is approved as a nasal spray.", "terms": ["esketamine"]}
+
+
+@pytest.mark.parametrize("order", ["source-first", "board-first", "board-first-next-week"])
+def test_one_submission_is_one_work_whichever_path_stores_it_first(tmp_path, fake, order):
+    # Both the openfda source (drug/drugsfda by name, in its date window) and the board see SUPPL-14.
+    # In the board-first orders the source fails on the day it appears, so the board stores it
+    # first and the source's record comes with the next poll: the same week, or the next one.
+    record, labels = records()[SPRAVATO]
+    fake.page("drug/drugsfda", json_reply({"results": [record]}))
+    config = configs.write_config(tmp_path, [configs.openfda(fake.url, endpoints=["drug/drugsfda"])], topics=DRUG_TOPIC,
+                                  regulatory=configs.regulatory(), article={"claims": [CLAIM]})
+    run_poll(config)  # the board's first snapshot: SUPPL-12 and SUPPL-13, no SUPPL-14 yet
+    add_supplement(fake, SPRAVATO, record, labels, "14", "20261120")
+    fake.endpoints["drug/drugsfda"].pages.clear()
+    fake.page("drug/drugsfda", json_reply({"results": [fake.products[SPRAVATO].drugsfda]}))
+    if order != "source-first":
+        fake.server.arm("drugsfda:1", faults.status(503))  # the source's page; the board's own search still answers
+    first = run_poll(config, now=NOW + timedelta(days=1))
+    assert first.source("openfda").ok == (order == "source-first") and first.source("regulatory").ok
+    fake.server.disarm()
+    second = run_poll(config, now=NOW + timedelta(days=6 if order == "board-first-next-week" else 2))
+    assert second.report.ok
+
+    # Nothing lost: the source's record is stored, and the board's too when it came first.
+    source_id, board_id = "openfda:drugsfda:NDA211243:SUPPL:14", "regulatory:NDA211243:submission:SUPPL-14:AP"
+    assert source_id in second.items and (board_id in second.items) == (order != "source-first")
+    assert second.ids.count(source_id) == 1 and second.ids.count(board_id) <= 1
+    page = digest(config)
+    listed = [line for line in regulatory_section(page).splitlines() if line.startswith("- **") and "SUPPL-14" in line]
+    assert len(listed) == 1, listed  # one work, one entry
+    lead = "Spravato (esketamine) nasal spray (NDA211243): new supplement SUPPL-14" if order != "source-first" else "FDA approval: SPRAVATO"
+    assert listed[0].startswith(f"- **[{lead}")  # whichever saw it first
+    if order == "board-first":  # the source's record came the same week: shown with the entry
+        assert "also in [openfda drugsfda:NDA211243:SUPPL:14](" in regulatory_section(page)
+    editors = page.split("## For the editors\n", 1)[1].split("\n## ", 1)[0]
+    assert len([line for line in editors.splitlines() if "SUPPL-14" in line]) == 1  # one line under the claim
+    html = digest(config, fmt="html").split('<section id="section-regulatory">', 1)[1].split("</section>", 1)[0]
+    assert len([entry for entry in html.split('<li id="item-')[1:] if "SUPPL-14" in entry]) == 1
+    # The week after (where the source's record came, in one order): no second listing, no notice.
+    later = digest(config, NEXT_WEEK)
+    assert "Updates to items already listed" not in later
+    assert "SUPPL-14" not in later.split("## Regulatory board\n", 1)[0] + later.split("### Curated facts", 1)[1]
+    # The export: one object for the work, holding every record of it.
+    out = io.StringIO()
+    with Store.open(config.database) as store:
+        write_jsonl(store, out, claims=config.article.claims, sources=[s.name for s in config.sources])
+    objects = [json.loads(line) for line in out.getvalue().splitlines()]
+    holding = [o for o in objects if source_id in o["ids"] or board_id in o["ids"]]
+    assert len(holding) == 1 and set(holding[0]["ids"]) == {source_id} | ({board_id} if order != "source-first" else set())
 
 
 # ---- a failing fetch ----

@@ -78,6 +78,12 @@ CASES: list[tuple[str, str | bytes, str, tuple[str, ...]]] = [
     ("schedule-poll-words", doc("schedule: {poll: '6am'}\n"), "schedule.poll[0]", ("schedule.poll[0]: must be a 24-hour time \"HH:MM\" in quotes",)),
     ("schedule-poll-unquoted", doc("schedule: {poll: 18:00}\n"), "schedule.poll", ("schedule.poll: must be a 24-hour time \"HH:MM\" in quotes", "not 1080")),  # YAML 1.1: 18:00 is 1080
     ("schedule-poll-empty-list", doc("schedule: {poll: []}\n"), "schedule.poll", ("schedule.poll: must be a time \"HH:MM\" or a list of them",)),
+    ("schedule-poll-weekday", doc("schedule: {poll: ['mon 06:00', 'mo,thu 06:00']}\n"), "schedule.poll[1]",
+     ("schedule.poll[1]: 'mo' is not a weekday: write mon, tue, wed, thu, fri, sat or sun", '"mon,thu 06:00"')),
+    ("schedule-poll-weekday-time", doc("schedule: {poll: ['thu 6am']}\n"), "schedule.poll[0]",
+     ('schedule.poll[0]: must be a 24-hour time "HH:MM" in quotes, after the weekdays if not every day', "not 'thu 6am'")),
+    ("schedule-poll-time-first", doc("schedule: {poll: ['06:00 mon']}\n"), "schedule.poll[0]",
+     ('schedule.poll[0]: must be a 24-hour time "HH:MM" in quotes', '"mon 06:00"', "not '06:00 mon'")),
     ("schedule-day", doc("schedule: {digest: {day: someday}}\n"), "schedule.digest.day", ("schedule.digest.day: must be a weekday name such as mon",)),
     ("schedule-time-25h", doc("schedule: {digest: {time: '25:00'}}\n"), "schedule.digest.time", ("schedule.digest.time: must be a 24-hour time",)),
     ("schedule-unknown-key", doc("schedule: {when: daily}\n"), "schedule.when", ("schedule.when: unknown key", "expected one of: digest, poll")),

@@ -24,6 +24,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -131,6 +132,70 @@ def test_poll_killed_then_rerun_stores_everything_once(site, label, phase, delay
     items, done = check_database(site / "watcher.db")
     assert items == expected and set(done) == set(expected) and all(done.values())
     assert tuple(rows) == (sum(map(len, expected.values())),) * 2
+
+
+# ---- a killed poll is told: in `status` and in its week's digest ----
+
+
+def watcher(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "watcher", *args], cwd=site, env=child_env(), capture_output=True,
+                          text=True, timeout=60)
+
+
+def poll_runs(db: Path) -> list[tuple[str, str | None, str | None]]:
+    with sqlite3.connect(db) as conn:
+        return [tuple(r) for r in conn.execute("SELECT started, finished, status FROM runs WHERE command = 'poll' ORDER BY id")]
+
+
+def test_a_poll_killed_mid_way_shows_as_interrupted_a_running_one_does_not(site):
+    server, site, expected = site
+    db, tz = site / "watcher.db", ZoneInfo("America/Chicago")
+    hold = faults.Hold("head")
+    server.arm("efetch:50", hold, times=1)  # the feed and PubMed's first batch are stored by then
+    child = subprocess.Popen([sys.executable, "-m", "watcher", "poll"], cwd=site, env=child_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert hold.reached.wait(30), "the poll never reached efetch:50"
+        running = watcher(site, "status")  # the child holds the writer lock: its poll is running, not dead
+        assert "poll running:   since " in running.stdout and "INTERRUPTED" not in running.stdout, running.stdout
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        hold.release.set()
+        if child.poll() is None:
+            child.kill()
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+    [(started, finished, state)] = poll_runs(db)
+    assert (finished, state) == (None, None)  # as the kill left it
+    begun = datetime.fromisoformat(started.replace("Z", "+00:00")).astimezone(tz)
+    when, week = f"{begun:%Y-%m-%d %H:%M %Z}", f"{begun.isocalendar().year}-W{begun.isocalendar().week:02d}"
+    told = (f"A poll started {when} did not finish (the process was stopped or the machine lost power);"
+            " items it fetched before stopping are kept, ")
+
+    dead = watcher(site, "status")  # the lock is free now: that run is dead
+    assert dead.returncode == 1 and "poll running" not in dead.stdout
+    assert f"INTERRUPTED:    {told[0].lower()}{told[1:]}the rest come with the next poll" in dead.stdout, dead.stdout
+    assert poll_runs(db) == [(started, None, None)]  # a reader marks nothing
+
+    written = watcher(site, "digest", "--week", week)  # a writer: takes the lock, finds the run dead, marks it
+    assert written.returncode == 0, written.stderr
+    assert poll_runs(db) == [(started, None, "interrupted")]  # `finished` stays NULL: it never finished
+    assert f"> **Note: {told}the rest come with the next poll.**" in (site / "digests" / f"{week}.md").read_text()
+    assert f"<strong>Note:</strong> {told}the rest come with the next poll.</p>" in (site / "digests" / f"{week}.html").read_text()
+
+    server.disarm()
+    again = watcher(site, "poll")
+    assert again.returncode == 0, again.stdout + again.stderr
+    (_, _, _), (resumed, _, ok) = poll_runs(db)
+    assert ok == "ok"
+    items, done = check_database(db)
+    assert items == expected and all(done.values())  # what the killed poll had stored is kept; the rest came now
+    assert watcher(site, "digest", "--week", week).returncode == 0
+    at = f"{datetime.fromisoformat(resumed.replace('Z', '+00:00')).astimezone(tz):%Y-%m-%d %H:%M %Z}"
+    assert f"> **Note: {told}the rest came with the next poll, at {at}.**" in (site / "digests" / f"{week}.md").read_text()
+    after = watcher(site, "status")
+    assert after.returncode == 0 and "INTERRUPTED" not in after.stdout, after.stdout
 
 
 # ---- the digest ----

@@ -6,20 +6,26 @@ and a User-Agent that names a contact. Over real HTTP (the stand-ins of tests/up
 from __future__ import annotations
 
 import json
-from datetime import date
+import logging
+from datetime import date, timedelta
 
 import pytest
 
 from tests import configs
 from tests.configs import DRUG_TOPIC
-from tests.polls import run_poll
+from tests.conftest import corpus_root
+from tests.polls import NOW, WEEK, run_poll
 from tests.upstreams import fixture
 from tests.upstreams.openfda import OpenFDA, error_reply, json_reply
 from tests.upstreams.server import Reply, Server
 from watcher import __version__
 from watcher.config import load
+from watcher.digest.publish import render
 from watcher.http import HttpClient, HttpPolicy
 from watcher.sources import openfda, openfda_json
+from watcher.sources.window import DateWindow
+from watcher.store import Store
+from watcher.weeks import Week
 
 SERVER_ERROR = {"error": {"code": "SERVER_ERROR", "message": "Check your request and try again",
                           "details": "[token_mgr_error] Lexical error at line 1, column 33. " + "x" * 9000}}
@@ -100,6 +106,49 @@ def test_drugsfda_document_links_are_upgraded_to_https(upstream: Server, tmp_pat
 def test_recall_links_ask_for_the_exact_recall_number():
     url = openfda_json.search_url("https://api.example/", "drug/enforcement.json", "recall_number.exact", "D-0042-2027")
     assert url == "https://api.example/drug/enforcement.json?search=recall_number.exact:%22D-0042-2027%22"
+
+
+# ---- a recall without a recall_number: kept under its event ----
+
+
+def test_fdas_documented_enforcement_example_is_kept_under_its_event(tmp_path):
+    # openFDA's own documented example (real, CC0) has no recall_number: it is a recall all the same.
+    path = corpus_root() / "shapes" / "openfda" / "openfda_docs_enforcement_examples.json"
+    if not path.exists():
+        pytest.skip(f"shared corpus not found at {path}: set WATCHER_CORPUS")
+    record = json.loads(path.read_text(encoding="utf-8"))["result"]
+    assert "recall_number" not in record and record["event_id"] == "64372"
+    window = DateWindow(date(2013, 1, 1), date(2013, 12, 31))
+    [item] = openfda_json.enforcement_items(record, source="openfda", base="https://api.example/", window=window)
+    assert item.id == "openfda:enforcement:event:64372"
+    assert item.url == "https://www.accessdata.fda.gov/scripts/ires/index.cfm?Event=64372"
+    assert item.date == "2013-06-12" and item.kind == "recall"  # its report_date, written YYYY-MM-DD
+    assert item.title.startswith("FDA recall (Class III): Target Up & Up, athlete's foot cream")
+    assert item.title.endswith(" — Novartis Consumer Health")
+    assert "initiated: 2013-02-19" in item.abstract and item.extra == {"classification": "Class III", "event_id": "64372"}
+
+
+def test_a_recall_without_a_recall_number_reaches_the_digest_once(upstream: Server, tmp_path, caplog):
+    fake = OpenFDA(upstream)
+    fake.page("drug/enforcement", json_reply(fixture("openfda", "enforcement_without_recall_number.json")))
+    config = configs.write_config(tmp_path, [configs.openfda(fake.url, endpoints=["drug/enforcement"])], topics=DRUG_TOPIC)
+    with caplog.at_level(logging.WARNING, logger="watcher"):
+        polled = run_poll(config)
+    assert polled.report.ok and polled.ids == ["openfda:enforcement:event:99017"]
+    recall = polled.items["openfda:enforcement:event:99017"]
+    assert recall.match.matched and recall.item.date == "2026-11-18"
+    assert recall.item.url == "https://www.accessdata.fda.gov/scripts/ires/index.cfm?Event=99017"
+    # The result with neither a recall number nor an event id is skipped, and the log says so.
+    assert [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()] == [
+        "openfda: drug/enforcement result 2 skipped: ValueError: no recall_number and no event_id"]
+    again = run_poll(config, now=NOW + timedelta(days=1))
+    assert again.ids == ["openfda:enforcement:event:99017"] and again.source("openfda").new == 0  # nothing twice
+    with Store.open(config.database) as store:
+        page = render(store, config, Week.parse(WEEK))
+    assert page.count("Ketamine Hydrochloride Injection, USP, 200 mg/20 mL") == 1
+    assert ("- **[FDA recall (Class III): Ketamine Hydrochloride Injection, USP, 200 mg/20 mL (10 mg/mL), 20 mL single-dose"
+            " vial, Rx only, NDC 00000-111-20, Distributed by Example Injectables LLC. — Example Injectables LLC]"
+            "(https://www.accessdata.fda.gov/scripts/ires/index.cfm?Event=99017)**") in page
 
 
 def test_labels_are_also_searched_by_substance_and_product_text(upstream: Server, tmp_path):

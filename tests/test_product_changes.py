@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -14,6 +15,8 @@ from tests.upstreams.openfda import results_of
 from watcher.regulatory.changes import changes
 from watcher.regulatory.product import Document, Marketed, ProductSnapshot, Submission
 from watcher.regulatory.record import snapshot_of
+from watcher.sources import openfda_json
+from watcher.sources.window import DateWindow
 
 APP = "NDA211243"
 
@@ -61,6 +64,28 @@ def test_a_label_revision(base):
     assert said(base, replace(base, label=label)) == [
         ("regulatory:NDA211243:label:6d9d5b4c-2a7e-4c49-8a2e-2b1f6f0e1c11:12",
          "label revised: version 12, effective 2026-11-20 (was version 11, effective 2025-01-21)")]
+
+
+def test_a_new_submission_or_label_version_names_the_record_the_openfda_source_stores(base):
+    # Both paths give the same record the same identifier, so whichever stores it first, the other's
+    # record joins its work (works.py). The source's records are mapped from the same fixtures.
+    record = results_of(fixture("openfda", "drugsfda_spravato.json"))[0]
+    record["submissions"].append({"submission_type": "SUPPL", "submission_number": "14", "submission_status": "AP",
+                                  "submission_status_date": "20261120", "submission_class_code": "EFFICACY"})
+    [label] = [r for r in results_of(fixture("openfda", "label_spravato.json")) if r["set_id"] == base.label.set_id]
+    label.update(version="12", effective_time="20261120")
+    window = DateWindow(date(2026, 11, 1), date(2026, 11, 30))
+    [listed] = [i for i in openfda_json.drugsfda_items(record, source="openfda", base="https://api.example/", window=window)
+                if i.id.endswith(":14")]
+    [labelled] = openfda_json.label_items(label, source="openfda", base="https://api.example/", window=window)
+    new = snapshot_of(APP, [record], [label])
+    submission, revision = changes(base, new)
+    assert (submission.same_as, revision.same_as) == (listed.id, labelled.id)
+    assert (submission.key, revision.key) == ("fda:NDA211243:SUPPL-14", "spl:6d9d5b4c-2a7e-4c49-8a2e-2b1f6f0e1c11:12")
+    assert listed.identifiers == (submission.key,) and labelled.identifiers == (revision.key,)
+    # A status change is news of its own: no shared identifier.
+    tentative = replace(new, submissions=tuple(replace(s, status="TA") if s.key == "SUPPL-14" else s for s in new.submissions))
+    assert [c.key for c in changes(tentative, new)] == [None]
 
 
 @pytest.mark.parametrize(("before", "after", "sentence", "value"), [

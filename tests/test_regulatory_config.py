@@ -17,6 +17,7 @@ from watcher.regulatory.settings import Fact, Product
 FDA = "https://api.fda.gov/"
 PRODUCT = {"name": "Brand (generic) nasal spray", "application": "NDA211243"}
 FACT = {"statement": "A fact.", "date": "2022-02", "source": "https://fda.example/a", "checked": "2026-11-30"}
+UNCHECKED = {k: v for k, v in FACT.items() if k != "checked"}
 
 
 def load_with(tmp_path, block: Any, sources: list[dict[str, Any]] | None = None):
@@ -42,9 +43,7 @@ def load_with(tmp_path, block: Any, sources: list[dict[str, Any]] | None = None)
     ({"products": [PRODUCT, {**PRODUCT, "name": "again"}]}, "regulatory.products[1].application: NDA211243 is already products[0]"),
     ({"products": [PRODUCT], "source": "pubmed"}, "regulatory.source: 'pubmed' is not a source of type openfda; one of: openfda"),
     ({"products": [PRODUCT], "facts": FACT}, "regulatory.facts: must be a list, not a mapping"),
-    ({"products": [PRODUCT], "facts": [{**FACT, "checked": None}]}, "regulatory.facts[0].checked: must be the day a person checked"),
-    ({"products": [PRODUCT], "facts": [{k: v for k, v in FACT.items() if k != "checked"}]},
-     "regulatory.facts[0].checked: is required but missing"),
+    ({"products": [PRODUCT], "facts": [{**FACT, "checked": ""}]}, "regulatory.facts[0].checked: must be the day a person checked"),
     ({"products": [PRODUCT], "facts": [{k: v for k, v in FACT.items() if k != "source"}]},
      "regulatory.facts[0].source: is required but missing"),
     ({"products": [PRODUCT], "facts": [{**FACT, "statement": ""}]}, "regulatory.facts[0].statement: must not be empty"),
@@ -92,12 +91,15 @@ def test_no_source_may_take_the_boards_name(tmp_path):
 
 def test_a_good_block_is_typed(tmp_path):
     config = load_with(tmp_path, {"products": [PRODUCT, {"name": "Other", "application": " anda 074549 "}],
-                                  "facts": [FACT, {**FACT, "date": date(2019, 3, 5), "checked": date(2026, 12, 1)}]})
+                                  "facts": [FACT, {**FACT, "date": date(2019, 3, 5), "checked": date(2026, 12, 1)},
+                                            UNCHECKED, {**UNCHECKED, "checked": None}]})
     settings = config.regulatory
     assert settings.source == "openfda"  # the only openfda source, when none is named
     assert settings.products == (Product("Brand (generic) nasal spray", "NDA211243"), Product("Other", "ANDA074549"))
     assert settings.facts == (Fact("A fact.", "2022-02", "https://fda.example/a", date(2026, 11, 30)),
-                              Fact("A fact.", "2019-03-05", "https://fda.example/a", date(2026, 12, 1)))
+                              Fact("A fact.", "2019-03-05", "https://fda.example/a", date(2026, 12, 1)),
+                              Fact("A fact.", "2022-02", "https://fda.example/a", None),  # nobody has read the source yet
+                              Fact("A fact.", "2022-02", "https://fda.example/a", None))
 
 
 def test_without_the_block_there_is_no_board(tmp_path):
@@ -115,4 +117,6 @@ def test_the_default_feeds_yaml_watches_both_products_with_sourced_facts():
     compounded = next(f for f in raw["regulatory"]["facts"] if "nasal spray" in f["statement"] and f["date"] == "2022-02")
     assert compounded["source"] == ("https://www.fda.gov/drugs/human-drug-compounding/fda-alerts-health-care-professionals"
                                     "-potential-risks-associated-compounded-ketamine-nasal-spray")
-    assert str(compounded["checked"]) == "2026-11-30"
+    # `checked` says a person read the page on that day: nobody here has read these pages.
+    assert [f for f in raw["regulatory"]["facts"] if "checked" in f] == []
+    assert all(fact.checked is None for fact in config.regulatory.facts)

@@ -25,12 +25,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from tests.configs import DRUG_TOPIC, pubmed, write_config, write_feeds
 from tests.upstreams import eutils, faults
+from watcher import cli
 from watcher.config import Config, load
+from watcher.digest.gaps import gap_limit
 from watcher.digest.missing import missing_weeks
+from watcher.digest.publish import render
 from watcher.model import Hit, Item, Match
 from watcher.poll import PollReport, SourceReport, poll
 from watcher.schedule.due import digest_trigger, last_fire_time, next_fire_times, poll_due, poll_trigger
 from watcher.schedule.service import DIGEST_GRACE, POLL_GRACE, Service, catch_up
+from watcher.status import status
 from watcher.store import PollRecord, Store
 from watcher.store.lock import WriterLock
 from watcher.weeks import Week, utc_iso
@@ -125,6 +129,75 @@ def test_next_fire_times_for_status(tmp_path):
     next_poll, next_digest = next_fire_times(config_at(tmp_path), local(2026, 11, 26, 18, 0))  # a Thursday
     assert next_poll == local(2026, 11, 27, 6, 0)
     assert next_digest == local(2026, 11, 30, 7, 0)
+
+
+# ---- schedules beyond daily: weekdays in schedule.poll ----
+
+
+def test_poll_entries_name_weekdays_or_mean_every_day(tmp_path):
+    config = config_at(tmp_path, poll=("06:00", "Mon,thu 06:30", "mon-fri 12:00", "fri-mon 18:00", "sunday 20:00"))
+    assert [(p.days, p.time) for p in config.schedule.polls] == [
+        (("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "06:00"), (("mon", "thu"), "06:30"),
+        (("mon", "tue", "wed", "thu", "fri"), "12:00"), (("mon", "fri", "sat", "sun"), "18:00"), (("sun",), "20:00")]
+    assert [str(p) for p in config.schedule.polls] == ["06:00", "mon,thu 06:30", "mon,tue,wed,thu,fri 12:00",
+                                                       "mon,fri,sat,sun 18:00", "sun 20:00"]
+
+
+@pytest.mark.parametrize(("poll", "limit"), [
+    (("06:00",), timedelta(hours=36)),  # daily: 24 h between polls
+    (("06:00", "18:00"), timedelta(hours=18)),  # twice daily: 12 h
+    (("06:00", "09:00"), timedelta(hours=31, minutes=30)),  # the longest stretch counts: 09:00 to 06:00, 21 h
+    (("mon 06:00", "thu 06:00"), timedelta(hours=144)),  # twice weekly: Thursday to Monday, 96 h
+    (("wed 06:00",), timedelta(days=10, hours=12)),  # weekly
+])
+def test_the_gap_limit_is_half_as_much_again_as_the_longest_interval(tmp_path, poll, limit):
+    assert gap_limit(config_at(tmp_path, poll=poll).schedule) == limit
+
+
+EVERY_MORNING = [local(2026, 11, d, 6, 0) for d in range(23, 31)]  # Mon 23 Nov (2026-W48) to Mon 30 Nov
+TWICE_A_DAY = sorted(EVERY_MORNING + [local(2026, 11, d, 18, 0) for d in range(23, 30)])
+MON_THU = [local(2026, 11, 23, 6, 0), local(2026, 11, 26, 6, 0), local(2026, 11, 30, 6, 0)]
+
+
+@pytest.mark.parametrize(("poll", "runs", "notes"), [
+    (("06:00",), EVERY_MORNING, []),
+    (("06:00",), [t for t in EVERY_MORNING if t.day not in (25, 26)], [("2026-11-24 06:00 CST", "2026-11-27 06:00 CST")]),
+    (("06:00", "18:00"), TWICE_A_DAY, []),
+    (("06:00", "18:00"), [t for t in TWICE_A_DAY if t != local(2026, 11, 24, 18, 0)],  # 24 h: one poll missed, twice a day
+     [("2026-11-24 06:00 CST", "2026-11-25 06:00 CST")]),
+    (("mon 06:00", "thu 06:00"), MON_THU, []),  # 72 and 96 h apart, as scheduled: no note
+    (("mon 06:00", "thu 06:00"), [MON_THU[0], MON_THU[2]], [("2026-11-23 06:00 CST", "2026-11-30 06:00 CST")]),
+], ids=["daily", "daily-two-missed", "twice-daily", "twice-daily-one-missed", "twice-weekly", "twice-weekly-one-missed"])
+def test_the_gap_note_follows_the_schedule(tmp_path, poll, runs, notes):
+    config = config_at(tmp_path, poll=poll)
+    with Store.open(config.database) as store:
+        for at in runs:
+            record_run(store, at)
+        markdown, html = render(store, config, Week.parse("2026-W48")), render(store, config, Week.parse("2026-W48"), "html")
+    found = re.findall(r"> \*\*Note: No polls from (.+?) to (.+?): the job was not running", markdown)
+    assert found == notes
+    assert html.count("the job was not running") == len(notes)
+
+
+def test_twice_weekly_polls_drive_the_service_status_and_what_is_due(tmp_path, capsys):
+    config = config_at(tmp_path, poll=("thu 06:00", "mon 06:00"))
+    thursday = local(2026, 11, 26, 7, 0)
+    assert [(t.date(), t.hour, t.minute) for t in fire_times(poll_trigger(config), local(2026, 11, 24, 12, 0), 4)] == [
+        (date(2026, 11, 26), 6, 0), (date(2026, 11, 30), 6, 0), (date(2026, 12, 3), 6, 0), (date(2026, 12, 7), 6, 0)]
+    service = Service(config, scheduler_class=BackgroundScheduler)
+    service.add_jobs()
+    job = service.scheduler.get_job("poll")
+    assert job.trigger.get_next_fire_time(None, thursday) == local(2026, 11, 30, 6, 0)
+    assert job.misfire_grace_time == int(timedelta(hours=96).total_seconds())  # a whole period, Thursday to Monday
+    with Store.open(config.database) as store:
+        record_run(store, local(2026, 11, 23, 6, 0, 3))
+        report = status(store, config, thursday)
+        assert report.next_poll == local(2026, 11, 30, 6, 0) and report.overdue_since == local(2026, 11, 26, 6, 0)
+        assert poll_due(store, config, local(2026, 11, 25, 12, 0)) is None  # Monday's poll ran; Thursday's not yet due
+        # Thursday's poll missed: still due on Saturday, more than two days after it.
+        assert poll_due(store, config, local(2026, 11, 28, 12, 0)) == local(2026, 11, 26, 6, 0)
+    cli.print_status(report, CHICAGO)
+    assert "next poll:      2026-11-30 06:00 CST (a poll is overdue since 2026-11-26 06:00 CST;" in capsys.readouterr().out
 
 
 # ---- is a poll due? (from the runs/polls tables) ----

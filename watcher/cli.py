@@ -29,7 +29,7 @@ from .relevance.labels import LABELS, make_label, read_csv
 from .schedule.service import StopFlag, run_forever, stop_on_signals
 from .status import StatusReport, status
 from .store import OutputRecord, Store, store_failure
-from .store.lock import DEFAULT_WAIT, WriterLock
+from .store.lock import DEFAULT_WAIT, WriterLock, writer_busy
 from .text import plain
 from .weeks import Week, parse_utc, utc_now
 
@@ -125,7 +125,7 @@ def run_command(argv: Sequence[str] | None) -> int:
             with (
                 WriterLock.for_database(config.database, holder, wait=args.wait),
                 stop_on_signals() as stop,
-                Store.open(config.database) as store,
+                Store.open(config.database, writer=True) as store,
             ):
                 return COMMANDS[args.command](config, store, args, stop)
         with Store.open(config.database) as store:
@@ -249,7 +249,7 @@ def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: Sto
 
 
 def cmd_status(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
-    report = status(store, config, utc_now())
+    report = status(store, config, utc_now(), writer_busy=writer_busy(config.database))
     print_status(report, config.timezone)
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -267,6 +267,11 @@ def print_status(report: StatusReport, tz: ZoneInfo) -> None:
             print(f"  last error:   {local(s.last_error_at)}: {plain(s.last_error)}")
         elif s.last_error:
             print(f"  last error:   {local(s.last_error_at)} (recovered since): {plain(s.last_error)}")
+    for started in report.interrupted:
+        print(f"INTERRUPTED:    a poll started {local(started)} did not finish (the process was stopped or the machine"
+              " lost power); items it fetched before stopping are kept, the rest come with the next poll")
+    if report.running_since:
+        print(f"poll running:   since {local(report.running_since)} (another watcher holds the writer lock)")
     if report.last_digest_week:
         print(f"last digest:    {report.last_digest_week} ({local(report.last_digest_at)})")
     else:

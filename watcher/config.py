@@ -10,6 +10,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,7 +43,8 @@ from .works import parse_separate
 
 TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email",
             "article", "regulatory", "separate"}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler 3's names; Monday first, as ISO
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
 OUTPUTS = ("markdown", "html", "atom")
 SECURITY = ("starttls", "ssl", "none")
@@ -49,10 +52,35 @@ EMAIL_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 
 
 @dataclass(frozen=True, slots=True)
+class PollTime:
+    """One `schedule.poll` entry: a local time on some weekdays; "06:00" alone is every day."""
+
+    days: tuple[str, ...]  # of WEEKDAYS, in week order; all seven: every day
+    time: str  # "HH:MM"
+
+    @property
+    def every_day(self) -> bool:
+        return len(self.days) == len(WEEKDAYS)
+
+    def __str__(self) -> str:
+        return self.time if self.every_day else f"{','.join(self.days)} {self.time}"
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleSettings:
-    poll_times: tuple[str, ...]  # "HH:MM" local times, every day
+    polls: tuple[PollTime, ...]
     digest_day: str  # mon..sun
     digest_time: str  # "HH:MM"
+
+    @property
+    def longest_interval(self) -> timedelta:
+        """The longest wall-clock stretch between two consecutive scheduled polls, the week round."""
+        moments: set[timedelta] = set()  # after Monday 00:00
+        for poll in self.polls:
+            hour, minute = (int(part) for part in poll.time.split(":"))
+            moments.update(timedelta(days=WEEKDAYS.index(day), hours=hour, minutes=minute) for day in poll.days)
+        ordered = sorted(moments)
+        return max([b - a for a, b in pairwise(ordered)] + [ordered[0] + timedelta(days=7) - ordered[-1]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +294,39 @@ def parse_http(raw: Any, contact: Contact) -> HttpSettings:
     )
 
 
+POLL_EXAMPLES = '"06:00" (every day), "mon 06:00", "mon,thu 06:00" or "mon-fri 06:00"'
+
+
+def poll_time(value: Any, path: str) -> PollTime:
+    """A `schedule.poll` entry: "HH:MM" every day, or weekdays (names, lists, ranges) and a time."""
+    days_text, _, hhmm = value.strip().rpartition(" ") if isinstance(value, str) else ("", "", value)
+    try:
+        found = clock_time(hhmm, path)
+    except ConfigError:
+        raise ConfigError(path, f'must be a 24-hour time "HH:MM" in quotes, after the weekdays if not every day,'
+                                f" e.g. {POLL_EXAMPLES}; not {value!r}") from None
+    return PollTime(weekdays(days_text.strip(), path) if days_text.strip() else WEEKDAYS, found)
+
+
+def weekdays(text: str, path: str) -> tuple[str, ...]:
+    """"mon,thu" or "mon-fri" (a range may wrap: "fri-mon") → the days, in week order."""
+    days: set[int] = set()
+    for part in text.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        start = weekday(first, path)
+        end = weekday(last, path) if last else start
+        days.update((start + k) % 7 for k in range((end - start) % 7 + 1))
+    return tuple(WEEKDAYS[d] for d in sorted(days))
+
+
+def weekday(word: str, path: str) -> int:
+    for i, day in enumerate(WEEKDAYS):
+        if word in (day, DAY_NAMES[i]):
+            return i
+    raise ConfigError(path, f"{word!r} is not a weekday: write {', '.join(WEEKDAYS[:-1])} or {WEEKDAYS[-1]}"
+                            f" (a list with commas, a range with a hyphen), e.g. {POLL_EXAMPLES}")
+
+
 def parse_schedule(raw: Any) -> ScheduleSettings:
     raw = mapping(raw, "schedule")
     check_keys(raw, "schedule", {"poll", "digest"})
@@ -275,15 +336,16 @@ def parse_schedule(raw: Any) -> ScheduleSettings:
     elif isinstance(polls, (int, float)) and not isinstance(polls, bool):  # YAML reads 18:00 unquoted as 1080
         clock_time(polls, "schedule.poll")
     if not isinstance(polls, list) or not polls:
-        raise ConfigError("schedule.poll", 'must be a time "HH:MM" or a list of them, e.g. ["06:00", "18:00"]')
-    poll_times = tuple(clock_time(v, f"schedule.poll[{i}]") for i, v in enumerate(polls))
+        raise ConfigError("schedule.poll", f'must be a time "HH:MM" or a list of them, e.g. ["06:00", "18:00"]; each may'
+                                           f" name weekdays first, e.g. {POLL_EXAMPLES}")
+    poll_times = tuple(poll_time(v, f"schedule.poll[{i}]") for i, v in enumerate(polls))
     digest = mapping(raw.get("digest") or {}, "schedule.digest")
     check_keys(digest, "schedule.digest", {"day", "time"})
     day = optional(digest, "day", "schedule.digest", text, "mon").lower()[:3]
     if day not in WEEKDAYS:
         raise ConfigError("schedule.digest.day", f"must be a weekday name such as mon, not {digest['day']!r}")
     return ScheduleSettings(
-        poll_times=poll_times, digest_day=day, digest_time=optional(digest, "time", "schedule.digest", clock_time, "07:00")
+        polls=poll_times, digest_day=day, digest_time=optional(digest, "time", "schedule.digest", clock_time, "07:00")
     )
 
 

@@ -42,6 +42,9 @@ class StatusReport:
     mail_to: str | None = None  # the recipients, when mail is configured
     last_mail: MailRecord | None = None  # the latest send that the server accepted
     mail_failures: tuple[MailRecord, ...] = ()  # per week due and not sent, its latest failed attempt
+    # Polls that did not finish (killed, power lost) since the last one that did: when each began.
+    interrupted: tuple[datetime, ...] = ()
+    running_since: datetime | None = None  # a poll in progress in another process (it holds the writer lock)
 
     @property
     def failing(self) -> tuple[SourceStatus, ...]:
@@ -49,14 +52,16 @@ class StatusReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failing and not self.mail_failures
+        return not self.failing and not self.mail_failures and not self.interrupted
 
 
 def when(stamp: str | None) -> datetime | None:
     return parse_utc(stamp) if stamp else None
 
 
-def status(store: Store, config: Config, now: datetime) -> StatusReport:
+def status(store: Store, config: Config, now: datetime, *, writer_busy: bool = False) -> StatusReport:
+    """`writer_busy`: another process holds the writer lock now (lock.writer_busy), so the latest
+    unfinished poll may still be running rather than dead."""
     states = store.source_states()
     counts = store.item_counts()
     sources = []
@@ -81,9 +86,13 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
     primary = store.outputs(config.outputs[0])
     mails = [m for m in store.mails() if config.email and m.recipients == recipients(config.email)]
     due = {week.label for week in due_weeks(store, config, now)}
-    latest = {m.week: m for m in mails}  # oldest first: the last one per week wins
+    sent = {m.week: m for m in mails}  # oldest first: the last one per week wins
     # From the config's schedule, not from a running process: the times `watcher run` would use.
     next_poll, next_digest = next_fire_times(config, now)
+    latest = store.latest_run_id()
+    unfinished = store.unfinished_runs()
+    dead = [r for r in unfinished if r.died(latest=r.id == latest, writer_busy=writer_busy)]
+    running = [r for r in unfinished if r not in dead]
     return StatusReport(
         sources=tuple(sources),
         last_digest_week=primary[0].week if primary else None,
@@ -94,5 +103,7 @@ def status(store: Store, config: Config, now: datetime) -> StatusReport:
         overdue_since=poll_due(store, config, now),
         mail_to=recipients(config.email) if config.email else None,
         last_mail=next((m for m in reversed(mails) if m.ok), None),
-        mail_failures=tuple(m for week, m in sorted(latest.items()) if week in due and not m.ok),
+        mail_failures=tuple(m for week, m in sorted(sent.items()) if week in due and not m.ok),
+        interrupted=tuple(parse_utc(r.started) for r in dead if store.completed_run_after(r.id) is None),
+        running_since=parse_utc(running[-1].started) if running else None,
     )

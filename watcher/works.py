@@ -2,7 +2,8 @@
 
 A record's identifiers are its DOI (compared lower-cased) and its `Item.identifiers`: its PMID, the
 NCT numbers of the trials it reports (PubMed's DataBankList, the registration itself), Europe PMC's
-own ids and its "Preprint of" / "Preprint in" links. Sharing any one joins two records, and joins
+own ids and its "Preprint of" / "Preprint in" links, the FDA submission or label version an openfda
+record or a regulatory board change is. Sharing any one joins two records, and joins
 are transitive (a preprint → its published version → the trial that version reports).
 
 This is a view over the store, computed when it is read: nothing about a work is written, every
@@ -24,8 +25,9 @@ from .store import Store, StoredItem, StoredKeys
 
 PREPRINT = "Preprint"  # the publication type of a record not peer reviewed (sections.flags_of)
 NCT = "nct:"
-# Keys of the record itself (not a trial it reports): sharing one means "the same publication".
-SAME_RECORD = ("pmid:", "doi:", "epmc:")
+# Keys of the record itself (not a trial it reports): sharing one means "the same publication", or
+# the same FDA record (a submission, a label version) stored by two paths.
+SAME_RECORD = ("pmid:", "doi:", "epmc:", "fda:", "spl:")
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,8 +50,8 @@ class FactLine:
     statement: str
     date: str  # YYYY-MM-DD or YYYY-MM
     source: str | None  # http(s)
-    checked: str  # YYYY-MM-DD
-    recheck: bool  # unchecked for more than RECHECK_DAYS at the week's end
+    checked: str | None  # YYYY-MM-DD; None: no person has read the source yet
+    recheck: bool  # checked more than RECHECK_DAYS before the week's end
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +148,10 @@ def links_of(s: ProductSnapshot) -> tuple[Link, ...]:
 
 def fact_line(fact: Fact, last_day: date) -> FactLine:
     link = http_link("source", fact.source)
+    checked = fact.checked
     return FactLine(statement=fact.statement, date=fact.date, source=link.url if link else None,
-                    checked=fact.checked.isoformat(), recheck=fact.checked < last_day - timedelta(days=RECHECK_DAYS))
+                    checked=checked.isoformat() if checked else None,
+                    recheck=checked is not None and checked < last_day - timedelta(days=RECHECK_DAYS))
 
 
 def http_link(text: str, value: str | None) -> Link | None:

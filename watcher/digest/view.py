@@ -25,7 +25,7 @@ from ..weeks import Week, local_stamp, parse_utc, utc_iso
 from ..works import Work, Works, joined_by, works_of
 from .board import BoardView, build_board
 from .editors import EditorsView, build_editors
-from .gaps import gaps
+from .gaps import gap_limit, gaps
 
 ABSTRACT_CHARS = 320
 TITLE_CHARS = 400  # real titles are shorter; a 100 kB "title" from a hostile feed is cut, not shown whole
@@ -110,6 +110,14 @@ class Gap:
 
 
 @dataclass(frozen=True, slots=True)
+class StoppedPoll:
+    """A poll that did not finish (the process was killed, the machine lost power)."""
+
+    started: str  # local time
+    resumed: str | None  # local time of the next poll that ran to its end; None: none yet
+
+
+@dataclass(frozen=True, slots=True)
 class NoticeView:
     """News this week about an item listed in an earlier week's digest."""
 
@@ -136,6 +144,7 @@ class DigestView:
     editors: EditorsView | None = None  # the article's claims with this week's evidence; None: no `article`
     board: BoardView | None = None  # the regulatory board that opens the digest (board.py)
     updates: tuple[NoticeView, ...] = ()  # tracked values that changed (a trial's status); a work's later records
+    stopped: tuple[StoppedPoll, ...] = ()  # polls begun this week that did not finish
 
     @property
     def failing(self) -> tuple[SourceLine, ...]:
@@ -204,12 +213,26 @@ def build_view(store: Store, config: Config, week: Week, works: Works | None = N
         sources=tuple(source_line(name, counts.get(name, 0), polls, store, end, tz) for name in names),
         sections=sections,
         last_poll=local_stamp(polls[-1].at, tz) if polls else None,
-        gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "") for a, b in gaps(store, start, end)),
+        gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "")
+                   for a, b in gaps(store, start, end, gap_limit(config.schedule))),
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE) + tuple(joined),
         also_matched=tuple(e for _, e in related),
         editors=build_editors(store, config.article, shown, end, tz) if config.article else None,
         board=build_board(store, config.regulatory, end=end, last_day=sunday, tz=tz) if config.regulatory else None,
+        stopped=stopped_polls(store, start, end, tz),
+    )
+
+
+def stopped_polls(store: Store, start: datetime, end: datetime, tz: ZoneInfo) -> tuple[StoppedPoll, ...]:
+    """Polls begun in [start, end) that died. No lock is looked at (the view reads the store alone):
+    the latest run counts only once a writer has marked it interrupted, which every writer does on
+    taking the lock, as the digest's writer does before it writes."""
+    latest = store.latest_run_id()
+    return tuple(
+        StoppedPoll(local_stamp(r.started, tz) or "", local_stamp(store.completed_run_after(r.id), tz))
+        for r in store.unfinished_runs()
+        if utc_iso(start) <= r.started < utc_iso(end) and r.died(latest=r.id == latest, writer_busy=True)
     )
 
 

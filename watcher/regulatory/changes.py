@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..sources.openfda_json import label_id, submission_id
+from ..sources.openfda_json import label_id, label_key, submission_id, submission_key
 from ..text import shorten
 from .product import Label, Marketed, ProductSnapshot, Submission
 
@@ -28,6 +28,7 @@ class Change:
     url: str | None = None  # the document that shows it (a letter, the label)
     detail: str = ""  # a line more: the new boxed warning's opening, the indications
     same_as: str | None = None  # the id the openfda source gives the same record, if it lists it too
+    key: str | None = None  # with same_as: the identifier both records carry, so they are one work (works.py)
 
     def id(self, application: str) -> str:
         return f"regulatory:{application}:{self.what}:{self.value}"
@@ -72,6 +73,7 @@ def submission_changes(old: ProductSnapshot, new: ProductSnapshot) -> list[Chang
             date=s.date, url=doc.url if doc else None, detail=_submission_detail(s),
             # A new submission is the record the openfda source lists; a status change is news of its own.
             same_as=submission_id(new.application, s.type, s.number) if before is None else None,
+            key=submission_key(new.application, s.type, s.number) if before is None and s.type and s.number else None,
         ))
     return out
 
@@ -102,7 +104,7 @@ def label_changes(old: Label | None, new: Label | None) -> list[Change]:
             sentence += f" (was version {old.version or '?'}, effective {old.effective or '?'})"
         out.append(Change("label", f"{new.set_id}:{new.revision}", sentence, "label change", date=new.effective,
                           url=new.url or None, detail=new.indications,
-                          same_as=label_id(new.set_id, new.revision)))
+                          same_as=label_id(new.set_id, new.revision), key=label_key(new.set_id, new.revision)))
     if old is not None and old.boxed_warning_sha256 != new.boxed_warning_sha256:
         opening = shorten(new.boxed_warning, SHOWN_CHARS)
         if not old.boxed_warning_sha256:

@@ -6,7 +6,10 @@ Changes are items, not notices: a notice is news about an item listed in an earl
 product is no item. Each change has a stable id (`regulatory:<application>:<what>:<value>`) and is
 stored through the normal save path, so it is new in exactly one week, however often it is seen
 again. A change that is itself a record the openfda source lists too (a new submission, a label
-version) is left to that listing when the store already holds it, so it is not listed twice.
+version) is left to that listing when the store already holds it; when the board sees it first (the
+openfda source failed that day), both records carry the same identifier (`fda:NDA211243:SUPPL-24`,
+`spl:<set id>:<version>`), so the source's record, stored later, joins the same work (works.py):
+listed once, never a notice.
 
 The items are stored before the snapshot: a crash between the two re-finds the same changes on the
 next poll, and their ids store nothing twice. A failed fetch saves nothing for that product (its
@@ -126,6 +129,7 @@ def item_for(product: Product, snapshot: ProductSnapshot, change: Change) -> Ite
         keywords=tuple(n for n in (snapshot.drug,) if n),
         section="regulatory",
         kind=change.kind,
+        identifiers=(change.key,) if change.key else (),
         extra={"application_number": product.application, "change": change.what},
     )
 

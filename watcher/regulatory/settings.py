@@ -1,12 +1,12 @@
 """feeds.yaml `regulatory`: the products whose FDA record opens every digest (the board), and the
-facts no API states, each with its source and the day a person last checked it.
+facts no API states, each with its source and, once a person has read that source, the day they did.
 
     regulatory:
       source: openfda                 # the openfda source whose URL and API key are used
       products:
         - {name: Brand (generic) nasal spray, application: NDA000000}
       facts:
-        - {statement: …, date: 2022-02, source: https://…, checked: 2026-11-30}
+        - {statement: …, date: 2022-02, source: https://…, checked: 2026-11-30}   # checked: optional
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ REGULATORY = "regulatory"
 APPLICATION_RE = re.compile(r"^(NDA|ANDA|BLA)\d{6}$")
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
-RECHECK_DAYS = 365  # a fact unchecked for longer is marked "re-check" on the board
+RECHECK_DAYS = 365  # a fact checked longer ago is marked "re-check" on the board
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,9 @@ class Fact:
     statement: str
     date: str  # YYYY-MM-DD or YYYY-MM: when it was said or happened
     source: str  # an http(s) page a reader can check it against
-    checked: dt.date  # the day a person last checked it against `source`
+    # The day a person last read `source` and found the statement so; None: nobody has yet, and the
+    # board says so instead of vouching for it.
+    checked: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +100,13 @@ def parse_product(raw: Any, path: str) -> Product:
 
 
 def parse_fact(raw: Any, path: str) -> Fact:
-    raw = mapping(raw, path, "a mapping with statement, date, source and checked")
-    check_keys(raw, path, {"statement", "date", "source", "checked"}, required={"statement", "date", "source", "checked"})
+    raw = mapping(raw, path, "a mapping with statement, date, source and (once a person has read the source) checked")
+    check_keys(raw, path, {"statement", "date", "source", "checked"}, required={"statement", "date", "source"})
     return Fact(
         statement=one_line(raw["statement"], f"{path}.statement"),
         date=fact_date(raw["date"], f"{path}.date"),
         source=http_url(raw["source"], f"{path}.source"),
-        checked=checked_day(raw["checked"], f"{path}.checked"),
+        checked=optional(raw, "checked", path, checked_day, None),
     )
 
 

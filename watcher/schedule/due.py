@@ -4,7 +4,7 @@ no poll attempt (ok or failed) has started since the latest scheduled poll time 
 
 The schedule's own arithmetic (APScheduler 3 triggers, DST-aware, in the configured zone) is here,
 so `watcher status` and the service agree on the times. Which weekly outputs are missing is the
-digest's business (digest/missing.py): it needs no scheduler.
+digest's business (digest/missing.py, digest/gaps.py): it needs no scheduler.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ def hour_minute(hhmm: str) -> tuple[int, int]:
 
 
 def poll_trigger(config: Config) -> BaseTrigger:
-    """Every day at each `schedule.poll` time, in the configured zone (explicit, never the host's)."""
-    triggers: list[BaseTrigger] = [
-        CronTrigger(hour=hour, minute=minute, timezone=config.timezone)
-        for hour, minute in map(hour_minute, sorted(set(config.schedule.poll_times)))
-    ]
+    """At each `schedule.poll` time on its weekdays, in the configured zone (explicit, never the
+    host's). Weekdays by name: no crontab numbering to get wrong."""
+    triggers: list[BaseTrigger] = []
+    for poll in sorted(set(config.schedule.polls), key=lambda p: (p.time, p.days)):
+        hour, minute = hour_minute(poll.time)
+        days = "*" if poll.every_day else ",".join(poll.days)
+        triggers.append(CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=config.timezone))
     return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
 
 
@@ -61,7 +63,7 @@ def last_fire_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> 
 def next_fire_times(config: Config, now: datetime) -> tuple[datetime, datetime]:
     """(next poll, next digest) by the config's schedule: what `status` shows."""
     poll, digest = poll_trigger(config).get_next_fire_time(None, now), digest_trigger(config).get_next_fire_time(None, now)
-    assert poll is not None and digest is not None  # daily and weekly cron triggers never end
+    assert poll is not None and digest is not None  # weekly cron triggers never end
     return poll, digest
 
 
@@ -70,7 +72,8 @@ def next_fire_times(config: Config, now: datetime) -> tuple[datetime, datetime]:
 
 def poll_due(store: Store, config: Config, now: datetime) -> datetime | None:
     """The scheduled time of a poll that has not happened yet, or None when polls are up to date."""
-    due = last_fire_time(poll_trigger(config), now, timedelta(days=2))
+    # Looking back over the longest interval (and a day for DST) always finds the last scheduled poll.
+    due = last_fire_time(poll_trigger(config), now, config.schedule.longest_interval + timedelta(days=1))
     last = store.last_poll_at()
     if last is None:
         return due or now  # never polled: due now

@@ -40,9 +40,10 @@ StopCheck = Callable[[], bool]
 
 # Misfires: a job that fires late is still worth running, because every job first asks the store
 # what is actually due; and several missed fire times need only one run (coalesce=True). So the
-# grace spans a whole period: after a suspend or a long job of any length, the one coalesced run
-# still happens on wake instead of being dropped, as APScheduler's default grace of 1 s would drop
-# it. Anything older is the catch-up's business, not the scheduler's.
+# grace spans a whole period (at least a day; for polls twice a week, the longest interval): after
+# a suspend or a long job of any length, the one coalesced run still happens on wake instead of
+# being dropped, as APScheduler's default grace of 1 s would drop it. Anything older is the
+# catch-up's business, not the scheduler's.
 POLL_GRACE = int(timedelta(days=1).total_seconds())
 DIGEST_GRACE = int(timedelta(days=7).total_seconds())
 # When the writer lock is busy (a manual poll, a cron job), try the catch-up again this much later.
@@ -172,8 +173,9 @@ class Service:
 
     def add_jobs(self) -> None:
         s = self.scheduler
+        grace = max(POLL_GRACE, int(self.config.schedule.longest_interval.total_seconds()))
         s.add_job(self.poll_job, poll_trigger(self.config), id="poll", name="poll and catch up",
-                  coalesce=True, max_instances=1, misfire_grace_time=POLL_GRACE)
+                  coalesce=True, max_instances=1, misfire_grace_time=grace)
         s.add_job(self.digest_job, digest_trigger(self.config), id="digest", name="weekly digest",
                   coalesce=True, max_instances=1, misfire_grace_time=DIGEST_GRACE)
         # At start: a one-off catch-up, now (a date trigger without a date fires immediately).
@@ -202,7 +204,7 @@ class Service:
             holder = f"watcher run ({what})"
             with (
                 WriterLock.for_database(self.config.database, holder, wait=self.wait, should_stop=self.stop),
-                Store.open(self.config.database) as store,
+                Store.open(self.config.database, writer=True) as store,
             ):
                 work(store)
         except LockHeld as exc:
@@ -229,8 +231,8 @@ class Service:
             self.scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
             schedule = self.config.schedule
             log.info(
-                "scheduler: started; polls daily at %s, digest %s %s (%s)",
-                ", ".join(schedule.poll_times), schedule.digest_day, schedule.digest_time, self.config.timezone.key,
+                "scheduler: started; polls at %s, digest %s %s (%s)",
+                ", ".join(map(str, schedule.polls)), schedule.digest_day, schedule.digest_time, self.config.timezone.key,
             )
             self.scheduler.start()  # returns once shutdown has let the running job finish
         if self._stopper is not None:

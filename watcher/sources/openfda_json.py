@@ -107,6 +107,18 @@ def label_id(set_id: str, revision: str) -> str:
     return f"openfda:label:{set_id}:{revision}"
 
 
+# The identifiers (works.py) that name one FDA record whichever path stored it: this source's
+# listing and the regulatory board's change carry the same one, so they are one work.
+def submission_key(application: str, kind_code: str, number: str) -> str:
+    """"fda:NDA211243:SUPPL-24"."""
+    return f"fda:{application}:{kind_code}-{number}"
+
+
+def label_key(set_id: str, revision: str) -> str:
+    """"spl:<set id>:<version>": one version of one label."""
+    return f"spl:{set_id}:{revision}"
+
+
 def search_url(base: str, path: str, field: str, value: str) -> str:
     """A public openFDA query for one record: a link that works without an api_key."""
     term = field + ':"' + value + '"'
@@ -162,6 +174,7 @@ def drugsfda_items(record: Mapping[str, Any], *, source: str, base: str, window:
             keywords=keywords,
             section=SECTION,
             kind=kind,
+            identifiers=(submission_key(application, kind_code, number),) if kind_code and number else (),
             extra={
                 "application_number": application,
                 "submission_type": kind_code, "submission_number": number, "submission_status": status,
@@ -199,6 +212,7 @@ def label_items(record: Mapping[str, Any], *, source: str, base: str, window: Da
         keywords=names_of(record),
         section=SECTION,
         kind="label change",
+        identifiers=(label_key(set_id, revision),),
         extra={
             "set_id": set_id, "version": version,
             **({"spl_id": spl_id} if spl_id else {}),
@@ -206,10 +220,17 @@ def label_items(record: Mapping[str, Any], *, source: str, base: str, window: Da
     )
 
 
+def enforcement_report_url(event_id: str) -> str:
+    """The recall event's page in FDA's Enforcement Report (the site the enforcement data come from)."""
+    return f"https://www.accessdata.fda.gov/scripts/ires/index.cfm?Event={quote(event_id, safe='')}"
+
+
 def enforcement_items(record: Mapping[str, Any], *, source: str, base: str, window: DateWindow) -> Iterator[Item]:
-    number = plain(record.get("recall_number"))
-    if not number:
-        raise ValueError("no recall_number")
+    """A recall, keyed by its recall number; without one (openFDA's own documented example has
+    none), by its recall event, which is as stable."""
+    number, event = plain(record.get("recall_number")), plain(record.get("event_id"))
+    if not number and not event:
+        raise ValueError("no recall_number and no event_id")
     day = fda_date(record.get("report_date"))
     klass = plain(record.get("classification"))
     product = plain(record.get("product_description"))
@@ -224,9 +245,10 @@ def enforcement_items(record: Mapping[str, Any], *, source: str, base: str, wind
         if value:
             parts.append(f"{label}: {value}")
     yield Item(
-        id=f"openfda:enforcement:{number}",
+        id=f"openfda:enforcement:{number}" if number else f"openfda:enforcement:event:{event}",
         source=source,
-        url=search_url(base, "drug/enforcement.json", "recall_number.exact", number),  # the whole number, not its words
+        # The whole number, not its words; an event's page on FDA's Enforcement Report site.
+        url=search_url(base, "drug/enforcement.json", "recall_number.exact", number) if number else enforcement_report_url(event),
         title=title,
         abstract=shorten("; ".join(parts) + ".", 600),
         date=iso(day),
@@ -236,9 +258,9 @@ def enforcement_items(record: Mapping[str, Any], *, source: str, base: str, wind
         section=SECTION,
         kind="recall",
         extra={
-            "recall_number": number,
+            **({"recall_number": number} if number else {}),
             **({"classification": klass} if klass else {}),
-            **({"event_id": plain(record.get("event_id"))} if plain(record.get("event_id")) else {}),
+            **({"event_id": event} if event else {}),
         },
     )
 

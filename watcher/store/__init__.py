@@ -10,10 +10,12 @@ from .items import ItemsMixin
 from .labels import LabelsMixin
 from .outputs import OutputsMixin
 from .rows import (
+    INTERRUPTED,
     LabelResult,
     MailRecord,
     OutputRecord,
     PollRecord,
+    RunRecord,
     SaveResult,
     Snapshot,
     StoredItem,
@@ -24,7 +26,7 @@ from .rows import (
 from .snapshots import SnapshotsMixin
 
 __all__ = [
-    "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "SaveResult", "Snapshot", "Store", "StoredItem",
+    "INTERRUPTED", "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "RunRecord", "SaveResult", "Snapshot", "Store", "StoredItem",
     "StoredKeys", "StoredLabel", "StoredNotice", "store_failure",
 ]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Self
 
 from ..errors import StoreError, os_reason
+from .rows import INTERRUPTED
 from .schema import MIGRATIONS, OUR_TABLES, statements
 
 
@@ -35,7 +36,9 @@ class Database:
     # ---- opening and migrating ----
 
     @classmethod
-    def open(cls, path: str | Path) -> Self:
+    def open(cls, path: str | Path, *, writer: bool = False) -> Self:
+        """`writer`: the caller holds the writer lock (lock.py), so no run it finds unfinished is
+        still running: each is marked interrupted (its `finished` left NULL) before anything else."""
         path = Path(path)
         conn = None
         try:
@@ -71,6 +74,8 @@ class Database:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             store.migrate(version)
+            if writer:
+                store.mark_dead_runs()
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"{path}: cannot write the database: {exc}") from None
@@ -82,6 +87,12 @@ class Database:
                 for statement in statements(script):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
+
+    def mark_dead_runs(self) -> int:
+        """Runs that never reached their end (the process was killed, the machine lost power) are
+        marked interrupted, their `finished` left NULL. Only for a holder of the writer lock."""
+        with self.transaction() as conn:
+            return conn.execute("UPDATE runs SET status = ? WHERE status IS NULL AND finished IS NULL", (INTERRUPTED,)).rowcount
 
     def close(self) -> None:
         self.conn.close()

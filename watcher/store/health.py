@@ -10,7 +10,7 @@ from typing import Any
 from ..model import SourceState
 from ..weeks import utc_iso
 from .database import Database
-from .rows import PollRecord
+from .rows import PollRecord, RunRecord
 
 
 def ensure_source(conn: sqlite3.Connection, source: str) -> None:
@@ -94,6 +94,25 @@ class HealthMixin(Database):
             "SELECT MAX(at) FROM ("
             " SELECT started AS at FROM runs WHERE command = 'poll' AND status IN ('ok', 'failed')"
             " UNION ALL SELECT at FROM polls)"
+        ).fetchone()
+        return str(row[0]) if row[0] is not None else None
+
+    def unfinished_runs(self, command: str = "poll") -> list[RunRecord]:
+        """Runs of `command` that never reached their end (running, or dead), oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, command, started, finished, status FROM runs WHERE command = ? AND finished IS NULL ORDER BY started, id",
+            (command,),
+        )
+        return [RunRecord(*r) for r in rows]
+
+    def latest_run_id(self) -> int | None:
+        row = self.conn.execute("SELECT MAX(id) FROM runs").fetchone()
+        return int(row[0]) if row[0] is not None else None
+
+    def completed_run_after(self, run_id: int, command: str = "poll") -> str | None:
+        """When the first run of `command` begun after run `run_id` that ran to its end (ok or failed) began."""
+        row = self.conn.execute(
+            "SELECT MIN(started) FROM runs WHERE command = ? AND id > ? AND status IN ('ok', 'failed')", (command, run_id)
         ).fetchone()
         return str(row[0]) if row[0] is not None else None
 

@@ -10,6 +10,8 @@ Semantics worth knowing:
   never deleted (deleting a flock file lets two processes lock two different inodes).
 - The lock is per open file description: two `WriterLock`s in one process exclude each other too.
 - Readers (`status`, `export`) take no lock: SQLite's WAL lets them read while a writer writes.
+  `status` only asks whether a writer holds it (`writer_busy`), to tell a poll still running from
+  one that died.
 """
 
 from __future__ import annotations
@@ -137,6 +139,24 @@ class WriterLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def writer_busy(database: Path) -> bool:
+    """Whether a writer holds the lock now, for readers (`status`): a shared lock, taken and let go
+    at once, fails only while someone holds the exclusive one. No lock file: nobody ever wrote."""
+    try:
+        fd = os.open(lock_path(database), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing also lets go of the shared lock
+    return False
 
 
 def read_note(fd: int) -> str:

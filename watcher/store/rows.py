@@ -74,6 +74,26 @@ class PollRecord:
     error: str | None = None
 
 
+INTERRUPTED = "interrupted"  # a run's status: stopped on request (finished set) or found dead (finished NULL)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run of a command (a poll), as the `runs` table holds it."""
+
+    id: int
+    command: str
+    started: str  # UTC text
+    finished: str | None  # None: it never reached its end (still running, or killed)
+    status: str | None  # ok | failed | interrupted; None while running, or until a writer finds it dead
+
+    def died(self, *, latest: bool, writer_busy: bool) -> bool:
+        """It did not finish and never will: a writer found it unfinished (only a dead run is, once
+        that writer holds the lock), a later run began (runs take the lock), or it is the latest run
+        and nobody holds the writer lock. A run stopped on request finished: it is not dead."""
+        return self.finished is None and (self.status == INTERRUPTED or not latest or not writer_busy)
+
+
 @dataclass(frozen=True, slots=True)
 class OutputRecord:
     """One file written for one week in one format."""
