@@ -69,7 +69,7 @@ def table(rows: list[dict]) -> str:
         f" max_mb: 1}}`. Slowest poll: {wall:g} s (bound: 10 s); largest tracemalloc peak: {traced:g} MB; largest"
         f" growth of resident memory: {resident:g} MB (bound: 100 MB each). The healthy feed was stored in every case;"
         f" {'every' if healthy else 'NOT every'} next poll stored each item exactly once; no key and no local file's"
-        " content reached the store, the logs or a digest, and no external entity or DTD was fetched.",
+        " content and no entity's text reached the store, the logs or a digest, and no external entity or DTD was fetched.",
     ]
     return "\n".join(lines)
 

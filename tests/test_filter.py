@@ -7,7 +7,6 @@ in feeds.yaml is measured on the real dev set in the shared corpus and on tests/
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -572,12 +571,3 @@ def test_default_topic_keeps_none_of_the_real_pubmed_records_without_ketamine(co
         it = item(a.get("title") or "", a.get("abstract"), a.get("mesh_headings") or (), a.get("keywords") or (), id=str(a.get("pmid")))
         assert not match(it, compiled).matched, a.get("pmid")
 
-
-def test_fast_enough_for_a_poll():
-    compiled = load_default_topics()
-    cases = read_jsonl(CASES)
-    items = [record_item(c) for c in cases] * (3000 // len(cases) + 1)
-    start = time.perf_counter()
-    for it in items:
-        match(it, compiled)
-    assert time.perf_counter() - start < 5.0  # ~0.1 s on a laptop; generous for slow CI

@@ -149,12 +149,11 @@ def test_404_is_returned_not_raised_nor_retried(server, fake):
 
 
 def test_timeout_is_retried_then_reported(upstream):
+    # The server never answers: only the timeout ends each try (benchmarks/time_bounds.py measures how soon).
     url = misbehaving(upstream, "/slow", faults.stall)
-    started = time.monotonic()
     with pytest.raises(FetchError) as caught:
         make_client(timeout=0.3, retries=2, backoff=0).get(url)
     assert str(caught.value) == f"{url.split('/')[2]}: timed out after 0.3 s (2 tries, GET /slow)"
-    assert time.monotonic() - started < 3
     assert upstream.count("raw") == 2
 
 
@@ -181,7 +180,9 @@ def test_trickling_body_hits_the_deadline(upstream):
     started = time.monotonic()
     with pytest.raises(FetchError, match=r": not complete within the 1 s deadline \(GET /drip\)$"):
         make_client(timeout=0.5, deadline=1.0).get(url)
-    assert 0.9 <= time.monotonic() - started < 2.5
+    # Not before the deadline (a busy machine only makes it later); how soon after it is measured
+    # by benchmarks/time_bounds.py.
+    assert time.monotonic() - started >= 0.9
 
 
 def test_content_length_over_max_bytes_fails_at_once(server, fake):
@@ -203,7 +204,6 @@ def test_gzip_bomb_fails_fast_with_bounded_memory(upstream, fake, gzip_bomb, mod
     # own, which is not what is measured here.
     url = upstream.static("/bomb", Reply(200, gzip_bomb, None, {"Content-Encoding": "gzip"}))
     client = make_client(fake, max_bytes=1024 * 1024)
-    started = time.monotonic()
     tracemalloc.start()
     try:
         with pytest.raises(FetchError, match=r": body larger than the 1 MB limit \(GET /bomb\)"):
@@ -216,8 +216,7 @@ def test_gzip_bomb_fails_fast_with_bounded_memory(upstream, fake, gzip_bomb, mod
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 4 * 1024 * 1024  # the 1 MB body read so far, plus a chunk or two
-    assert time.monotonic() - started < 5
+    assert peak < 4 * 1024 * 1024  # the 1 MB body read so far, plus a chunk or two: the rest was never inflated
 
 
 def test_gzip_body_is_decompressed(server, fake):

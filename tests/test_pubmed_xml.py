@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -364,15 +363,13 @@ QUADRATIC = ('<!DOCTYPE PubmedArticleSet [<!ENTITY a "' + "x" * 50_000 + '">]>')
 def test_entity_bombs_are_refused_quickly(prolog: bytes, reference: bytes) -> None:
     body = prolog + b"<PubmedArticleSet>" + article(title="x").encode().replace(b"x</ArticleTitle>", reference + b"</ArticleTitle>") + b"</PubmedArticleSet>"
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(ParseError) as error:
             parse(body)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - started < 2
-    assert peak < 20 * 1024 * 1024
+    assert peak < 20 * 1024 * 1024  # nothing expanded; how fast the refusal is: benchmarks/time_bounds.py
     assert "lol" not in assert_one_line(error)
 
 

@@ -291,14 +291,12 @@ def test_entity_bombs_do_not_expand(name):
     # Without the DOCTYPE removal, the quadratic case would grow to 10_000 x 50_000 = 500 MB of text.
     body = quadratic_blowup(50_000, 10_000) if name == "quadratic" else BILLION_LAUGHS
     tracemalloc.start()
-    started = time.monotonic()
     try:
         items = parse_feed(body, source="f", feed_url="https://example.org/feed", content_type="application/rss+xml")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 64 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
-    assert time.monotonic() - started < 10
+    assert peak < 64 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"  # its time: benchmarks/time_bounds.py
     assert len(items) == 1
     assert len(items[0].abstract or "") <= rss_feed.MAX_TEXT  # the references stay unexpanded text
     if name == "billion_laughs":
