@@ -40,8 +40,8 @@ from tests.upstreams import faults  # noqa: E402
 from tests.upstreams.feeds import entries, rss_body  # noqa: E402
 from tests.upstreams.server import Reply, Server  # noqa: E402
 from watcher.errors import FetchError, ParseError  # noqa: E402
-from watcher.filter import match  # noqa: E402
 from watcher.http import HttpClient, HttpPolicy  # noqa: E402
+from watcher.relevance.match import match  # noqa: E402
 from watcher.sources.pubmed_xml import iter_efetch  # noqa: E402
 from watcher.sources.rss_feed import parse_feed  # noqa: E402
 from watcher.sources.xml_guard import nesting  # noqa: E402
