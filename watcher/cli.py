@@ -137,6 +137,8 @@ def cmd_check(config: Config) -> int:
     products = f", {len(board.products)} product(s) and {len(board.facts)} fact(s) on the regulatory board" if board else ""
     print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s){claims}{products};"
           f" database {config.database}")
+    if config.contact.warning and any(s.type == "pubmed" for s in config.sources):
+        print(f"watcher: warning: {config.contact.warning}", file=sys.stderr)  # valid, so still exit 0
     return EXIT_OK
 
 
