@@ -66,7 +66,7 @@ def contact_warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "contact.email" in r.getMessage()]
 
 
-@pytest.mark.parametrize(("email", "warned"), [(CONTACT["email"], 1), ("", 1), (REAL, 0)])
+@pytest.mark.parametrize(("email", "warned"), [("test@example.org", 1), ("", 1), (REAL, 0), (CONTACT["email"], 0)])
 def test_a_poll_that_sends_the_contact_to_ncbi_warns_once_not_per_request(tmp_path, upstream, caplog, email, warned):
     papers = eutils.Eutils(upstream)
     papers.add(TODAY, eutils.articles(5))
@@ -86,7 +86,7 @@ def test_a_poll_that_sends_the_contact_to_ncbi_warns_once_not_per_request(tmp_pa
 
 def test_a_poll_that_sends_nothing_to_ncbi_does_not_warn(tmp_path, upstream, caplog):
     feed = feeds.Feed(upstream, items=feeds.entries(2))
-    config = write_config(tmp_path, [rss(feed.url)])  # the test contact: a placeholder
+    config = write_config(tmp_path, [rss(feed.url)], contact={"tool": "watcher", "email": "test@example.org"})
     with caplog.at_level(logging.WARNING):
         assert run_poll(config).source("fda-press").ok
     assert contact_warnings(caplog) == []
