@@ -22,7 +22,9 @@ import yaml
 from watcher.config import Config, load
 
 USER_AGENT = "watcher-test/1.0 (literature watch; mailto:test@example.org)"
-CONTACT = {"tool": "watcher-test", "email": "test@example.org"}
+# A contact on a name nobody reserved for examples, as a configured watcher has (a placeholder makes
+# every PubMed poll warn; tests/test_contact.py). Tests send it nowhere but 127.0.0.1.
+CONTACT = {"tool": "watcher-test", "email": "editors@clinic-watch-tests.org"}
 OFFLINE = "http://127.0.0.1:9/entrez/eutils/"  # the discard port: a poll of it fails at once, offline
 
 ANY_TOPIC: dict[str, Any] = {"anything": {"groups": {"any": ["*"]}}}

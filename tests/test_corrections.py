@@ -185,4 +185,4 @@ def test_items_of_another_source_or_not_matched_are_not_rechecked(tmp_path, upst
     for n in range(4):
         revise(eutils, n, corrections=(("ErratumIn", "41100005"),))
     run_poll(config, now=W48)
-    assert [urlsplit(r.target).query for r in upstream.requests("efetch-ids")] == ["db=pubmed&tool=watcher-test&email=test%40example.org&id=41000003&retmode=xml"]
+    assert [urlsplit(r.target).query for r in upstream.requests("efetch-ids")] == ["db=pubmed&tool=watcher-test&email=editors%40clinic-watch-tests.org&id=41000003&retmode=xml"]

@@ -47,12 +47,13 @@ from watcher.poll import poll
 from watcher.store import Store
 from watcher.weeks import Week
 
-pytestmark = pytest.mark.slow  # 115 polls against misbehaving servers: stalls, trickles, 50 MB bodies
+pytestmark = pytest.mark.slow  # 125 polls against misbehaving servers: stalls, trickles, 50 MB bodies
 
 WALL_LIMIT = 10.0  # seconds for one poll of both sources, fault included
 MEMORY_LIMIT = 100 * 1024 * 1024  # bytes: tracemalloc peak, and growth of resident memory
 SECRETS = {"NCBI_API_KEY": "ncbiKEY-5e1f0c9a77d2", "OPENFDA_API_KEY": "fdaKEY-a4b93e61c0f8"}
 TRIES = 4  # HttpPolicy.retries
+QUICK = 2  # UNREACHABLE_TRIES: a host that refuses or does not resolve gets one quick retry
 N_ITEMS = 5  # per faulty source; batch and page sizes are 2: three batches / pages
 SOURCES = ("pubmed", "rss", "openfda", "clinicaltrials", "europepmc")
 NAMES = {"pubmed": "pubmed", "rss": "fda-press", "openfda": "openfda", "clinicaltrials": "clinicaltrials", "europepmc": "europepmc"}
@@ -77,6 +78,7 @@ class Ok:
 @dataclass(frozen=True)
 class Fails:
     reason: str  # a regex the one-line reason must match
+    requests: int | None = None  # requests the target saw (tries)
 
     ok = False
 
@@ -131,6 +133,13 @@ CASES: list[FaultCase] = [
               lambda env: faults.cycle_5xx(), every(Fails(rf"^127\.0\.0\.1:\d+: HTTP 50[023] after {TRIES} tries \(GET /"))),
     FaultCase("connection-reset", "TCP reset instead of an answer",
               lambda env: faults.reset, every(Fails(rf"^127\.0\.0\.1:\d+: connection reset \({TRIES} tries, GET /"))),
+    FaultCase("redirect-to-refused", "a redirect to a port where nothing listens (connection refused)",
+              lambda env: faults.redirect(f"http://127.0.0.1:{faults.closed_port()}/moved"),
+              every(Fails(rf"^127\.0\.0\.1:\d+: connection refused at 127\.0\.0\.1:\d+ after a redirect \({QUICK} tries, GET /", requests=QUICK))),
+    FaultCase("redirect-to-unresolved", "a redirect to a host name that does not resolve (`.invalid`)",
+              lambda env: faults.redirect("http://mirror.watcher-tests.invalid/moved"),
+              every(Fails(rf"^127\.0\.0\.1:\d+: host name not resolved at mirror\.watcher-tests\.invalid after a redirect"
+                          rf" \({QUICK} tries, GET /", requests=QUICK))),
     FaultCase("reset-mid-body", "TCP reset half way through the body",
               lambda env: faults.reset_mid_body,
               every(Fails(rf"connection (reset|closed before the body was complete) \({TRIES} tries, GET /"),
@@ -282,6 +291,7 @@ def short_reason(error: str) -> str:
     text = re.sub(r"^127\.0\.0\.1:\d+: ", "", error)  # the host every failure starts with: the column says it
     text = re.sub(r"GET \S+ → ", "", text)
     text = re.sub(r"http://127\.0\.0\.1:\d+", "…", text)  # the port changes from run to run
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:…", text)
     text = re.sub(r"^(openFDA drug/enforcement|ClinicalTrials\.gov|Europe PMC)(: | → )", "", text)
     return text if len(text) <= 110 else text[:109] + "…"
 
@@ -353,6 +363,8 @@ def test_fault(stage, caplog, case_id, source):
         assert "Traceback" not in error and "internal error" not in error
         assert state.last_error == error and state.consecutive_failures == 1 and state.cursor is None
         assert [tuple(p) for p in polls if p[0] == name] == [(name, 0, error)]
+        if expect.requests is not None:
+            assert target_requests == expect.requests
         if source != "rss":  # the batch or page before the faulty one is stored, and stays
             assert kept == set(sorted(stage.expected[name])[:PAGE_SIZE])
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.configs import pubmed, write_config
+from tests.configs import CONTACT, pubmed, write_config
 from tests.polls import NOW, TODAY, run_poll
 from tests.upstreams import eutils, faults
 from tests.upstreams.eutils import Eutils, corpus_articles, with_pmid
@@ -50,7 +50,7 @@ def test_every_request_names_tool_and_email_and_uses_the_history_server(tmp_path
     run_poll(config_for(tmp_path, fake))
     assert fake.server.labels() == ["esearch", "efetch:0"]
     search, fetch = (r.query for r in fake.server.requests())
-    assert all(r["tool"] == "watcher-test" and r["email"] == "test@example.org" for r in (search, fetch))
+    assert all(r["tool"] == "watcher-test" and r["email"] == CONTACT["email"] for r in (search, fetch))
     assert search["usehistory"] == "y" and search["datetype"] == "edat"
     assert (search["mindate"], search["maxdate"]) == ("2026/10/25", "2026/11/24")  # 30-day first look-back
     assert fetch["WebEnv"].startswith("MCID_") and fetch["query_key"] == "1" and fetch["retmode"] == "xml"

@@ -164,6 +164,8 @@ def cmd_check(config: Config) -> int:
     products = f", {len(board.products)} product(s) and {len(board.facts)} fact(s) on the regulatory board" if board else ""
     print(f"{config.path}: ok: {len(config.sources)} source(s), {len(config.topics)} topic(s){claims}{products};"
           f" database {config.database}")
+    if config.contact.warning and any(s.type == "pubmed" for s in config.sources):
+        print(f"watcher: warning: {config.contact.warning}", file=sys.stderr)  # valid, so still exit 0
     return EXIT_OK
 
 
@@ -188,7 +190,21 @@ def report_poll(report: PollReport) -> int:
             print(f"{s.name}: ok, {s.fetched} fetched, {s.new} new, {s.new_matched} newly matched")
         else:
             print(f"{s.name}: FAILED: {plain(s.error)}")  # upstream text: no terminal control codes
+    if report.nothing_fetched:
+        print(nothing_fetched_line(report))
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def nothing_fetched_line(report: PollReport) -> str:
+    """The closing line of a poll in which every source failed: why, when the hosts could not be reached."""
+    n = len(report.sources)
+    line = f"nothing could be fetched: {f'all {n} sources' if n > 1 else 'the only source'} failed"
+    if not report.unreachable:
+        return line + "; `watcher status` keeps the reasons, and the next poll tries again"
+    reasons = " or ".join(dict.fromkeys(report.unreachable.values()))
+    hosts = len(report.unreachable)
+    return (line + f"; {hosts} host{'s' if hosts != 1 else ''} could not be reached ({reasons}):"
+            " is this machine offline? The next poll tries again")
 
 
 def report_outputs(config: Config, records: Sequence[OutputRecord]) -> None:

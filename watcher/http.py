@@ -4,7 +4,12 @@ decompressed body, and secrets redacted from every URL and message this module p
 
 Nothing here raises a requests/urllib3 exception: failures leave as one-line `FetchError`s
 with no chained cause or context (those would carry the raw URL, api_key included). A failure
-reads "<host>: <reason> (…, GET <path>?…)": the whole URL (redacted) is its `url`, for the log.
+reads "<host>: <reason> (…, GET <path>?…)": the whole URL (redacted) is its `url`, for the log
+at DEBUG level only (a query can be a kilobyte long).
+
+A host that cannot be reached at all (its name does not resolve, or it refuses connections) is
+noted in an `UnreachableHosts` shared by every client of one poll: every later request to it in
+that poll fails at once with the same reason, without another network try.
 """
 
 from __future__ import annotations
@@ -44,6 +49,16 @@ SECRET_PARAMS = frozenset({"api_key", "api-key", "apikey", "token", "access_toke
 CHUNK = 64 * 1024
 SNIPPET_BYTES = 4096  # enough of an error body to find its message; the rest is never read
 SNIPPET_CHARS = 200
+NOT_RESOLVED = "host name not resolved"
+REFUSED = "connection refused"
+# Reasons that say the host cannot be reached at all, not that one answer went wrong. Offline,
+# both come back at once, so the usual tries with backoff (2 + 4 + 8 s and more per request,
+# for every request to the host) only make a poll slow. One quick retry still mends a blip (a
+# resolver restarting, a server restarting its listener); a longer outage is the next poll's
+# business, and the failure is shown in `status` and the digest meanwhile.
+UNREACHABLE = frozenset({NOT_RESOLVED, REFUSED})
+UNREACHABLE_TRIES = 2
+UNREACHABLE_WAIT = 1.0  # seconds before that one retry: no doubling, no jitter
 
 T = TypeVar("T")
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
@@ -224,9 +239,9 @@ def _classify(exc: BaseException, timeout: float) -> tuple[str, bool]:
     if has(ConnectionResetError):
         return "connection reset", True
     if has(ConnectionRefusedError):
-        return "connection refused", True
+        return REFUSED, True
     if has(socket.gaierror, urllib3.exceptions.NameResolutionError):
-        return "host name not resolved", True
+        return NOT_RESOLVED, True
     # urllib3's NewConnectionError subclasses ConnectTimeoutError: only a real timeout counts here.
     if has(requests.Timeout, urllib3.exceptions.ReadTimeoutError, TimeoutError) or any(
         isinstance(e, urllib3.exceptions.ConnectTimeoutError) and not isinstance(e, urllib3.exceptions.NewConnectionError)
@@ -271,19 +286,52 @@ def _http_date(value: str) -> float | None:
     return moment.timestamp()
 
 
+class UnreachableHosts:
+    """The hosts found unreachable during one poll, and why: made by the poll, shared by all its
+    clients, so that an outage costs one failed request per host rather than one per request."""
+
+    def __init__(self) -> None:
+        self._reasons: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def reason(self, host: str) -> str | None:
+        with self._lock:
+            return self._reasons.get(host)
+
+    def note(self, host: str, reason: str) -> None:
+        with self._lock:
+            self._reasons.setdefault(host, reason)
+
+    def hosts(self) -> dict[str, str]:
+        """host → reason, in the order they were found."""
+        with self._lock:
+            return dict(self._reasons)
+
+
 class _Transient(Exception):
     """One try failed in a way another try may mend. Never leaves this module."""
 
-    def __init__(self, target: Target, reason: str, *, detail: str = "", retry_after: float | None = None) -> None:
+    def __init__(self, target: Target, reason: str, *, detail: str = "", retry_after: float | None = None,
+                 host: str | None = None) -> None:
         super().__init__(reason)
         self.target, self.reason, self.detail, self.retry_after = target, reason, detail, retry_after
+        self.host = host or target.host  # the host that failed: a redirect may have led elsewhere
+
+    @property
+    def unreachable(self) -> bool:
+        return self.reason in UNREACHABLE
 
     def final(self, tries: int) -> FetchError:
         counted = f"{tries} tries" if tries != 1 else "1 try"
         if self.reason.startswith("HTTP "):
             detail = f": {self.detail}" if self.detail else ""
             return self.target.error(f"{self.reason} after {counted} ({self.target.where}){detail}")
-        return self.target.error(f"{self.reason} ({counted}, {self.target.where})")
+        return self.target.error(f"{self.reason}{_elsewhere(self.host, self.target)} ({counted}, {self.target.where})")
+
+
+def _elsewhere(host: str, target: Target) -> str:
+    """Where a failure happened when a redirect led away from the host the request named."""
+    return f" at {host} after a redirect" if host != target.host else ""
 
 
 # ---- the body, bounded ----
@@ -390,9 +438,11 @@ class HttpClient:
     """GETs with the policy's limits. One instance per upstream; not for use from several threads."""
 
     def __init__(self, policy: HttpPolicy, *, secrets: Iterable[str] = (),
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 unreachable: UnreachableHosts | None = None) -> None:
         self.policy = policy
         self._sleep, self._clock = sleep, clock
+        self.unreachable = unreachable if unreachable is not None else UnreachableHosts()
         self._redact = _Redactor(secrets)
         self._session = requests.Session()
         self._session.headers["User-Agent"] = policy.user_agent
@@ -405,7 +455,7 @@ class HttpClient:
         self._backoff = tenacity.wait_exponential(multiplier=policy.backoff) + tenacity.wait_random(0, policy.backoff)
         self._retrying = tenacity.Retrying(
             sleep=sleep,
-            stop=tenacity.stop_after_attempt(policy.retries),
+            stop=self._stop,
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_Transient),
             before_sleep=self._log_retry,
@@ -469,24 +519,47 @@ class HttpClient:
         return _Request(url, params, hdrs, target, redact, not_retried)
 
     def _retry(self, req: _Request, attempt: Callable[[], T]) -> T:
+        tries = 0
+
+        def counted() -> T:
+            nonlocal tries
+            tries += 1
+            return attempt()
+
         try:
-            return self._retrying(attempt)
+            return self._retrying(counted)
         except _Transient as exc:
-            error = exc.final(self.policy.retries)
+            if exc.unreachable:
+                self.unreachable.note(exc.host, exc.reason)
+            error = exc.final(tries)
         raise error  # outside the except block, so the chain stays empty
+
+    def _tries(self, exc: BaseException | None) -> int:
+        if isinstance(exc, _Transient) and exc.unreachable:
+            return min(UNREACHABLE_TRIES, self.policy.retries)
+        return self.policy.retries
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        return state.attempt_number >= self._tries(exc)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Transient) and exc.retry_after is not None:
             return min(exc.retry_after, self.policy.max_retry_after)
+        if isinstance(exc, _Transient) and exc.unreachable:
+            return min(UNREACHABLE_WAIT, self.policy.backoff)
         return min(self._backoff(state), self.policy.max_retry_after)
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         if isinstance(exc, _Transient):
-            log.warning("%s → %s; try %d of %d, next in %.1f s",
-                        exc.target.url, exc.reason, state.attempt_number, self.policy.retries, wait)
+            # The quick retry of an unreachable host explains no delay: the final failure says it all.
+            level = logging.INFO if exc.unreachable else logging.WARNING
+            log.log(level, "%s: %s; try %d of %d, next in %.1f s (%s)", exc.host, exc.reason,
+                    state.attempt_number, self._tries(exc), wait, exc.target.where)
+            log.debug("retrying %s", exc.target.url)
 
     # -- one try --
 
@@ -538,6 +611,10 @@ class HttpClient:
         raise req.target.error(f"more than {MAX_REDIRECTS} redirects ({req.target.where})")
 
     def _send(self, req: _Request, url: str, params: Params, headers: CaseInsensitiveDict[str]) -> requests.Response:
+        host = host_of(url)
+        known = self.unreachable.reason(host)
+        if known is not None:  # failed earlier in this poll: no network try, no pacing wait
+            raise req.target.error(f"{known}{_elsewhere(host, req.target)} (not tried again this poll, {req.target.where})")
         self._pace(url)
         try:
             return self._session.get(url, params=params, headers=headers, stream=True, allow_redirects=False,
@@ -545,7 +622,7 @@ class HttpClient:
         except requests.RequestException as exc:
             reason, transient = _classify(exc, self.policy.timeout)
         if transient:  # raised outside the except block: no __context__ carrying the raw URL
-            raise _Transient(req.target, reason)
+            raise _Transient(req.target, reason, host=host)
         raise req.target.error(f"{reason} ({req.target.where})")
 
     def _pace(self, url: str) -> None:

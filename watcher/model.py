@@ -93,12 +93,32 @@ class Match:
 # ---- what feeds.yaml says about the sources, and what the store remembers of them ----
 
 
+# Names that reach no one, reserved by RFC 2606 (and RFC 6761) for examples and tests.
+RESERVED_DOMAINS = ("example.org", "example.com", "example.net")
+RESERVED_TLDS = ("example", "invalid", "test", "localhost")
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     """Who runs this watcher: NCBI asks every E-utilities client for a tool name and an e-mail."""
 
     tool: str
     email: str
+
+    @property
+    def warning(self) -> str | None:
+        """Why NCBI could not reach whoever runs this watcher, and what to do; None when it can."""
+        why = "NCBI writes to it about a problem before it blocks the tool"
+        if not self.email:
+            return f"contact.email is empty: {why}; set it in feeds.yaml to an address someone reads"
+        domain = self.email.rpartition("@")[2].lower().rstrip(".")
+        reserved = next((d for d in RESERVED_DOMAINS if domain == d or domain.endswith("." + d)), None)
+        if reserved is None and domain.rpartition(".")[2] in RESERVED_TLDS:
+            reserved = "." + domain.rpartition(".")[2]
+        if reserved is None:
+            return None
+        return (f"contact.email {self.email} is a placeholder ({reserved} reaches no one): {why};"
+                " replace it in feeds.yaml with an address someone reads")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,14 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .article.claims import ARTICLE
 from .article.page import watch_page
 from .config import Config
 from .errors import SourceError, StoreError, WatcherError
-from .http import host_of
+from .http import UnreachableHosts, host_of
 from .model import Item, SourceConfig
 from .regulatory.poll import poll_products
 from .regulatory.settings import REGULATORY
@@ -66,6 +66,12 @@ class PollReport:
     run_id: int
     sources: list[SourceReport] = field(default_factory=list)
     interrupted: bool = False
+    unreachable: dict[str, str] = field(default_factory=dict)  # host → why it could not be reached
+
+    @property
+    def nothing_fetched(self) -> bool:
+        """Every source polled failed: not one upstream answered usefully."""
+        return bool(self.sources) and not any(s.ok or s.interrupted for s in self.sources)
 
     @property
     def ok(self) -> bool:
@@ -73,10 +79,8 @@ class PollReport:
         return all(s.ok or s.interrupted for s in self.sources)
 
 
-def make_source(source: SourceConfig, config: Config, env: Mapping[str, str], sleep: Callable[[float], None],
-                known: frozenset[str] = frozenset()) -> Source:
-    context = SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep, known=known)
-    return SOURCE_TYPES[source.type].build(source, context)
+def make_source(source: SourceConfig, context: SourceContext, known: frozenset[str] = frozenset()) -> Source:
+    return SOURCE_TYPES[source.type].build(source, replace(context, known=known))
 
 
 def poll(
@@ -99,6 +103,9 @@ def poll(
     if should_stop is not None:
         sleep = stoppable(sleep, should_stop)
     report = PollReport(run_id=store.begin_run("poll", now=clock()))
+    # One context for the whole poll: its record of unreachable hosts is shared by every source,
+    # the regulatory board and the page, and the next poll starts with a fresh one.
+    context = SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep, unreachable=UnreachableHosts())
     for source_config in config.sources:
         if only is not None and source_config.name not in only:
             continue
@@ -106,7 +113,7 @@ def poll(
             log.info("poll: stop requested; %s and the sources after it not polled", source_config.name)
             report.interrupted = True
             break
-        result = poll_source(config, store, source_config, report.run_id, clock, env, sleep, progress, should_stop)
+        result = poll_source(config, store, source_config, report.run_id, clock, context, progress, should_stop)
         report.sources.append(result)
         if result.interrupted:
             report.interrupted = True
@@ -114,16 +121,16 @@ def poll(
     # Then the regulatory board: each watched product's whole record, a snapshot per poll (board_poll.py).
     if config.regulatory is not None and not report.interrupted and (only is None or REGULATORY in only):
         try:
-            step = poll_products(config, store, run_id=report.run_id, clock=clock, env=env, sleep=sleep)
+            step = poll_products(config, store, run_id=report.run_id, clock=clock, context=context)
             report.sources.append(SourceReport(REGULATORY, step.ok, step.fetched, step.new, step.new, step.error))
         except Interrupted:
             report.interrupted = True
     # The clinic's page, after the sources: its failure is reported like a failing source's.
     page = config.article.url if config.article else None
     if page and not report.interrupted and (only is None or ARTICLE in only):
-        context = SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep)
         checked = watch_page(page, store, context, clock, run_id=report.run_id)
         report.sources.append(SourceReport(ARTICLE, checked.ok, int(checked.ok), int(checked.changed), error=checked.error))
+    report.unreachable = context.unreachable.hosts()
     store.finish_run(
         report.run_id,
         now=clock(),
@@ -141,8 +148,7 @@ def poll_source(
     source_config: SourceConfig,
     run_id: int,
     clock: Clock,
-    env: Mapping[str, str],
-    sleep: Callable[[float], None],
+    context: SourceContext,
     progress: Callable[[str, int], None] | None,
     should_stop: StopCheck | None = None,
 ) -> SourceReport:
@@ -151,7 +157,7 @@ def poll_source(
     failed_url = None  # the whole request URL (secrets redacted): the log has it, the digest the short form
     log.info("poll %s: start", name)
     try:
-        source = make_source(source_config, config, env, sleep, store.matched_ids(name))
+        source = make_source(source_config, context, store.matched_ids(name))
         for batch in source.fetch(store.source_state(name), clock().astimezone(config.timezone)):
             items = unique(batch.items)
             entries = [(item, match(item, config.topics)) for item in items]
@@ -186,7 +192,9 @@ def poll_source(
     if result.ok:
         log.info("poll %s: ok, %d fetched, %d new, %d newly matched", name, result.fetched, result.new, result.new_matched)
     else:
-        log.error("poll %s: failed: %s%s", name, result.error, f" [{failed_url}]" if failed_url else "")
+        log.error("poll %s: failed: %s", name, result.error)
+        if failed_url:  # the whole URL can be a kilobyte long: for those who ask for it
+            log.debug("poll %s: the failed request: %s", name, failed_url)
     record = PollRecord(name, utc_iso(clock()), result.ok, result.fetched, result.new, result.new_matched, result.error)
     store.record_poll(record, run_id=run_id)
     return result

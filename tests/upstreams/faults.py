@@ -112,6 +112,22 @@ def invalid_utf8(ctx: Context) -> None:
 # ---- broken connections ----
 
 
+def redirect(location: str) -> Fault:
+    """A 302 to `location`: a host that cannot be reached (nothing listens there, or its name
+    does not resolve), as a retired mirror or a misconfigured CDN sends a client."""
+
+    def fault(ctx: Context) -> None:
+        send(ctx.conn, Reply(302, b"", "text/plain", {"Location": location}))
+
+    return fault
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: bound, then closed, so a connect is refused."""
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return int(s.getsockname()[1])
+
+
 def reset(ctx: Context) -> None:
     """A TCP reset instead of an answer."""
     rst(ctx.conn)

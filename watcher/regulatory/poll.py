@@ -21,7 +21,7 @@ failed poll.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,23 +51,24 @@ class StepResult:
 
 
 def poll_products(config: Config, store: Store, *, run_id: int, clock: Callable[[], datetime],
-                  env: Mapping[str, str], sleep: Callable[[float], None]) -> StepResult:
+                  context: SourceContext) -> StepResult:
     settings = config.regulatory
     assert settings is not None
     source = next(s for s in config.sources if s.name == settings.source)
     host = host_of(source.url)
-    started = after_last_snapshot(store, settings.products, clock, sleep)
+    started = after_last_snapshot(store, settings.products, clock, context.sleep)
     errors: dict[str, list[str]] = {}  # error → the products that met it: one outage reads once
     fetched = new = 0
-    fetcher = ProductFetcher.build(source, SourceContext(http=config.http, contact=config.contact, env=env, sleep=sleep))
+    fetcher = ProductFetcher.build(source, context)
     try:
         for product in settings.products:
             try:
                 snapshot = fetcher.fetch(product.application)
             except SourceError as exc:
                 errors.setdefault(str(exc.at(host)), []).append(product.application)
-                log.error("regulatory %s: fetch failed: %s%s", product.application, exc.at(host),
-                          f" [{exc.url}]" if exc.url else "")
+                log.error("regulatory %s: fetch failed: %s", product.application, exc.at(host))
+                if exc.url:  # the whole URL, for those who ask for it
+                    log.debug("regulatory %s: the failed request: %s", product.application, exc.url)
                 continue
             except WatcherError as exc:
                 errors.setdefault(str(exc), []).append(product.application)

@@ -18,11 +18,11 @@ host when the error does not name one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..http import HttpClient, HttpPolicy
+from ..http import HttpClient, HttpPolicy, UnreachableHosts
 from ..model import Contact, HttpSettings, Item, SourceConfig, SourceState
 
 
@@ -47,6 +47,9 @@ class SourceContext:
     # Ids of this source's stored items that matched a topic: listed in a digest, so a source that
     # can re-check them for later news (a retraction, an erratum) does; see pubmed.py.
     known: frozenset[str] = frozenset()
+    # The hosts found unreachable so far in this poll, shared by every client made for it: the
+    # poll makes one and passes it to every source, the regulatory board and the page.
+    unreachable: UnreachableHosts = field(default_factory=UnreachableHosts)
 
 
 class Source(Protocol):
@@ -89,4 +92,4 @@ def client_for(
         max_bytes=min(limit, max_bytes) if max_bytes else limit,
         rate=rate,
     )
-    return HttpClient(policy, secrets=[s for s in secrets if s], sleep=context.sleep)
+    return HttpClient(policy, secrets=[s for s in secrets if s], sleep=context.sleep, unreachable=context.unreachable)

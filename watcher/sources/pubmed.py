@@ -65,11 +65,12 @@ class PubmedSource:
         # NCBI's published limits: 3 requests/s, 10 with a key.
         client = client_for(context, rate=10.0 if api_key else 3.0, secrets=[api_key or ""])
         return cls(source, tool=context.contact.tool, email=context.contact.email, api_key=api_key, client=client,
-                   known=context.known)
+                   known=context.known, contact_warning=context.contact.warning)
 
     def __init__(self, source: SourceConfig, *, tool: str, email: str, api_key: str | None, client: HttpClient,
-                 known: frozenset[str] = frozenset()) -> None:
+                 known: frozenset[str] = frozenset(), contact_warning: str | None = None) -> None:
         self.name = source.name
+        self.contact_warning = contact_warning
         self.listed = frozenset(i.removeprefix(ITEM_PREFIX) for i in known if i.startswith(ITEM_PREFIX))  # PMIDs
         self.settings: PubmedSettings = source.settings
         self.base = folder(source.url)
@@ -83,6 +84,8 @@ class PubmedSource:
     # ---- the poll ----
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:
+        if self.contact_warning:  # once a poll: the address goes with every request
+            log.warning("%s: %s", self.name, self.contact_warning)
         s = self.settings
         whole = window(self.name, state.cursor, now.date(), lookback_days=s.lookback_days, overlap_days=s.overlap_days)
         fetched: set[str] = set()
