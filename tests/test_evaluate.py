@@ -199,9 +199,9 @@ def test_the_default_topic_on_the_records_it_was_tuned_on(corpus_dir):
 
 
 def test_the_default_topic_on_the_frozen_holdout(corpus_dir):
-    # Measured, never tuned on: the figures the README reports. A change that lowers them fails here.
+    # Measured, never tuned on: the figures docs/relevance.md reports. A change that lowers them fails here.
     result = evaluate(read_file(shared(corpus_dir, "dev2.jsonl"), "holdout"), load(PROJECT_ROOT / "feeds.yaml").topics)
     precision, recall = result.overall.core
     assert precision is not None and recall is not None
-    assert precision >= 15 / 17 and recall >= 15 / 17, (precision, recall)  # short of the 0.95 aim: see README
+    assert precision >= 15 / 17 and recall >= 15 / 17, (precision, recall)  # short of the 0.95 aim: see docs/relevance.md
     assert result.overall.matched[1] == 1.0  # nothing relevant is dropped

@@ -16,7 +16,7 @@ records, so retries cost no wall time. For each pair:
   reaches the store, the logs or a digest, and no external entity or DTD URL is ever fetched.
 
 Outcomes are appended as JSON lines to $WATCHER_RELIABILITY_OUT when it is set:
-`benchmarks/reliability_table.py` turns them into the README's reliability table.
+`benchmarks/reliability_table.py` turns them into the reliability table of docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def cmd_run(config: Config, store: Store, args: argparse.Namespace, stop: StopFl
 
 def cmd_send(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     if config.email is None:
-        raise UsageError("send: feeds.yaml has no `email` block (host, from, to); see the README")
+        raise UsageError("send: feeds.yaml has no `email` block (host, from, to); see docs/operating.md")
     if not any(r.week == args.week.label for r in store.outputs(PRIMARY)):
         raise UsageError(f"send: no digest of {args.week} has been written; run `watcher digest --week {args.week}` first")
     return report_mails([send_week(store, config, args.week, now=utc_now(), env=os.environ)])
