@@ -285,4 +285,4 @@ def test_bad_settings_name_the_key(tmp_path, keys, path, message):
 def test_a_bare_query_is_the_free_text_term():
     settings = ClinicaltrialsSource.parse_settings({"query": "ketamine AND depression", "near": [CHICAGO]}, "s")
     assert settings.query == (("query.term", "ketamine AND depression"),)
-    assert settings.near == (Place("Chicago", "Illinois", "United States"),) and settings.rate == 1.0
+    assert settings.near == (Place("Chicago", "Illinois", "United States"),) and settings.paging.rate == 1.0

@@ -211,3 +211,16 @@ def test_bad_settings_name_the_key(tmp_path, keys, path, message):
 def test_a_folded_query_is_one_line(tmp_path):
     config = write_config(tmp_path, "https://example.org/rest/", query="(ketamine OR esketamine)\n  AND depress*\n")
     assert config.sources[0].settings.query == "(ketamine OR esketamine) AND depress*"
+
+
+def test_a_result_that_cannot_be_read_is_skipped_counted_and_the_rest_stored(fake, tmp_path, capsys):
+    from watcher.cli import report_poll
+
+    good = results(2)
+    page = {"hitCount": 4, "resultList": {"result": [good[0], {"source": "MED", "title": "no id"}, "not an object", good[1]]}}
+    fake.page(json.dumps(page).encode())  # a result without an id; one that is not a JSON object
+    polled = run_poll(write_config(tmp_path, fake.url))
+    assert polled.report.ok and polled.ids == ["europepmc:MED:40000000", "europepmc:MED:40000001"]
+    assert polled.source("europepmc").skipped == 2
+    report_poll(polled.report)
+    assert "europepmc: ok, 2 fetched, 2 new, 2 newly matched, 2 unreadable record(s) skipped (see the log)" in capsys.readouterr().out

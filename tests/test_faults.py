@@ -101,7 +101,7 @@ def every(expect: Ok | Fails, **per_source: Ok | Fails) -> dict[str, Ok | Fails]
     return {s: per_source.get(s, expect) for s in SOURCES}
 
 
-NOT_JSON = Fails(r"openFDA drug/enforcement: the answer is not a JSON object")
+NOT_JSON = Fails(r"openFDA drug/enforcement: the answer is not JSON$")
 
 
 def json_says(what: str) -> dict[str, Fails]:

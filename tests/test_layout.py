@@ -8,6 +8,7 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,62 @@ def test_no_import_circle_in_watcher():
     for name in sorted(graph):
         if name not in state:
             visit(name)
+
+
+def external_imports(path: Path) -> set[str]:
+    """The top-level names of the modules `path` imports from outside watcher (absolute imports only)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found - {"watcher", "__future__"}
+
+
+def package_modules(package: str) -> dict[str, Path]:
+    folder = PACKAGE / package
+    return {module_name(p): p for p in sorted(folder.rglob("*.py"))}
+
+
+# What a layer may not import: packages of ours, and modules of the outside world.
+LAYERS = {
+    # A source knows one upstream protocol: nothing of the store, the filter, the digest or the scheduler.
+    "sources": ({"store", "digest", "relevance", "schedule", "regulatory", "article", "export", "poll", "web"},
+                {"sqlite3", "apscheduler", "jinja2"}),
+    # Relevance is pure: text in, verdicts out; no network, no database, no files.
+    "relevance": ({"store", "http", "sources", "digest", "schedule", "poll", "regulatory", "article", "export", "web"},
+                  {"sqlite3", "requests", "urllib3", "socket", "http", "smtplib", "subprocess", "os", "shutil", "tempfile",
+                   "apscheduler", "jinja2"}),
+    # The digest reads the store and renders: it fetches nothing and schedules nothing.
+    "digest": ({"sources", "schedule", "poll", "http", "web"}, {"apscheduler", "requests", "urllib3"}),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_each_layer_imports_only_what_it_may(layer):
+    ours, outside = LAYERS[layer]
+    modules = package_modules(layer)
+    assert modules, layer
+    wrong = []
+    for name, path in modules.items():
+        for imported in imports_of(path):
+            parts = imported.split(".")
+            if len(parts) > 1 and parts[1] in ours:
+                wrong.append(f"{name} imports {imported}")
+        wrong += [f"{name} imports {m}" for m in sorted(external_imports(path) & outside)]
+    assert not wrong, wrong
+
+
+def test_the_cli_runs_no_sql():
+    source = (PACKAGE / "cli.py").read_text(encoding="utf-8")
+    assert ".execute(" not in source and ".conn" not in source
+    assert not re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b\s+[\w*]", source)
+
+
+def test_the_top_level_holds_the_foundation_only():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 15, top
 
 
 def topic_words() -> set[str]:

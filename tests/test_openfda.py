@@ -238,7 +238,7 @@ def test_error_inside_a_200_and_non_json_answers_are_failures(fake, tmp_path):
                                      openfda_source(fake.url, name="labels", endpoints=["drug/label"])])
     polled = run_poll(config)
     assert polled.source("openfda").error == f"{host(fake)}: HTTP 200 (GET /drug/drugsfda.json?…): TIMEOUT: took too long"
-    assert polled.source("labels").error == f"{host(fake)}: openFDA drug/label: the answer is not a JSON object"
+    assert polled.source("labels").error == f"{host(fake)}: openFDA drug/label: the answer is not JSON"
 
 
 def test_api_key_is_sent_but_never_shown(fake, errors, paging, tmp_path, caplog):

@@ -187,7 +187,8 @@ def report_poll(report: PollReport) -> int:
         if s.interrupted:
             print(f"{s.name}: stopped on request after {s.fetched} fetched, {s.new} new (stored); the rest next poll")
         elif s.ok:
-            print(f"{s.name}: ok, {s.fetched} fetched, {s.new} new, {s.new_matched} newly matched")
+            skipped = f", {s.skipped} unreadable record(s) skipped (see the log)" if s.skipped else ""
+            print(f"{s.name}: ok, {s.fetched} fetched, {s.new} new, {s.new_matched} newly matched{skipped}")
         else:
             print(f"{s.name}: FAILED: {plain(s.error)}")  # upstream text: no terminal control codes
     if report.nothing_fetched:

@@ -102,7 +102,7 @@ class Config:
     contact: Contact
     http: HttpSettings
     schedule: ScheduleSettings
-    sources: tuple[SourceConfig, ...]
+    sources: tuple[SourceConfig[Any], ...]
     topics: tuple[Topic, ...]
     outputs: tuple[str, ...] = OUTPUTS  # what is written: the Markdown record first, then the others
     site_url: str | None = None  # where digests/ is published: absolute links in the feed and the mail
@@ -349,7 +349,7 @@ def parse_schedule(raw: Any) -> ScheduleSettings:
     )
 
 
-def parse_sources(raw: Any) -> tuple[SourceConfig, ...]:
+def parse_sources(raw: Any) -> tuple[SourceConfig[Any], ...]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError("sources", "must be a non-empty list of sources, each with name, type and url")
     seen: dict[str, int] = {}

@@ -6,7 +6,9 @@ Every module may import this one; it imports nothing of watcher's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+S = TypeVar("S")  # a source type's own settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +132,13 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class SourceConfig:
+class SourceConfig(Generic[S]):
     """One entry of `sources`: the common keys; `settings` is the type's own validated dataclass."""
 
     name: str
     type: str
     url: str
-    settings: Any
+    settings: S
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from .article.claims import ARTICLE
 from .article.page import watch_page
@@ -58,6 +59,7 @@ class SourceReport:
     new: int = 0
     new_matched: int = 0
     error: str | None = None
+    skipped: int = 0  # records that could not be read (each logged); the rest were stored
     interrupted: bool = False  # stopped on request: batches so far are stored, the cursor did not move
 
 
@@ -79,7 +81,7 @@ class PollReport:
         return all(s.ok or s.interrupted for s in self.sources)
 
 
-def make_source(source: SourceConfig, context: SourceContext, known: frozenset[str] = frozenset()) -> Source:
+def make_source(source: SourceConfig[Any], context: SourceContext, known: frozenset[str] = frozenset()) -> Source:
     return SOURCE_TYPES[source.type].build(source, replace(context, known=known))
 
 
@@ -145,7 +147,7 @@ def poll(
 def poll_source(
     config: Config,
     store: Store,
-    source_config: SourceConfig,
+    source_config: SourceConfig[Any],
     run_id: int,
     clock: Clock,
     context: SourceContext,
@@ -165,6 +167,7 @@ def poll_source(
                 name, entries, now=clock(), cursor=batch.cursor, validators=batch.validators, final=batch.final
             )
             result.fetched += len(items)
+            result.skipped += batch.skipped
             result.new += saved.new
             result.new_matched += saved.new_matched
             if progress:
@@ -190,7 +193,8 @@ def poll_source(
                     name, result.fetched, result.new)
         return result
     if result.ok:
-        log.info("poll %s: ok, %d fetched, %d new, %d newly matched", name, result.fetched, result.new, result.new_matched)
+        log.info("poll %s: ok, %d fetched, %d new, %d newly matched%s", name, result.fetched, result.new, result.new_matched,
+                 f", {result.skipped} unreadable record(s) skipped" if result.skipped else "")
     else:
         log.error("poll %s: failed: %s", name, result.error)
         if failed_url:  # the whole URL can be a kilobyte long: for those who ask for it

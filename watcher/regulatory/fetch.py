@@ -27,7 +27,7 @@ LABELS = 20  # labels per application asked for, newest first: the holder's and 
 
 class ProductFetcher:
     @classmethod
-    def build(cls, source: SourceConfig, context: SourceContext) -> ProductFetcher:
+    def build(cls, source: SourceConfig[Any], context: SourceContext) -> ProductFetcher:
         api_key = (context.env.get(API_KEY_ENV) or "").strip() or None
         client = client_for(context, rate=RATE, secrets=[api_key or ""], accept="application/json")
         return cls(source.url, api_key=api_key, client=client)

@@ -118,7 +118,7 @@ def entries(value: Any, path: str, *, required: bool) -> list[Any]:
     return value
 
 
-def parse_regulatory(raw: Any, sources: Sequence[SourceConfig], path: str = REGULATORY) -> RegulatorySettings:
+def parse_regulatory(raw: Any, sources: Sequence[SourceConfig[Any]], path: str = REGULATORY) -> RegulatorySettings:
     raw = mapping(raw, path)
     check_keys(raw, path, KEYS, required={"products"})
     openfda = [s.name for s in sources if s.type == "openfda"]

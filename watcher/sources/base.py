@@ -17,13 +17,22 @@ host when the error does not name one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import logging
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from ..checks import between, number, optional
+from ..errors import UpstreamError
 from ..http import HttpClient, HttpPolicy, UnreachableHosts
 from ..model import Contact, HttpSettings, Item, SourceConfig, SourceState
+
+log = logging.getLogger(__name__)
+
+MAX_PAGES = 1000  # a guard against a server whose pages never end
+T = TypeVar("T")
+Token = TypeVar("Token", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,7 @@ class Batch:
     final: bool = False
     cursor: str | None = None
     validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified)
+    skipped: int = 0  # records of this batch's pages that could not be read (each logged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +75,70 @@ class Source(Protocol):
 class SourceType(Protocol):
     def parse_settings(self, raw: Mapping[str, Any], path: str) -> Any: ...
 
-    def build(self, source: SourceConfig, context: SourceContext) -> Source: ...
+    def build(self, source: SourceConfig[Any], context: SourceContext) -> Source: ...
+
+
+# ---- the scaffold every source shares ----
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """feeds.yaml `page_size` (records per request) and `rate` (requests per second), for an upstream
+    that publishes no limit of its own."""
+
+    page_size: int
+    rate: float
+
+
+PAGING_KEYS = ("page_size", "rate")
+
+
+def paging(raw: Mapping[str, Any], path: str, *, largest: int, page_size: int = 100, rate: float = 1.0) -> Paging:
+    return Paging(
+        page_size=optional(raw, "page_size", path, between(1, largest), page_size),
+        rate=optional(raw, "rate", path, lambda v, p: number(v, p, 0.05, 10), rate),
+    )
+
+
+def walk_pages(first: Token, fetch: Callable[[Token], tuple[T, Token | None]], *, what: str,
+               repeated: str | None, max_pages: int = MAX_PAGES) -> Iterator[T]:
+    """Each page's result, from `first` on: `fetch(token)` gives a page and the next token (None:
+    the last page). A token seen before ends the walk when `repeated` is None (a service that
+    repeats its last mark to say "no more"), else fails with "<what>: <repeated> (page N)". More
+    than `max_pages` pages fail too: a server whose tokens never end cannot hold a poll."""
+    token, seen = first, {first}
+    for page in range(1, max_pages + 1):
+        result, following = fetch(token)
+        yield result
+        if following is None:
+            return
+        if following in seen:
+            if repeated is None:
+                return
+            raise UpstreamError(f"{what}: {repeated} (page {page})")
+        seen.add(following)
+        token = following
+    raise UpstreamError(f"{what}: more than {max_pages} pages; narrow the query or the date window")
+
+
+def kept(records: Iterable[Any], build: Callable[[dict[str, Any]], Iterable[Item]], *, source: str,
+         what: str) -> tuple[tuple[Item, ...], int]:
+    """The items of each record that is a JSON object and maps, and how many records were skipped:
+    any other is left out with a warning naming it ("<source>: <what> 3 skipped: KeyError: …"), as
+    one odd record must never fail a poll."""
+    items: list[Item] = []
+    skipped = 0
+    for index, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            log.warning("%s: %s %d is not an object; skipped", source, what, index)
+            skipped += 1
+            continue
+        try:
+            items.extend(build(record))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("%s: %s %d skipped: %s: %s", source, what, index, type(exc).__name__, exc)
+            skipped += 1
+    return tuple(items), skipped
 
 
 def folder(url: str) -> str:

@@ -20,20 +20,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..checks import between, check_keys, join, mapping, number, one_line, optional
-from ..errors import ConfigError, ParseError, UpstreamError
+from ..checks import check_keys, join, mapping, one_line, optional
+from ..errors import ConfigError, ParseError
 from ..http import HttpClient, Response
-from ..model import Item, SourceConfig, SourceState
-from .base import Batch, SourceContext, client_for, folder
+from ..model import SourceConfig, SourceState
+from .base import PAGING_KEYS, Batch, Paging, SourceContext, client_for, folder, kept, paging, walk_pages
 from .ctgov_json import Place, studies_of, study_item
 from .json_body import json_document
-from .window import window
+from .window import WINDOW_KEYS, WindowSettings, window_settings
 
 log = logging.getLogger(__name__)
 
 NAME = "ClinicalTrials.gov"  # how its failures read
 MAX_PAGE_SIZE = 1000  # the API's largest page
-MAX_PAGES = 1000  # a guard against a server whose tokens never end
 QUERY_KEYS = ("term", "cond", "intr")  # feeds.yaml `query.<key>` → the API's `query.<key>`
 # The pieces ctgov_json.py reads; everything else of a record (eligibility text, outcomes, the
 # results section) is left on the server.
@@ -49,11 +48,9 @@ FIELDS = ",".join((
 @dataclass(frozen=True, slots=True)
 class ClinicaltrialsSettings:
     query: tuple[tuple[str, str], ...]  # ("query.cond", "depression"), … as feeds.yaml writes them
+    window: WindowSettings
+    paging: Paging
     near: tuple[Place, ...] = ()
-    lookback_days: int = 30
-    overlap_days: int = 3
-    page_size: int = 100
-    rate: float = 1.0  # requests per second
 
 
 def parse_query(raw: Any, path: str) -> tuple[tuple[str, str], ...]:
@@ -89,56 +86,49 @@ def parse_near(raw: Any, path: str) -> tuple[Place, ...]:
 class ClinicaltrialsSource:
     @staticmethod
     def parse_settings(raw: Mapping[str, Any], path: str) -> ClinicaltrialsSettings:
-        check_keys(raw, path, {"query", "near", "lookback_days", "overlap_days", "page_size", "rate"}, required={"query"})
+        check_keys(raw, path, {"query", "near", *WINDOW_KEYS, *PAGING_KEYS}, required={"query"})
         return ClinicaltrialsSettings(
             query=parse_query(raw["query"], f"{path}.query"),
+            window=window_settings(raw, path, lookback=30, overlap=3),
+            paging=paging(raw, path, largest=MAX_PAGE_SIZE),
             near=optional(raw, "near", path, parse_near, ()),
-            lookback_days=optional(raw, "lookback_days", path, between(1, 3650), 30),
-            overlap_days=optional(raw, "overlap_days", path, between(0, 365), 3),
-            page_size=optional(raw, "page_size", path, between(1, MAX_PAGE_SIZE), 100),
-            rate=optional(raw, "rate", path, lambda v, p: number(v, p, 0.05, 10), 1.0),
         )
 
     @classmethod
-    def build(cls, source: SourceConfig, context: SourceContext) -> ClinicaltrialsSource:
-        client = client_for(context, rate=source.settings.rate, accept="application/json")
+    def build(cls, source: SourceConfig[ClinicaltrialsSettings], context: SourceContext) -> ClinicaltrialsSource:
+        client = client_for(context, rate=source.settings.paging.rate, accept="application/json")
         return cls(source, client=client)
 
-    def __init__(self, source: SourceConfig, *, client: HttpClient) -> None:
+    def __init__(self, source: SourceConfig[ClinicaltrialsSettings], *, client: HttpClient) -> None:
         self.name = source.name
-        self.settings: ClinicaltrialsSettings = source.settings
+        self.settings = source.settings
         self.url = folder(source.url) + "studies"
         self.client = client
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:
         s = self.settings
-        span = window(self.name, state.cursor, now.date(), lookback_days=s.lookback_days, overlap_days=s.overlap_days)
+        span = s.window.window(self.name, state.cursor, now.date())
         params = [
             *s.query,
             ("filter.advanced", f"AREA[LastUpdatePostDate]RANGE[{span.start.isoformat()},MAX]"),
             ("fields", FIELDS),
-            ("pageSize", str(s.page_size)),
+            ("pageSize", str(s.paging.page_size)),
             ("countTotal", "true"),
             ("format", "json"),
         ]
-        token: str | None = None
-        tokens: set[str] = set()
-        for page in range(1, MAX_PAGES + 1):
+
+        def page(token: str | None) -> tuple[Batch, str | None]:
             doc = self.read(self.client.get(self.url, params=[*params, *([("pageToken", token)] if token else [])]))
-            if page == 1 and isinstance(doc.get("totalCount"), int):
+            if token is None and isinstance(doc.get("totalCount"), int):
                 log.info("%s: %d studies updated since %s", self.name, doc["totalCount"], span.start)
-            yield Batch(items=tuple(self.items(doc)))
             following = doc.get("nextPageToken")
-            if following is None or following == "":
-                break
-            if not isinstance(following, str):
+            if following is not None and not isinstance(following, str):
                 raise ParseError(f"{NAME}: nextPageToken is not text")
-            if following in tokens:
-                raise UpstreamError(f"{NAME}: nextPageToken repeats an earlier page's (page {page})")
-            tokens.add(following)
-            token = following
-        else:
-            raise UpstreamError(f"{NAME}: more than {MAX_PAGES} pages; narrow the query or lower lookback_days")
+            items, skipped = kept(studies_of(doc), lambda study: [study_item(study, source=self.name, near=s.near)],
+                                  source=self.name, what="study")
+            return Batch(items=items, skipped=skipped), following or None
+
+        yield from walk_pages(None, page, what=NAME, repeated="nextPageToken repeats an earlier page's")
         # Reached only when the last page (without a token) is stored: now the cursor may move.
         yield Batch(items=(), final=True, cursor=span.cursor)
 
@@ -151,13 +141,3 @@ class ClinicaltrialsSource:
         if not isinstance(doc, dict) or not isinstance(doc.get("studies"), list):
             raise ParseError(f"{NAME}: the answer has no `studies` list")
         return doc
-
-    def items(self, doc: Mapping[str, Any]) -> Iterator[Item]:
-        for index, study in enumerate(studies_of(doc)):
-            if not isinstance(study, dict):
-                log.warning("%s: study %d is not an object; skipped", self.name, index + 1)
-                continue
-            try:
-                yield study_item(study, source=self.name, near=self.settings.near)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                log.warning("%s: study %d skipped: %s: %s", self.name, index + 1, type(exc).__name__, exc)

@@ -20,30 +20,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..checks import between, check_keys, number, optional, text
-from ..errors import ConfigError, ParseError, UpstreamError
+from ..checks import check_keys, text
+from ..errors import ConfigError, ParseError
 from ..http import HttpClient, Response
-from ..model import Item, SourceConfig, SourceState
-from .base import Batch, SourceContext, client_for, folder
+from ..model import SourceConfig, SourceState
+from .base import PAGING_KEYS, Batch, Paging, SourceContext, client_for, folder, kept, paging, walk_pages
 from .europepmc_json import result_item, results_of
 from .json_body import json_document
-from .window import window
+from .window import WINDOW_KEYS, WindowSettings, window_settings
 
 log = logging.getLogger(__name__)
 
 NAME = "Europe PMC"  # how its failures read
 MAX_PAGE_SIZE = 1000
-MAX_PAGES = 1000  # a guard against marks that never end
 FIRST_MARK = "*"
 
 
 @dataclass(frozen=True, slots=True)
 class EuropepmcSettings:
     query: str  # Europe PMC query syntax, as feeds.yaml writes it
-    lookback_days: int = 30
-    overlap_days: int = 3
-    page_size: int = 100
-    rate: float = 1.0  # requests per second
+    window: WindowSettings
+    paging: Paging
 
 
 def query_text(value: Any, path: str) -> str:
@@ -56,49 +53,47 @@ def query_text(value: Any, path: str) -> str:
 class EuropepmcSource:
     @staticmethod
     def parse_settings(raw: Mapping[str, Any], path: str) -> EuropepmcSettings:
-        check_keys(raw, path, {"query", "lookback_days", "overlap_days", "page_size", "rate"}, required={"query"})
+        check_keys(raw, path, {"query", *WINDOW_KEYS, *PAGING_KEYS}, required={"query"})
         return EuropepmcSettings(
             query=query_text(raw["query"], f"{path}.query"),
-            lookback_days=optional(raw, "lookback_days", path, between(1, 3650), 30),
-            overlap_days=optional(raw, "overlap_days", path, between(0, 365), 3),
-            page_size=optional(raw, "page_size", path, between(1, MAX_PAGE_SIZE), 100),
-            rate=optional(raw, "rate", path, lambda v, p: number(v, p, 0.05, 10), 1.0),
+            window=window_settings(raw, path, lookback=30, overlap=3),
+            paging=paging(raw, path, largest=MAX_PAGE_SIZE),
         )
 
     @classmethod
-    def build(cls, source: SourceConfig, context: SourceContext) -> EuropepmcSource:
-        return cls(source, client=client_for(context, rate=source.settings.rate, accept="application/json"))
+    def build(cls, source: SourceConfig[EuropepmcSettings], context: SourceContext) -> EuropepmcSource:
+        return cls(source, client=client_for(context, rate=source.settings.paging.rate, accept="application/json"))
 
-    def __init__(self, source: SourceConfig, *, client: HttpClient) -> None:
+    def __init__(self, source: SourceConfig[EuropepmcSettings], *, client: HttpClient) -> None:
         self.name = source.name
-        self.settings: EuropepmcSettings = source.settings
+        self.settings = source.settings
         self.url = folder(source.url) + "search"
         self.client = client
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:
         s = self.settings
-        span = window(self.name, state.cursor, now.date(), lookback_days=s.lookback_days, overlap_days=s.overlap_days)
+        span = s.window.window(self.name, state.cursor, now.date())
         params = [
             ("query", f"({s.query}) AND FIRST_IDATE:[{span.start.isoformat()} TO {span.end.isoformat()}]"),
             ("resultType", "core"),
             ("format", "json"),
-            ("pageSize", str(s.page_size)),
+            ("pageSize", str(s.paging.page_size)),
         ]
-        mark = FIRST_MARK
-        for page in range(1, MAX_PAGES + 1):
+
+        def page(mark: str) -> tuple[Batch, str | None]:
             doc = self.read(self.client.get(self.url, params=[*params, ("cursorMark", mark)]))
-            if page == 1:
+            if mark == FIRST_MARK:
                 log.info("%s: %s records first indexed since %s", self.name, doc["hitCount"], span.start)
             results = list(results_of(doc))
-            yield Batch(items=tuple(self.items(results)))
             following = doc.get("nextCursorMark")
-            if not results or following is None or following == mark:
-                break
-            if not isinstance(following, str) or not following:
+            if following is not None and (not isinstance(following, str) or not following):
                 raise ParseError(f"{NAME}: nextCursorMark is not text")
-            mark = following
-        else:
-            raise UpstreamError(f"{NAME}: more than {MAX_PAGES} pages; narrow the query or lower lookback_days")
+            items, skipped = kept(results, lambda result: [result_item(result, source=self.name)], source=self.name,
+                                  what="result")
+            # The last page has no mark, or repeats the one sent (walk_pages stops on a repeat), or is empty.
+            return Batch(items=items, skipped=skipped), following if results else None
+
+        yield from walk_pages(FIRST_MARK, page, what=NAME, repeated=None)
         yield Batch(items=(), final=True, cursor=span.cursor)
 
     @staticmethod
@@ -110,13 +105,3 @@ class EuropepmcSource:
         if not isinstance(doc, dict) or "hitCount" not in doc:
             raise ParseError(f"{NAME}: the answer is not a search result (no hitCount)")
         return doc
-
-    def items(self, results: list[Any]) -> Iterator[Item]:
-        for index, result in enumerate(results):
-            if not isinstance(result, dict):
-                log.warning("%s: result %d is not an object; skipped", self.name, index + 1)
-                continue
-            try:
-                yield result_item(result, source=self.name)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                log.warning("%s: result %d skipped: %s: %s", self.name, index + 1, type(exc).__name__, exc)

@@ -18,10 +18,9 @@ overlap stores nothing twice. The records become Items in openfda_json.py.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,23 +29,24 @@ from urllib.parse import parse_qsl, urlsplit
 from requests.utils import parse_header_links
 
 from ..checks import between, check_keys, optional, string_list
-from ..errors import ConfigError, ParseError, UpstreamError
+from ..errors import ConfigError, ParseError
 from ..http import SECRET_PARAMS, HttpClient, Response
-from ..model import Item, SourceConfig, SourceState
+from ..model import SourceConfig, SourceState
 from ..text import shorten
-from .base import Batch, SourceContext, client_for, folder
+from .base import Batch, SourceContext, client_for, folder, kept, walk_pages
+from .json_body import json_document
 from .openfda_json import MAPPERS
-from .window import DateWindow, window
+from .window import WINDOW_KEYS, DateWindow, WindowSettings, window_settings
 
 log = logging.getLogger(__name__)
 
 API_KEY_ENV = "OPENFDA_API_KEY"
 RATE = 4.0  # requests/s: openFDA allows 240 requests per minute
 MAX_LIMIT = 1000  # openFDA's largest page
-MAX_PAGES = 1000  # a guard against a server that never stops sending "next"
 TERM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .,'/&()+-]{0,99}$")
 WHITESPACE = re.compile(r"\s+")
 SERVER_ERROR_RE = re.compile(rb'"code"\s*:\s*"SERVER_ERROR"')
+Params = tuple[tuple[str, str], ...]  # a page's query: the next page's comes from the Link header
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +76,8 @@ ENDPOINTS: dict[str, Endpoint] = {
 @dataclass(frozen=True, slots=True)
 class OpenfdaSettings:
     search: tuple[str, ...]  # drug names (brand, generic) to look for: the topic's, from feeds.yaml
+    window: WindowSettings
     endpoints: tuple[str, ...] = tuple(ENDPOINTS)
-    lookback_days: int = 90
-    overlap_days: int = 30
     limit: int = 100
 
 
@@ -97,24 +96,23 @@ def search_term(value: Any, path: str) -> str:
 class OpenfdaSource:
     @staticmethod
     def parse_settings(raw: Mapping[str, Any], path: str) -> OpenfdaSettings:
-        check_keys(raw, path, {"endpoints", "search", "lookback_days", "overlap_days", "limit"}, required={"search"})
+        check_keys(raw, path, {"endpoints", "search", *WINDOW_KEYS, "limit"}, required={"search"})
         return OpenfdaSettings(
             search=string_list(raw["search"], f"{path}.search", search_term),
+            window=window_settings(raw, path, lookback=90, overlap=30),
             endpoints=optional(raw, "endpoints", path, lambda v, p: string_list(v, p, endpoint_name), tuple(ENDPOINTS)),
-            lookback_days=optional(raw, "lookback_days", path, between(1, 3650), 90),
-            overlap_days=optional(raw, "overlap_days", path, between(0, 365), 30),
             limit=optional(raw, "limit", path, between(1, MAX_LIMIT), 100),
         )
 
     @classmethod
-    def build(cls, source: SourceConfig, context: SourceContext) -> OpenfdaSource:
+    def build(cls, source: SourceConfig[OpenfdaSettings], context: SourceContext) -> OpenfdaSource:
         api_key = (context.env.get(API_KEY_ENV) or "").strip() or None
         client = client_for(context, rate=RATE, secrets=[api_key or ""], accept="application/json")
         return cls(source, api_key=api_key, client=client)
 
-    def __init__(self, source: SourceConfig, *, api_key: str | None, client: HttpClient) -> None:
+    def __init__(self, source: SourceConfig[OpenfdaSettings], *, api_key: str | None, client: HttpClient) -> None:
         self.name = source.name
-        self.settings: OpenfdaSettings = source.settings
+        self.settings = source.settings
         self.base = folder(source.url)
         self.api_key = api_key
         self.client = client
@@ -123,7 +121,7 @@ class OpenfdaSource:
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:
         s = self.settings
-        span = window(self.name, state.cursor, now.date(), lookback_days=s.lookback_days, overlap_days=s.overlap_days)
+        span = s.window.window(self.name, state.cursor, now.date())
         for name in s.endpoints:
             yield from self.fetch_endpoint(ENDPOINTS[name], span)
         # Reached only when every endpoint was read to its last page: now the cursor may move.
@@ -135,25 +133,25 @@ class OpenfdaSource:
 
     def fetch_endpoint(self, endpoint: Endpoint, span: DateWindow) -> Iterator[Batch]:
         url = self.base + endpoint.path
-        params: list[tuple[str, str]] = [("search", self.query(endpoint, span)), ("limit", str(self.settings.limit))]
-        seen: set[tuple[tuple[str, str], ...]] = set()
-        for page in range(1, MAX_PAGES + 1):
-            seen.add(tuple(params))
-            response = self.client.get(url, params=self.with_key(params), not_retried=not_retried)
+        build = MAPPERS[endpoint.name]
+
+        def page(params: Params) -> tuple[Batch | None, Params | None]:
+            response = self.client.get(url, params=self.with_key(list(params)), not_retried=not_retried)
             doc = self.read(endpoint, response)
             if doc is None:  # NOT_FOUND: no (more) matches
-                return
+                return None, None
             results = doc.get("results")
             if not isinstance(results, list):
                 raise ParseError(f"openFDA {endpoint.name}: the answer has no `results` list")
-            yield Batch(items=tuple(self.items(endpoint, results, span)))
+            items, skipped = kept(results, lambda record: build(record, source=self.name, base=self.base, window=span),
+                                  source=self.name, what=f"{endpoint.name} result")
             following = next_params(response.headers)
-            if following is None:
-                return
-            if tuple(following) in seen:
-                raise UpstreamError(f"openFDA {endpoint.name}: the next-page link repeats an earlier page (page {page})")
-            params = following
-        raise UpstreamError(f"openFDA {endpoint.name}: more than {MAX_PAGES} pages; narrow `search` or the window")
+            return Batch(items=items, skipped=skipped), tuple(following) if following else None
+
+        first: Params = (("search", self.query(endpoint, span)), ("limit", str(self.settings.limit)))
+        for batch in walk_pages(first, page, what=f"openFDA {endpoint.name}", repeated="the next-page link repeats an earlier page"):
+            if batch is not None:
+                yield batch
 
     def with_key(self, params: list[tuple[str, str]]) -> list[tuple[str, str]]:
         return [*params, ("api_key", self.api_key)] if self.api_key else params
@@ -161,30 +159,16 @@ class OpenfdaSource:
     def read(self, endpoint: Endpoint, response: Response) -> dict[str, Any] | None:
         return read_answer(endpoint.name, response, self.api_key)
 
-    def items(self, endpoint: Endpoint, results: Iterable[Any], span: DateWindow) -> Iterator[Item]:
-        build = MAPPERS[endpoint.name]
-        for index, record in enumerate(results):
-            if not isinstance(record, dict):
-                log.warning("%s: %s result %d is not an object; skipped", self.name, endpoint.name, index + 1)
-                continue
-            try:
-                yield from build(record, source=self.name, base=self.base, window=span)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                log.warning("%s: %s result %d skipped: %s: %s", self.name, endpoint.name, index + 1, type(exc).__name__, exc)
-
 
 def read_answer(what: str, response: Response, api_key: str | None) -> dict[str, Any] | None:
     """The JSON document of a 200, None for "no matches", or raise with openFDA's own message.
     `what` names the request in messages ("openFDA drug/label")."""
-    problem = None
+    # Not JSON at all is openFDA's answer only in an outage: the status speaks then, else the body's problem.
+    problem: ParseError | None = None
     try:
-        doc = json.loads(response.body.decode("utf-8"))
-    except UnicodeDecodeError:
-        doc, problem = None, "the answer is not valid UTF-8 JSON"
-    except ValueError:
-        doc = None
-    except RecursionError:  # arrays nested thousands deep: json gives up, and so do we
-        doc, problem = None, "the answer is nested too deeply"
+        doc = json_document(response.body, f"openFDA {what}")
+    except ParseError as exc:
+        doc, problem = None, exc
     error = doc.get("error") if isinstance(doc, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
     if response.status == 404 and code == "NOT_FOUND":
@@ -198,7 +182,7 @@ def read_answer(what: str, response: Response, api_key: str | None) -> dict[str,
             detail = detail.replace(api_key, "***")
         raise response.failure(detail=detail)
     if not isinstance(doc, dict):
-        raise ParseError(f"openFDA {what}: {problem or 'the answer is not a JSON object'}")
+        raise problem or ParseError(f"openFDA {what}: the answer is not a JSON object")
     return doc
 
 

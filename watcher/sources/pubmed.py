@@ -22,7 +22,7 @@ from ..http import HttpClient
 from ..model import Item, SourceConfig, SourceState
 from .base import Batch, SourceContext, client_for, folder
 from .pubmed_xml import ITEM_PREFIX, EsearchResult, iter_efetch, parse_esearch, to_item
-from .window import DateWindow, window
+from .window import WINDOW_KEYS, DateWindow, WindowSettings, window_settings
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ API_KEY_ENV = "NCBI_API_KEY"
 @dataclass(frozen=True, slots=True)
 class PubmedSettings:
     query: str
-    lookback_days: int = 30
-    overlap_days: int = 3
+    window: WindowSettings
     batch_size: int = 500
 
 
@@ -51,28 +50,27 @@ class PubmedSource:
 
     @staticmethod
     def parse_settings(raw: Mapping[str, Any], path: str) -> PubmedSettings:
-        check_keys(raw, path, {"query", "lookback_days", "overlap_days", "batch_size"}, required={"query"})
+        check_keys(raw, path, {"query", *WINDOW_KEYS, "batch_size"}, required={"query"})
         return PubmedSettings(
             query=text(raw["query"], f"{path}.query"),
-            lookback_days=optional(raw, "lookback_days", path, between(1, 3650), 30),
-            overlap_days=optional(raw, "overlap_days", path, between(0, 60), 3),
+            window=window_settings(raw, path, lookback=30, overlap=3, max_overlap=60),
             batch_size=optional(raw, "batch_size", path, between(1, 10000), 500),
         )
 
     @classmethod
-    def build(cls, source: SourceConfig, context: SourceContext) -> PubmedSource:
+    def build(cls, source: SourceConfig[PubmedSettings], context: SourceContext) -> PubmedSource:
         api_key = context.env.get(API_KEY_ENV) or None
         # NCBI's published limits: 3 requests/s, 10 with a key.
         client = client_for(context, rate=10.0 if api_key else 3.0, secrets=[api_key or ""])
         return cls(source, tool=context.contact.tool, email=context.contact.email, api_key=api_key, client=client,
                    known=context.known, contact_warning=context.contact.warning)
 
-    def __init__(self, source: SourceConfig, *, tool: str, email: str, api_key: str | None, client: HttpClient,
+    def __init__(self, source: SourceConfig[PubmedSettings], *, tool: str, email: str, api_key: str | None, client: HttpClient,
                  known: frozenset[str] = frozenset(), contact_warning: str | None = None) -> None:
         self.name = source.name
         self.contact_warning = contact_warning
         self.listed = frozenset(i.removeprefix(ITEM_PREFIX) for i in known if i.startswith(ITEM_PREFIX))  # PMIDs
-        self.settings: PubmedSettings = source.settings
+        self.settings = source.settings
         self.base = folder(source.url)
         self.client = client
         self.common = {"db": "pubmed", "tool": tool}
@@ -87,7 +85,7 @@ class PubmedSource:
         if self.contact_warning:  # once a poll: the address goes with every request
             log.warning("%s: %s", self.name, self.contact_warning)
         s = self.settings
-        whole = window(self.name, state.cursor, now.date(), lookback_days=s.lookback_days, overlap_days=s.overlap_days)
+        whole = s.window.window(self.name, state.cursor, now.date())
         fetched: set[str] = set()
         for found in self.searches(whole):
             for batch in self.fetch_found(found):

@@ -46,17 +46,17 @@ class RssSource:
         )
 
     @classmethod
-    def build(cls, source: SourceConfig, context: SourceContext) -> RssSource:
-        settings: RssSettings = source.settings
+    def build(cls, source: SourceConfig[RssSettings], context: SourceContext) -> RssSource:
+        settings = source.settings
         client = client_for(
             context, rate=RATE, user_agent=settings.user_agent, accept=settings.accept, max_bytes=FEED_MAX_BYTES
         )
         return cls(source, client=client)
 
-    def __init__(self, source: SourceConfig, *, client: HttpClient) -> None:
+    def __init__(self, source: SourceConfig[RssSettings], *, client: HttpClient) -> None:
         self.name = source.name
         self.url = source.url
-        self.settings: RssSettings = source.settings
+        self.settings = source.settings
         self.client = client
 
     def fetch(self, state: SourceState, now: datetime) -> Iterator[Batch]:

@@ -1,11 +1,16 @@
 """The date window a source asks for: from its cursor (less an overlap, for records indexed late)
-or, on a first poll or after an unreadable cursor, from a look-back; up to today, inclusive."""
+or, on a first poll or after an unreadable cursor, from a look-back; up to today, inclusive. The two
+settings are the same keys for every dated source (`lookback_days`, `overlap_days`)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
+
+from ..checks import between, optional
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +55,25 @@ def window(source: str, cursor: str | None, today: date, *, lookback_days: int, 
     if start is None:
         start = today - timedelta(days=lookback_days)
     return DateWindow(min(start, today), today)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSettings:
+    """feeds.yaml `lookback_days` (the first poll's reach) and `overlap_days` (re-asked before the cursor)."""
+
+    lookback_days: int
+    overlap_days: int
+
+    def window(self, source: str, cursor: str | None, today: date) -> DateWindow:
+        return window(source, cursor, today, lookback_days=self.lookback_days, overlap_days=self.overlap_days)
+
+
+WINDOW_KEYS = ("lookback_days", "overlap_days")
+
+
+def window_settings(raw: Mapping[str, Any], path: str, *, lookback: int, overlap: int, max_overlap: int = 365) -> WindowSettings:
+    """The window keys of a source entry, checked, with the source's own defaults."""
+    return WindowSettings(
+        lookback_days=optional(raw, "lookback_days", path, between(1, 3650), lookback),
+        overlap_days=optional(raw, "overlap_days", path, between(0, max_overlap), overlap),
+    )
