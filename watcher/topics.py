@@ -61,6 +61,17 @@ class TermSet:
 
 
 @dataclass(frozen=True, slots=True)
+class PhraseSet:
+    """False-friend phrases compiled into one lookahead regex, which finds overlapping phrases too."""
+
+    phrases: tuple[str, ...]
+    regex: re.Pattern[str]
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span(1) for m in self.regex.finditer(text)]
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     name: str
     terms: TermSet
@@ -149,7 +160,18 @@ def compile_topic(name: str, raw: Any, path: str, source_names: Collection[str] 
         def terms(value: Any, where: str) -> TermSet:
             return term_set(term_list(value, where, empty="is empty: add at least one term, or remove the condition"), where)
 
-        tiers = compile_tiers(raw["tiers"], f"{path}.tiers", [g.name for g in groups], terms)
+        def phrases(value: Any, where: str) -> PhraseSet:
+            found = term_list(value, where, empty="is empty: add at least one phrase, or remove the key")
+            regex = false_friend_regex(found, where)
+            assert regex is not None
+            return PhraseSet(found, regex)
+
+        tiers = compile_tiers(raw["tiers"], f"{path}.tiers", [g.name for g in groups], terms, phrases)
+        if tiers.false_friends is not None:
+            readable = [g.terms for g in groups] + [t for rule in tiers.rules for t in rule.term_lists()
+                                                    if isinstance(t, TermSet)]
+            for i, phrase in enumerate(tiers.false_friends.phrases):
+                check_false_friend(phrase, f"{path}.tiers.false_friends[{i}]", readable, "of any group or tier rule")
 
     return Topic(name, description.strip(), fields, tuple(groups), false_friends, ff_regex, excludes, sources, tiers)
 
@@ -270,7 +292,7 @@ def term_pattern(term: str, path: str) -> str:
     return SEPARATOR.join(parts)
 
 
-def check_false_friend(phrase: str, path: str, term_sets: list[TermSet]) -> None:
+def check_false_friend(phrase: str, path: str, term_sets: list[TermSet], whose: str = "of any group or exclude rule") -> None:
     """A false friend must contain a term, or it can never hide anything (usually a typo)."""
     if "*" in phrase:
         return  # its wildcard may well reach a term; nothing simple to check
@@ -278,7 +300,7 @@ def check_false_friend(phrase: str, path: str, term_sets: list[TermSet]) -> None
     if not any(ts.regex.search(text) for ts in term_sets):
         raise ConfigError(
             path,
-            f"{phrase!r} contains no term of any group or exclude rule, so it can never hide an occurrence; check its spelling",
+            f"{phrase!r} contains no term {whose}, so it can never hide an occurrence; check its spelling",
         )
 
 
