@@ -181,6 +181,14 @@ def test_genuine_occurrence_in_another_field_counts():
     assert m.matched and [(h.field, h.text) for h in m.hits if h.group == "condition"] == [("title", "depression")]
 
 
+def test_a_phrase_never_reaches_from_one_heading_or_keyword_into_the_next():
+    t = compile_topics({"t": {"groups": {"condition": ["depress*", "major depression"]}, "false_friends": ["respiratory depress*"]}})
+    m = match(item("Trial", keywords=["respiratory", "depression"]), t)
+    assert m.hits == (Hit("condition", "depress*", "keywords", "depression"),)  # not hidden by "respiratory"
+    m = match(item("Trial", mesh=["Major", "Depression", "Depressive Disorder, Major"]), t)
+    assert [h.text for h in m.hits] == ["Depression", "Depressive"]  # no "major depression" across headings
+
+
 def test_false_friends_apply_to_mesh_headings_and_unicode_hyphens():
     assert not ff_match(mesh=["Ketamine", "Depression, Chemical"]).matched
     assert not ff_match(abstract="ST\u2010segment depression on ECG").matched

@@ -5,6 +5,8 @@ old stored verdicts still readable. The default topic's figures are in test_eval
 from __future__ import annotations
 
 import json
+import random
+import re
 
 import pytest
 
@@ -12,6 +14,7 @@ from watcher.errors import ConfigError
 from watcher.filter import explain, match
 from watcher.model import CORE, RELATED, Hit, Item, Match
 from watcher.store import match_from_json, match_to_json
+from watcher.tiering import SENTENCE_END
 from watcher.topics import compile_topics
 
 
@@ -183,6 +186,17 @@ def test_explain_says_the_tier_and_reason():
     t = topic({"related": "the title names another indication", "title": ["fever"]})
     why = explain(item("Aspirin for fever", "Headache."), t[0]).why()
     assert why.startswith("t: matched, related: the title names another indication: fever (score ")
+
+
+def test_sentence_ends_are_those_of_the_plain_definition():
+    # tiering.SENTENCE_END is written to let the regex engine skip to whitespace; it must find the
+    # same breaks as the plain definition it stands for.
+    plain = re.compile(r"(?<=[.!?])\s+(?=[^\sa-z])|\s*\n\s*")
+    rng = random.Random(5)
+    pieces = ["Aspirin", "was given", ".", "!", "?", " ", "  ", "\n", " \n ", "\t", "a", "B", "1", "(", "é", "É", ". x", ".\n"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert [m.span() for m in SENTENCE_END.finditer(text)] == [m.span() for m in plain.finditer(text)], repr(text)
 
 
 # ------------------------------------------------------------------ stored verdicts

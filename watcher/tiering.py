@@ -19,8 +19,10 @@ from .model import CORE
 from .tier_rules import DEFAULT_LEAD_SENTENCES, DEFAULT_NEAR_WORDS, ZONES, GroupTest, Phrases, Terms, TierRule, Tiers
 
 HEADINGS = ("keywords", "mesh_headings")
-# A sentence ends at . ! or ? before a space and a capital, digit, bracket or quote, or at a line break.
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^\sa-z])|\s*\n\s*")
+# A sentence ends at . ! or ? before a space and a capital, digit, bracket or quote, or at a line break:
+# the whitespace run of r"(?<=[.!?])\s+(?=[^\sa-z])|\s*\n\s*", written to start with \s so that the
+# regex engine skips to the next whitespace instead of trying every position (same matches).
+SENTENCE_END = re.compile(r"\s(?:(?<=[.!?]\s)\s*(?=[^\sa-z])|(?<=\n)\s*|\s*\n\s*)")
 WORD = re.compile(r"\w+")
 SHOWN_FOUND = 3
 
@@ -57,6 +59,7 @@ class Evidence:
         self.near_words = near_words
         self.false_friends = false_friends
         self._hidden: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self._breaks: dict[tuple[str, int], list[int]] = {}
         if false_friends is None:
             self.places = places
         else:
@@ -83,7 +86,7 @@ class Evidence:
         if not abstracts:
             return []
         text = abstracts[0]
-        ends = [m.start() for m in SENTENCE_END.finditer(text) if m.start() > 0]
+        ends = [at for at in self.sentence_breaks("abstract", 0) if at > 0]
         return [e for e in ends if text[e:].strip()] + ([len(text)] if text.strip() else [])
 
     @property
@@ -108,7 +111,10 @@ class Evidence:
     def sentence_breaks(self, field: str, index: int) -> list[int]:
         if field == "title" or field in HEADINGS:
             return []
-        return [m.start() for m in SENTENCE_END.finditer(self.texts[field][index])]
+        found = self._breaks.get((field, index))
+        if found is None:
+            found = self._breaks[(field, index)] = [m.start() for m in SENTENCE_END.finditer(self.texts[field][index])]
+        return found
 
     def close(self, field: str, index: int, a: tuple[int, int], b: tuple[int, int]) -> bool:
         """Whether two spans of one text stand within near_words words of each other in one sentence."""
