@@ -218,25 +218,35 @@ NAIVE = PROJECT_ROOT / "benchmarks" / "naive-baseline.yaml"
 
 
 def test_the_naive_baseline_reproduces_the_figures_of_the_shared_sources_md(corpus_dir):
-    dev, dev2 = shared(corpus_dir, "dev.jsonl"), shared(corpus_dir, "dev2.jsonl")
+    dev, dev2, dev3 = shared(corpus_dir, "dev.jsonl"), shared(corpus_dir, "dev2.jsonl"), shared(corpus_dir, "dev3.jsonl")
     assert figures(NAIVE, read_file(dev)) == (7, 1, 0, 11)
     assert figures(NAIVE, read_file(dev2)) == (39, 16, 1, 41)  # after the dev3 relabel of PMID:41873584
     assert figures(NAIVE, read_file(dev2, "tune")) == (23, 10, 0, 25)
     assert figures(NAIVE, read_file(dev2, "holdout")) == (16, 6, 1, 16)
     assert figures(NAIVE, read_file(dev) + read_file(dev2, "tune")) == (30, 11, 0, 36)
+    assert figures(NAIVE, read_file(dev3)) == (28, 14, 2, 10)
+    assert figures(NAIVE, read_file(dev3, "tune")) == (16, 8, 2, 6)
+    assert figures(NAIVE, read_file(dev3, "holdout")) == (12, 6, 0, 4)
+    assert figures(NAIVE, read_file(dev) + read_file(dev2, "tune") + read_file(dev3, "tune")) == (46, 19, 2, 42)
 
 
 def test_the_default_topic_on_the_records_it_was_tuned_on(corpus_dir):
-    records = read_file(shared(corpus_dir, "dev.jsonl")) + read_file(shared(corpus_dir, "dev2.jsonl"), "tune")
+    records = (read_file(shared(corpus_dir, "dev.jsonl")) + read_file(shared(corpus_dir, "dev2.jsonl"), "tune")
+               + read_file(shared(corpus_dir, "dev3.jsonl"), "tune"))
     result = evaluate(records, load(PROJECT_ROOT / "feeds.yaml").topics)
-    assert result.overall.core == (1.0, 1.0)  # 30 of 30, no false positive
-    assert result.overall.matched[1] == 1.0
+    # 45 of 48 relevant in the core tier, no false positive. The three missed: two records that never
+    # name the condition (not matched) and a PTSD trial whose stated aim includes depression (related);
+    # docs/relevance.md says why no rule was written for them.
+    assert figures(PROJECT_ROOT / "feeds.yaml", records) == (45, 0, 3, 61)
+    assert result.overall.core == (1.0, 45 / 48)
+    assert result.overall.matched[1] == 46 / 48
 
 
-def test_the_default_topic_on_the_frozen_holdout(corpus_dir):
-    # Measured, never tuned on: the figures the README reports. A change that lowers them fails here.
-    result = evaluate(read_file(shared(corpus_dir, "dev2.jsonl"), "holdout"), load(PROJECT_ROOT / "feeds.yaml").topics)
-    precision, recall = result.overall.core
-    assert precision is not None and recall is not None
-    assert precision >= 15 / 17 and recall >= 15 / 17, (precision, recall)  # short of the 0.95 aim: see README
+@pytest.mark.parametrize(("name", "tp", "fp", "fn", "tn"), [("dev2.jsonl", 16, 2, 1, 20), ("dev3.jsonl", 12, 2, 0, 8)])
+def test_the_default_topic_on_the_frozen_holdouts(corpus_dir, name, tp, fp, fn, tn):
+    # Measured, never tuned on: the figures docs/relevance.md reports (short of the 0.95 aim there).
+    # A change that lowers them fails here; one that raises them asks for this pin and the docs to follow.
+    records = read_file(shared(corpus_dir, name), "holdout")
+    assert figures(PROJECT_ROOT / "feeds.yaml", records) == (tp, fp, fn, tn)
+    result = evaluate(records, load(PROJECT_ROOT / "feeds.yaml").topics)
     assert result.overall.matched[1] == 1.0  # nothing relevant is dropped

@@ -2,7 +2,7 @@
 
 A term regex (topics.py) is case-insensitive and tries its alternatives at every position of a
 text, which makes a scan of an abstract cost about as much as parsing its record. But every match
-starts with the leading literal of one of its terms (`depress` for `depress*`, `ham` for `HAM-D*`).
+starts with the leading literal of one of its terms (`headache` for `headache*`, `who` for `WHO-5`).
 So the text is folded to lower case once, plain substring search (C speed) finds where a leading
 literal occurs, and the regex is tried only there: same matches, same order, far fewer attempts.
 

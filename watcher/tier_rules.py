@@ -23,7 +23,7 @@ one condition:
 A rule may set its own `lead_sentences` (e.g. 1: "only in the opening sentence").
 
 `tiers.false_friends` lists phrases in which a word the rules read means something else, for the
-tiers only ("psychological pain" is not the indication `pain`): a term of a rule's `title`,
+tiers only ("hay fever" is not the indication `fever`): a term of a rule's `title`,
 `not_title` or `beside`, or a counted occurrence of a group, lying inside one does not count for the
 rules or the score. Matching is not changed by them (the topic's own `false_friends` do that).
 
