@@ -101,6 +101,9 @@ class FieldText:
         return index, at - self.starts[index]
 
 
+JOIN = "\x00"  # no word character, space or hyphen: no term, phrase or wildcard reaches across it
+
+
 class ItemTexts:
     """An item's searchable fields, each joined and folded once and shared by every topic."""
 
@@ -112,14 +115,10 @@ class ItemTexts:
         found = self.fields.get(name)
         if found is None:
             texts = field_texts(self.item, name)
-            # NUL is no word character, space or hyphen: no term, phrase or wildcard reaches across it.
             joined = JOIN.join(texts)
             starts = tuple(accumulate((len(t) + len(JOIN) for t in texts[:-1]), initial=0))
             found = self.fields[name] = FieldText(texts, Folded(joined), starts)
         return found
-
-
-JOIN = "\x00"
 
 
 def judge(texts: ItemTexts, topic: Topic, *, full: bool) -> TopicResult:
@@ -129,7 +128,7 @@ def judge(texts: ItemTexts, topic: Topic, *, full: bool) -> TopicResult:
     spans: dict[str, list[tuple[int, int]]] = {}  # false-friend spans per field, in its joined string
     places: dict[str, list[Place]] = {}  # where each group's counted occurrences lie, for the tier
 
-    def occurrences(terms: TermSet, fields: Iterable[str], group: str, enough: int | None = None) -> tuple[list[Hit], list[Hit]]:
+    def occurrences(terms: TermSet, fields: Iterable[str], group: str) -> tuple[list[Hit], list[Hit]]:
         counted: list[Hit] = []
         ignored: list[Hit] = []
         located = places.setdefault(group, [])
@@ -151,8 +150,6 @@ def judge(texts: ItemTexts, topic: Topic, *, full: bool) -> TopicResult:
                     counted.append(hit)
                     index, offset = field.locate(start)
                     located.append(Place(f, index, offset, offset + end - start))
-            if enough is not None and len(counted) >= enough:
-                break  # decided: only the verdict is asked for
         return counted, ignored
 
     results = []
@@ -166,7 +163,7 @@ def judge(texts: ItemTexts, topic: Topic, *, full: bool) -> TopicResult:
             return TopicResult(topic.name, False, tuple(results))
     excluded: list[Hit] = []
     for rule in topic.excludes:
-        excluded.extend(occurrences(rule.terms, rule.fields, "exclude", None if full else 1)[0])
+        excluded.extend(occurrences(rule.terms, rule.fields, "exclude")[0])
         if excluded and not full:
             break
     matched = all(r.satisfied for r in results) and not excluded
