@@ -1,4 +1,5 @@
-"""Benchmark: E-utilities requests per poll, and the wall time of a whole poll, for N new records.
+"""Benchmark: E-utilities requests per poll, and the wall time of a whole poll, for N new records;
+then, in the same run, the poll's records/s beside the parser's, a bare lxml walk's and the filter's.
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python benchmarks/pubmed_requests.py                 # N = 1, 500, 5000, 12000
@@ -14,6 +15,12 @@ measurement; the table shows how long the pacing would have waited.
 
 Expected requests: 1 esearch + ceil(N / batch) efetch. esearch cannot page past 9,999 ids, so a
 larger window is split in halves, each with its own esearch and its own efetch batches.
+
+Stages (for the largest N, after the polls, in the same process, so that the machine's load is the
+same for all): the parser alone (`iter_efetch` over the same N records in memory), the bare lxml
+walk (`iterparse`, count, clear: the floor of any lxml parser), and the filter alone (`match` with
+the same topics over the N parsed items); and the filter on the labelled records of the corpus and
+tests/relevance_cases.jsonl, most of which match, so that the tier rules run too.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ for folder in (PROJECT_ROOT, PROJECT_ROOT / "benchmarks"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from pubmed_parse import corpus_root, renumbered, table, templates  # noqa: E402
+from pubmed_parse import FOOTER, HEADER, corpus_root, renumbered, table, templates  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LOOKBACK_DAYS = 30
@@ -159,6 +166,61 @@ def one_poll(n: int, articles: list, topics: dict[str, Any], batch_size: int, pr
     }
 
 
+def best_of(repeat: int, run) -> tuple[float, Any]:
+    """The shortest wall time of `repeat` runs, and the last run's result."""
+    best, result = math.inf, None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def labelled_items() -> list:
+    """The labelled records of the corpus (dev, dev2, dev3) and of tests/relevance_cases.jsonl, as items."""
+    from watcher.evaluate import read_file
+
+    paths = [*sorted((corpus_root() / "relevance").glob("dev*.jsonl")), PROJECT_ROOT / "tests" / "relevance_cases.jsonl"]
+    return [record.item for path in paths if path.is_file() for record in read_file(path)]
+
+
+def stages(n: int, articles: list, topics_raw: dict[str, Any], repeat: int) -> dict[str, Any]:
+    """Seconds for the parser alone, the bare lxml walk and the filter alone on the same n records."""
+    from lxml import etree
+    from watcher.filter import match
+    from watcher.topics import compile_topics
+
+    from watcher.sources.pubmed_xml import iter_efetch, to_item
+
+    body = HEADER + b"\n".join(renumbered(articles, n)) + FOOTER
+
+    def parse() -> list:
+        return list(iter_efetch(io.BytesIO(body)))
+
+    def walk() -> int:
+        count = 0
+        for _event, element in etree.iterparse(io.BytesIO(body), events=("end",), tag="PubmedArticle",
+                                               resolve_entities=False, load_dtd=False, no_network=True):
+            count += 1
+            element.clear(keep_tail=False)
+            while element.getprevious() is not None:
+                del element.getparent()[0]
+        return count
+
+    topics = compile_topics(topics_raw)
+    parse_s, records = best_of(repeat, parse)
+    walk_s, walked = best_of(repeat, walk)
+    items = [to_item(r, "pubmed") for r in records]
+    filter_s, verdicts = best_of(repeat, lambda: [match(item, topics) for item in items])
+    labelled = labelled_items()
+    labelled_s, labelled_verdicts = best_of(repeat, lambda: [match(item, topics) for item in labelled * 10])
+    if len(records) != n or walked != n:
+        raise SystemExit(f"stages: parsed {len(records)} and walked {walked} of {n} records")
+    return {"parse": parse_s, "walk": walk_s, "filter": filter_s, "matched": sum(v.matched for v in verdicts),
+            "labelled": len(labelled), "labelled_s": labelled_s / 10,
+            "labelled_matched": sum(v.matched for v in labelled_verdicts) // 10}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--counts", default="1,500,5000,12000", help="numbers of new records, comma-separated")
@@ -213,6 +275,28 @@ def main() -> None:
           "'pacing adds': the sleep was a no-op; this is what NCBI's 3 requests/s (no api_key) would have\n"
           "added, from the measured gaps between requests; 'paced poll' = poll + that, never below the\n"
           "(requests-1)/3 s floor of the last column.")
+    largest = max(counts)
+    poll_s = min((r for r in rows if r[0] == f"{largest:,}"), key=lambda r: float(r[8]))[8]
+    print(f"  stages of N = {largest} ...", file=sys.stderr)
+    found = stages(largest, articles, topics, args.repeat)
+    whole = float(poll_s)
+
+    def stage(name: str, seconds: float, share: bool = True) -> list[str]:
+        return [name, f"{seconds:.2f}", f"{largest / seconds:,.0f}", f"{seconds / whole:.0%}" if share else ""]
+
+    print(f"\nThe poll of {largest:,} records and its stages, measured in this run (wall time, best of {args.repeat})")
+    print(table(["stage", "seconds", "records/s", "of the poll"], [
+        stage("whole poll (fetch, parse, filter, store)", whole),
+        stage("parser alone (iter_efetch, from memory)", found["parse"]),
+        stage("bare lxml walk (iterparse, no fields)", found["walk"], share=False),
+        stage(f"filter alone (match; {found['matched']} matched)", found["filter"]),
+    ]))
+    per_record = found["parse"] / largest * 1e6
+    print(f"filter on {found['labelled']} labelled records ({found['labelled_matched']} matched, so the tier rules run too):"
+          f" {found['labelled_s'] / found['labelled'] * 1e6:.0f} us a record; the parser takes {per_record:.0f} us a record")
+    print(f"  {'PASS' if largest / whole >= 4000 else 'MISS'}  whole poll >= 4,000 records/s: {largest / whole:,.0f}")
+    print(f"  {'PASS' if found['filter'] <= found['parse'] else 'MISS'}  filter time <= parser time:"
+          f" {found['filter']:.2f} s against {found['parse']:.2f} s")
     if args.profile:
         print(f"  profiling N = {max(counts)} ...", file=sys.stderr)
         profiled = one_poll(max(counts), articles, topics, args.batch_size, profile=True)

@@ -15,7 +15,19 @@ from watcher.cli import main
 from watcher.config import load
 from watcher.errors import UsageError
 from watcher.model import Item
-from watcher.relevance.evaluate import ALL, Labelled, below, evaluate, read_file, render
+from watcher.relevance.evaluate import (
+    ALL,
+    CORE_BUT_IRRELEVANT,
+    KINDS,
+    NOT_MATCHED_BUT_RELEVANT,
+    RELATED_BUT_RELEVANT,
+    Labelled,
+    below,
+    evaluate,
+    labelled_since,
+    read_file,
+    render,
+)
 from watcher.relevance.topics import compile_topics
 
 TOPICS = compile_topics({
@@ -65,6 +77,22 @@ def test_every_disagreement_of_the_core_tier_is_listed_with_why():
     assert why["x:2"].startswith("no related rule holds (score ")
 
 
+def test_disagreements_are_grouped_by_kind():
+    extra = [labelled(8, "Aspirin for fever", True, "Headache."), labelled(9, "Aspirin and headache", False)]
+    groups = evaluate(RECORDS + extra, TOPICS).by_kind()
+    assert list(groups) == list(KINDS)
+    assert {kind: [j.labelled.item.id for j in group] for kind, group in groups.items()} == {
+        RELATED_BUT_RELEVANT: ["x:3", "x:8"], CORE_BUT_IRRELEVANT: ["x:2", "x:9"], NOT_MATCHED_BUT_RELEVANT: ["x:5"]}
+    assert evaluate(RECORDS[:1], TOPICS).by_kind() == {kind: [] for kind in KINDS}  # no disagreement, no group
+
+
+def test_labelled_since_keeps_labels_given_from_that_moment():
+    records = [Labelled(Item(id=f"x:{n}", source="test", url="", title="T"), True, at=at)
+               for n, at in enumerate(["2026-11-01T00:00:00Z", "2026-11-24T06:00:00Z", "2026-11-30T23:59:59Z", None])]
+    assert [r.item.id for r in labelled_since(records, "2026-11-24T06:00:00Z")] == ["x:1", "x:2"]
+    assert labelled_since(records, "2026-12-01T00:00:00Z") == []
+
+
 def test_render_prints_the_confusion_table_figures_and_disagreements():
     text = render(evaluate(RECORDS, TOPICS, "a test"))
     assert text.startswith("7 labelled items (4 relevant, 3 irrelevant) from a test\n")
@@ -72,8 +100,14 @@ def test_render_prints_the_confusion_table_figures_and_disagreements():
     assert "  related              1           1\n  not matched          2           1\n" in text
     assert "  core tier:    precision 0.500  recall 0.250\n  all matched:  precision 0.500  recall 0.500\n" in text
     assert "disagreements with the labels (core tier, all topics): 3\n" in text
-    assert "  x:2: labelled irrelevant, core: Aspirin for headache in children\n" in text
-    assert "[note: about dosing]" in text
+    # Grouped by kind, each with its count, then each record with its reason (and the editor's note).
+    assert text.endswith(
+        "  related but labelled relevant (1):\n    x:3: Aspirin for fever\n"
+        "        why: the title names another indication: fever (score 0.31; terms: aspirin, headache*)\n"
+        "  core but labelled irrelevant (1):\n    x:2: Aspirin for headache in children\n"
+        "        why: no related rule holds (score 0.47; terms: aspirin, headache*) [note: about dosing]\n"
+        "  not matched but labelled relevant (1):\n    x:5: Headache diaries\n"
+        "        why: headache: no drug; brand: no brand\n")
 
 
 def test_below_names_each_figure_under_the_bar():
@@ -132,7 +166,8 @@ def test_evaluate_file_needs_no_database_and_fail_under_sets_the_exit_code(tmp_p
                  {"id": "b", "title": "Ketamine for depression in adults", "label": "irrelevant"})
     assert main(["--config", str(config), "evaluate", "--file", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "core tier:    precision 0.500  recall 1.000" in out and "b: labelled irrelevant, core" in out
+    assert "core tier:    precision 0.500  recall 1.000" in out
+    assert "  core but labelled irrelevant (1):\n    b: Ketamine for depression in adults\n" in out
     assert main(["--config", str(config), "evaluate", "--file", str(path), "--fail-under", "0.5,1"]) == 0
     capsys.readouterr()
     assert main(["--config", str(config), "evaluate", "--file", str(path), "--fail-under", "0.95,0.95"]) == 1
@@ -183,25 +218,35 @@ NAIVE = PROJECT_ROOT / "benchmarks" / "naive-baseline.yaml"
 
 
 def test_the_naive_baseline_reproduces_the_figures_of_the_shared_sources_md(corpus_dir):
-    dev, dev2 = shared(corpus_dir, "dev.jsonl"), shared(corpus_dir, "dev2.jsonl")
+    dev, dev2, dev3 = shared(corpus_dir, "dev.jsonl"), shared(corpus_dir, "dev2.jsonl"), shared(corpus_dir, "dev3.jsonl")
     assert figures(NAIVE, read_file(dev)) == (7, 1, 0, 11)
     assert figures(NAIVE, read_file(dev2)) == (39, 16, 1, 41)  # after the dev3 relabel of PMID:41873584
     assert figures(NAIVE, read_file(dev2, "tune")) == (23, 10, 0, 25)
     assert figures(NAIVE, read_file(dev2, "holdout")) == (16, 6, 1, 16)
     assert figures(NAIVE, read_file(dev) + read_file(dev2, "tune")) == (30, 11, 0, 36)
+    assert figures(NAIVE, read_file(dev3)) == (28, 14, 2, 10)
+    assert figures(NAIVE, read_file(dev3, "tune")) == (16, 8, 2, 6)
+    assert figures(NAIVE, read_file(dev3, "holdout")) == (12, 6, 0, 4)
+    assert figures(NAIVE, read_file(dev) + read_file(dev2, "tune") + read_file(dev3, "tune")) == (46, 19, 2, 42)
 
 
 def test_the_default_topic_on_the_records_it_was_tuned_on(corpus_dir):
-    records = read_file(shared(corpus_dir, "dev.jsonl")) + read_file(shared(corpus_dir, "dev2.jsonl"), "tune")
+    records = (read_file(shared(corpus_dir, "dev.jsonl")) + read_file(shared(corpus_dir, "dev2.jsonl"), "tune")
+               + read_file(shared(corpus_dir, "dev3.jsonl"), "tune"))
     result = evaluate(records, load(PROJECT_ROOT / "feeds.yaml").topics)
-    assert result.overall.core == (1.0, 1.0)  # 30 of 30, no false positive
-    assert result.overall.matched[1] == 1.0
+    # 45 of 48 relevant in the core tier, no false positive. The three missed: two records that never
+    # name the condition (not matched) and a PTSD trial whose stated aim includes depression (related);
+    # docs/relevance.md says why no rule was written for them.
+    assert figures(PROJECT_ROOT / "feeds.yaml", records) == (45, 0, 3, 61)
+    assert result.overall.core == (1.0, 45 / 48)
+    assert result.overall.matched[1] == 46 / 48
 
 
-def test_the_default_topic_on_the_frozen_holdout(corpus_dir):
-    # Measured, never tuned on: the figures docs/relevance.md reports. A change that lowers them fails here.
-    result = evaluate(read_file(shared(corpus_dir, "dev2.jsonl"), "holdout"), load(PROJECT_ROOT / "feeds.yaml").topics)
-    precision, recall = result.overall.core
-    assert precision is not None and recall is not None
-    assert precision >= 15 / 17 and recall >= 15 / 17, (precision, recall)  # short of the 0.95 aim: see docs/relevance.md
+@pytest.mark.parametrize(("name", "tp", "fp", "fn", "tn"), [("dev2.jsonl", 16, 2, 1, 20), ("dev3.jsonl", 12, 2, 0, 8)])
+def test_the_default_topic_on_the_frozen_holdouts(corpus_dir, name, tp, fp, fn, tn):
+    # Measured, never tuned on: the figures docs/relevance.md reports (short of the 0.95 aim there).
+    # A change that lowers them fails here; one that raises them asks for this pin and the docs to follow.
+    records = read_file(shared(corpus_dir, name), "holdout")
+    assert figures(PROJECT_ROOT / "feeds.yaml", records) == (tp, fp, fn, tn)
+    result = evaluate(records, load(PROJECT_ROOT / "feeds.yaml").topics)
     assert result.overall.matched[1] == 1.0  # nothing relevant is dropped

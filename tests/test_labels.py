@@ -194,7 +194,38 @@ def test_label_then_evaluate_as_processes(filled, config, tmp_path):
     result = watcher("evaluate", "--fail-under", "0.9,0.9")
     assert result.returncode == 1  # pubmed:2 is core but labelled irrelevant: precision 0.5
     assert "core tier:    precision 0.500  recall 1.000" in result.stdout
-    assert "pubmed:2: labelled irrelevant, core: Aspirin for headache" in result.stdout
+    assert "  core but labelled irrelevant (1):\n    pubmed:2: Aspirin for headache\n" in result.stdout
     assert "[note: a pain trial]" in result.stdout
     assert result.stderr == "watcher: evaluate: core precision 0.500 is below 0.9\n"
     assert watcher("evaluate", "--fail-under", "0.5,1").returncode == 0
+
+
+def test_evaluate_since_measures_only_the_labels_given_from_that_day_in_the_watch_zone(tmp_path, store, capsys):
+    config = write_config(tmp_path, topics=TOPIC, timezone="America/Chicago")
+    store.save_batch("pubmed", [(i, match(i, config.topics)) for i in (item(1), item(2), item(3, "Aspirin for fever"))], now=T0)
+    store.add_labels([Label("pubmed:1", RELEVANT)], now=datetime(2026, 11, 10, 12, 0, tzinfo=UTC))
+    # 05:00 UTC on the 24th is still the 23rd in Chicago (UTC-6): not "since the 24th" there.
+    store.add_labels([Label("pubmed:3", RELEVANT, "fever and headache")], now=datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
+    store.add_labels([Label("pubmed:2", IRRELEVANT)], now=datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+
+    assert run(config, "evaluate") == 0
+    assert capsys.readouterr().out.startswith("3 labelled items (2 relevant, 1 irrelevant) from the labels in ")
+    assert run(config, "evaluate", "--since", "2026-11-23") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 labelled items (1 relevant, 1 irrelevant) from the labels in ")
+    assert " given since 2026-11-23\n" in out.splitlines()[0] + "\n"
+    assert run(config, "evaluate", "--since", "2026-11-24") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 labelled items (0 relevant, 1 irrelevant)")
+    assert "pubmed:3" not in out and "  core but labelled irrelevant (1):\n    pubmed:2: Aspirin for headache\n" in out
+
+    assert run(config, "evaluate", "--since", "2026-11-25") == 2
+    assert "nothing to evaluate: no labelled record given since 2026-11-25" in capsys.readouterr().err
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps({"id": "a", "title": "Aspirin for headache", "label": "relevant"}) + "\n", encoding="utf-8")
+    assert run(config, "evaluate", "--file", str(path), "--since", "2026-11-24") == 2
+    assert "records of --file have no such day" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        run(config, "evaluate", "--since", "24/11/2026")
+    assert caught.value.code == 2
+    assert "'24/11/2026': write a day as YYYY-MM-DD" in capsys.readouterr().err

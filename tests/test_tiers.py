@@ -5,11 +5,14 @@ old stored verdicts still readable. The default topic's figures are in test_eval
 from __future__ import annotations
 
 import json
+import random
+import re
 
 import pytest
 
 from watcher.errors import ConfigError
 from watcher.model import CORE, RELATED, Hit, Item, Match
+from watcher.relevance.grade import SENTENCE_END
 from watcher.relevance.match import explain, match
 from watcher.relevance.topics import compile_topics
 from watcher.store.codec import match_from_json, match_to_json
@@ -118,6 +121,45 @@ def test_false_friends_do_not_count_for_tiers_either():
     assert tier_of(t, "Aspirin", "Headache fell at the headache clinic.")[0] == RELATED  # 1 counted
 
 
+def test_title_lists_each_need_a_term_and_the_reason_names_them_all():
+    t = topic({"related": "the outcome of the anaesthetic", "title": [["memory"], ["anaesthesia", "surgery"]]})
+    assert tier_of(t, "Aspirin, memory and anaesthesia", "Headache.") == (
+        RELATED, "the outcome of the anaesthetic: memory, anaesthesia")
+    assert tier_of(t, "Aspirin and memory in headache")[0] == CORE  # the second list has no term in the title
+    assert tier_of(t, "Aspirin under anaesthesia", "Headache.")[0] == CORE  # nor the first
+
+
+def test_beside_needs_every_occurrence_of_the_group_close_to_one_of_its_terms():
+    t = topic({"related": "the drug only as another treatment", "beside": {"drug": ["unlike", "excluded"]}}, near_words=3)
+    assert tier_of(t, "Headache trial", "Unlike aspirin, it is new.") == (RELATED, "the drug only as another treatment")
+    assert tier_of(t, "Headache trial", "Users of aspirin were excluded. Unlike aspirin, it is new.")[0] == RELATED
+    assert tier_of(t, "Headache trial", "Unlike aspirin, it is new. We gave aspirin.")[0] == CORE  # once without
+    assert tier_of(t, "Headache trial", "Aspirin users, who took it daily and for long, were excluded.")[0] == CORE  # 7 words
+    assert tier_of(t, "Headache trial", "Unlike the rest. Aspirin was given.")[0] == CORE  # another sentence
+    assert tier_of(t, "Unlike aspirin", "Headache.")[0] == RELATED  # the title is one sentence
+    assert tier_of(t, "Unlike aspirin: a headache trial", "Aspirin was given.")[0] == CORE
+    other = topic({"related": "x", "beside": {"condition": ["unlike"]}})
+    assert tier_of(other, "Aspirin", keywords=["headache"])[0] == CORE  # headings have no words around them
+
+
+def test_tier_false_friends_hide_words_from_the_rules_but_not_from_matching():
+    rules = [{"related": "the title names another indication", "title": ["fever"], "groups": {"condition": {"title": False}}},
+             {"related": "the drug only as another treatment", "beside": {"drug": ["unlike"]}}]
+    t = topic(*rules, false_friends=["fever diary", "headache drugs", "unlike aspirin-like"])
+    assert tier_of(t, "Aspirin: a fever diary", "Headache fell.")[0] == CORE  # `fever` inside a false friend
+    assert tier_of(t, "Aspirin in fever", "Headache fell.")[0] == RELATED
+    # A group's occurrence inside one does not count for the rules: the title names no condition.
+    assert tier_of(t, "Aspirin and headache drugs in fever")[0] == RELATED
+    assert tier_of(t, "Aspirin and headache in fever")[0] == CORE
+    # A term of `beside` inside one is not beside anything.
+    assert tier_of(t, "Trial", "Unlike aspirin-like drugs, it helps headache.")[0] == CORE
+    assert tier_of(t, "Trial", "Unlike aspirin, it helps headache.")[0] == RELATED
+    assert match(item("Aspirin and headache drugs in fever"), t).hits == (
+        Hit("drug", "aspirin", "title", "Aspirin"), Hit("condition", "headache*", "title", "headache"))  # matching as before
+    assert match(item("Aspirin: a fever diary", "Headache fell."), compile_topics(
+        {"t": {"groups": GROUPS, "tiers": {"rules": rules}}})).tier == RELATED  # without them
+
+
 # ------------------------------------------------------------------ several topics, score, explain
 
 
@@ -146,6 +188,17 @@ def test_explain_says_the_tier_and_reason():
     assert why.startswith("t: matched, related: the title names another indication: fever (score ")
 
 
+def test_sentence_ends_are_those_of_the_plain_definition():
+    # tiering.SENTENCE_END is written to let the regex engine skip to whitespace; it must find the
+    # same breaks as the plain definition it stands for.
+    plain = re.compile(r"(?<=[.!?])\s+(?=[^\sa-z])|\s*\n\s*")
+    rng = random.Random(5)
+    pieces = ["Aspirin", "was given", ".", "!", "?", " ", "  ", "\n", " \n ", "\t", "a", "B", "1", "(", "é", "É", ". x", ".\n"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert [m.span() for m in SENTENCE_END.finditer(text)] == [m.span() for m in plain.finditer(text)], repr(text)
+
+
 # ------------------------------------------------------------------ stored verdicts
 
 
@@ -164,7 +217,7 @@ def test_stored_match_keeps_tier_score_and_reason_and_old_rows_read_as_core():
     ("tiers", "path", "words"),
     [
         ([{"related": "x", "title": ["a"]}], "topics.t.tiers", "must be a mapping with `rules`"),
-        ({"rule": []}, "topics.t.tiers.rule", "unknown key; expected one of: lead_sentences, near_words, rules"),
+        ({"rule": []}, "topics.t.tiers.rule", "unknown key; expected one of: lead_sentences, near_words, false_friends, rules"),
         ({}, "topics.t.tiers.rules", "non-empty list of rules"),
         ({"rules": []}, "topics.t.tiers.rules", "non-empty list of rules"),
         ({"rules": [{"related": "x", "title": ["a"]}], "lead_sentences": 0}, "topics.t.tiers.lead_sentences", "from 1 to 20"),
@@ -193,6 +246,16 @@ def test_stored_match_keeps_tier_score_and_reason_and_old_rows_read_as_core():
         ({"rules": [{"related": "x", "near": ["drug", "drug"]}]}, "topics.t.tiers.rules[0].near", "the same group twice"),
         ({"rules": [{"related": "x", "near": ["drug", "dose"]}]}, "topics.t.tiers.rules[0].near[1]", "not a group of this topic"),
         ({"rules": [{"related": "x", "abstract_sentences": 0}]}, "topics.t.tiers.rules[0].abstract_sentences", "from 1"),
+        ({"rules": [{"related": "x", "title": [["a"], "b"]}]}, "topics.t.tiers.rules[0].title", "mixes terms and lists of terms"),
+        ({"rules": [{"related": "x", "title": [["a"], []]}]}, "topics.t.tiers.rules[0].title[1]", "is empty"),
+        ({"rules": [{"related": "x", "beside": ["unlike"]}]}, "topics.t.tiers.rules[0].beside", "mapping of group names to terms"),
+        ({"rules": [{"related": "x", "beside": {"dose": ["unlike"]}}]}, "topics.t.tiers.rules[0].beside.dose", "not a group of this topic"),
+        ({"rules": [{"related": "x", "beside": {"drug": "unlike"}}]}, "topics.t.tiers.rules[0].beside.drug", "must be a list of terms"),
+        ({"rules": [{"related": "x", "title": ["fever"]}], "false_friends": "fever clinic"}, "topics.t.tiers.false_friends",
+         "must be a list of terms"),
+        ({"rules": [{"related": "x", "title": ["fever"]}], "false_friends": []}, "topics.t.tiers.false_friends", "is empty"),
+        ({"rules": [{"related": "x", "title": ["fever"]}], "false_friends": ["hay fever", "feaver clinic"]},
+         "topics.t.tiers.false_friends[1]", "contains no term of any group or tier rule"),
         ({"rules": [{"related": "x", "title": ["a"], "lead_sentences": 50}]}, "topics.t.tiers.rules[0].lead_sentences", "from 1 to 20"),
     ],
 )

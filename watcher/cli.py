@@ -12,7 +12,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
@@ -24,14 +24,14 @@ from .digest.publish import PRIMARY, publish_due, publish_week
 from .errors import ConfigError, UsageError, WatcherError
 from .export.items import write_csv, write_jsonl
 from .poll import PollReport, poll
-from .relevance.evaluate import Labelled, below, evaluate, read_file, render
+from .relevance.evaluate import Labelled, below, evaluate, labelled_since, read_file, render
 from .relevance.labels import LABELS, make_label, read_csv
 from .schedule.service import StopFlag, run_forever, stop_on_signals
 from .status import StatusReport, status
 from .store import OutputRecord, Store, store_failure
 from .store.lock import DEFAULT_WAIT, WriterLock, writer_busy
 from .text import plain
-from .weeks import Week, parse_utc, utc_now
+from .weeks import Week, parse_utc, utc_iso, utc_now
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Output cut short by a reader that closed the pipe (`watcher export | head -1`): the status a shell
@@ -75,12 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--file", action="append", type=Path, metavar="FILE.jsonl",
                             help="labelled records instead of the store's labels (id, title, abstract, label, ...); repeatable")
     evaluation.add_argument("--split", help="only the records of --file whose `split` is this, e.g. holdout")
+    evaluation.add_argument("--since", type=day, metavar="YYYY-MM-DD",
+                            help="only the labels given on or after this day (in feeds.yaml's timezone), e.g. to measure recent weeks")
     for writer in WRITERS:
         commands.choices[writer].add_argument(
             "--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
             help=f"if another watcher is writing, wait this long for it, then give up (default {DEFAULT_WAIT:g})",
         )
     return parser
+
+
+def day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: write a day as YYYY-MM-DD, e.g. 2026-11-30") from None
 
 
 def fail_under(value: str) -> tuple[float, float]:
@@ -337,11 +346,17 @@ def cmd_evaluate(config: Config, store: Store | None, args: argparse.Namespace, 
         if args.split:
             raise UsageError("evaluate: --split picks records of --file; the store's labels have no split")
         assert store is not None
-        records = [Labelled(s.stored.item, s.label.label == "relevant", s.label.note) for s in store.labels()]
+        records = [Labelled(s.stored.item, s.label.label == "relevant", s.label.note, s.at) for s in store.labels()]
         source = f"the labels in {config.database}"
+    if args.since:
+        if args.file:
+            raise UsageError("evaluate: --since picks the store's labels by the day they were given; records of --file have no such day")
+        records = labelled_since(records, utc_iso(datetime.combine(args.since, time(0), config.timezone)))
+        source += f" given since {args.since.isoformat()}"
     if not records:
         raise UsageError("evaluate: nothing to evaluate: no labelled record"
                          + (" in the file(s)" if args.file else
+                            f" given since {args.since.isoformat()}" if args.since else
                             "; label items with `watcher label ID relevant|irrelevant`, or pass --file"))
     evaluation = evaluate(records, config.topics, source)
     print(render(evaluation), end="")

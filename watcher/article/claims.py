@@ -12,7 +12,6 @@ stored: a claim edited in feeds.yaml takes effect in the next digest.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from ..checks import check_keys, describe, http_url, mapping, name, optional, te
 from ..errors import ConfigError
 from ..model import Hit, Item
 from ..relevance.match import explain
-from ..relevance.topics import FIELDS, Group, Topic, compile_group, false_friend_regex, term_list
+from ..relevance.topics import FIELDS, Group, PhraseSet, Topic, compile_group, false_friend_set, term_list
 from .page_text import comparable
 
 ARTICLE = "article"  # the page watch's name in polls, `status` and the digest header
@@ -76,7 +75,7 @@ def parse_article(raw: Any, *, topics: Sequence[Topic], source_names: Collection
                                          " in `status` and the digest; rename that source")
     # The topics' false friends, once each, in the order feeds.yaml lists them.
     inherited = tuple(dict.fromkeys(p for t in topics for p in t.false_friends))
-    false_friends = (inherited, false_friend_regex(inherited, "topics"))  # already checked with their topics
+    false_friends = (inherited, false_friend_set(inherited, "topics"))  # already checked with their topics
     claims_raw = raw["claims"]
     if not isinstance(claims_raw, list) or not claims_raw:
         raise ConfigError(f"{path}.claims", f"must be a non-empty list of claims, {EXAMPLE}; not {describe(claims_raw)}")
@@ -90,7 +89,7 @@ def parse_article(raw: Any, *, topics: Sequence[Topic], source_names: Collection
     return ArticleSettings(url=url, claims=tuple(claims))
 
 
-def parse_claim(raw: Any, path: str, false_friends: tuple[tuple[str, ...], re.Pattern[str] | None]) -> Claim:
+def parse_claim(raw: Any, path: str, false_friends: tuple[tuple[str, ...], PhraseSet | None]) -> Claim:
     raw = mapping(raw, path, f"a mapping with id, text and terms or groups, {EXAMPLE}")
     check_keys(raw, path, CLAIM_KEYS, required={"id", "text"})
     claim_id = name(raw["id"], f"{path}.id", "claim id")

@@ -1,9 +1,9 @@
 """How well the topics agree with editors' labels: precision and recall of the core tier and of all
-matched items, per topic and for the watch as a whole, with every disagreement.
+matched items, per topic and for the watch as a whole, with every disagreement grouped by kind.
 
-Labelled records come from the store (`watcher label`) or from JSON Lines files (`--file`). Each is
-matched afresh with the topics of the current feeds.yaml, so a change to a topic is measured before
-staff see it. Shared by `watcher evaluate` and CI (`.ci/run`).
+Labelled records come from the store (`watcher label`, optionally only those given since a day) or
+from JSON Lines files (`--file`). Each is matched afresh with the topics of the current feeds.yaml,
+so a change to a topic is measured before staff see it. Shared by `watcher evaluate` and CI (`.ci/run`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ from .topics import Topic
 ALL = "all topics"  # the watch's own verdict: an item is core when any topic finds it core
 NOT_MATCHED = "not matched"
 ROWS = (CORE, RELATED, NOT_MATCHED)
+# The kinds of disagreement of the core tier with the labels, in the order they are printed.
+RELATED_BUT_RELEVANT = "related but labelled relevant"
+CORE_BUT_IRRELEVANT = "core but labelled irrelevant"
+NOT_MATCHED_BUT_RELEVANT = "not matched but labelled relevant"
+KINDS = (RELATED_BUT_RELEVANT, CORE_BUT_IRRELEVANT, NOT_MATCHED_BUT_RELEVANT)
 FILE_SOURCE = "evaluate"  # the source name of records read from a file (topics limited to sources skip them)
 TITLE_CHARS = 90
 
@@ -33,6 +38,7 @@ class Labelled:
     item: Item
     relevant: bool
     note: str = ""
+    at: str | None = None  # when the label was given (UTC stamp of the store); None: not known (a file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,13 @@ class Judged:
     labelled: Labelled
     tier: str  # CORE | RELATED | NOT_MATCHED
     why: str
+
+    @property
+    def kind(self) -> str:
+        """Which of KINDS this disagreement is."""
+        if not self.labelled.relevant:
+            return CORE_BUT_IRRELEVANT
+        return RELATED_BUT_RELEVANT if self.tier == RELATED else NOT_MATCHED_BUT_RELEVANT
 
 
 @dataclass(slots=True)
@@ -83,6 +96,19 @@ class Evaluation:
     @property
     def overall(self) -> Figures:
         return self.figures[-1]
+
+    def by_kind(self) -> dict[str, list[Judged]]:
+        """The disagreements grouped by kind, in the order of KINDS (every kind present, maybe empty)."""
+        groups: dict[str, list[Judged]] = {kind: [] for kind in KINDS}
+        for judged in self.disagreements:
+            groups[judged.kind].append(judged)
+        return groups
+
+
+def labelled_since(records: Iterable[Labelled], since: str) -> list[Labelled]:
+    """The records labelled at or after `since` (a UTC stamp as the store writes them, which sorts as
+    time does); a record with no label time is left out."""
+    return [r for r in records if r.at is not None and r.at >= since]
 
 
 def evaluate(records: Sequence[Labelled], topics: Sequence[Topic], source: str = "") -> Evaluation:
@@ -148,13 +174,15 @@ def render(evaluation: Evaluation) -> str:
         lines.append(f"  core tier:    precision {fmt(cp)}  recall {fmt(cr)}")
         lines.append(f"  all matched:  precision {fmt(mp)}  recall {fmt(mr)}")
     lines += ["", f"disagreements with the labels (core tier, {ALL}): {len(evaluation.disagreements)}"]
-    for judged in evaluation.disagreements:
-        label = RELEVANT if judged.labelled.relevant else IRRELEVANT
-        note = f" [note: {shorten(judged.labelled.note, 120)}]" if judged.labelled.note else ""
-        # Ids, titles and reasons come from upstream text: one visible line each on the terminal.
-        lines.append(f"  {plain(judged.labelled.item.id)}: labelled {label}, {judged.tier}:"
-                     f" {shorten(judged.labelled.item.title, TITLE_CHARS)}")
-        lines.append(f"      why: {plain(judged.why)}{note}")
+    for kind, group in evaluation.by_kind().items():
+        if not group:
+            continue
+        lines.append(f"  {kind} ({len(group)}):")
+        for judged in group:
+            note = f" [note: {shorten(judged.labelled.note, 120)}]" if judged.labelled.note else ""
+            # Ids, titles and reasons come from upstream text: one visible line each on the terminal.
+            lines.append(f"    {plain(judged.labelled.item.id)}: {shorten(judged.labelled.item.title, TITLE_CHARS)}")
+            lines.append(f"        why: {plain(judged.why)}{note}")
     return "\n".join(lines) + "\n"
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from ..model import CORE, Hit, Item, Match
 from .grade import Place, grade
+from .scan import Folded
 from .topics import FIELDS, Group, TermSet, Topic
 
 # ---------------------------------------------------------------- verdicts (for match and explain)
@@ -65,9 +67,11 @@ def match(item: Item, topics: Sequence[Topic]) -> Match:
     """The verdict on one item: matched when any topic matches; hits of the matched topics. Pure.
 
     The item is core when any matched topic finds it core; its reason is the deciding topic's, and
-    its score the best of the matched topics'.
+    its score the best of the matched topics'. A topic stops looking at its first unsatisfied group
+    or its first veto (explain gives the whole account).
     """
-    results = [r for r in (explain(item, topic) for topic in topics) if r.matched]
+    texts = ItemTexts(item)
+    results = [r for r in (judge(texts, topic, full=False) for topic in topics) if r.matched]
     if not results:
         return Match(False)
     hits: dict[Hit, None] = {}
@@ -79,11 +83,49 @@ def match(item: Item, topics: Sequence[Topic]) -> Match:
 
 def explain(item: Item, topic: Topic) -> TopicResult:
     """The full reasoning for one topic: every group's hits, ignored false friends, excluding hits."""
-    if topic.sources is not None and item.source not in topic.sources:
-        return TopicResult(topic.name, False, (), skipped_source=item.source)
-    texts = {f: field_texts(item, f) for f in set(topic.fields).union(*(e.fields for e in topic.excludes))}
-    spans: dict[tuple[str, int], list[tuple[int, int]]] = {}  # false-friend spans per (field, index)
+    return judge(ItemTexts(item), topic, full=True)
 
+
+@dataclass(frozen=True, slots=True)
+class FieldText:
+    """One field's texts (MeSH has many) joined into one string that no term can match across,
+    folded once (scan.py); `starts` says where each text begins in it."""
+
+    texts: tuple[str, ...]
+    joined: Folded
+    starts: tuple[int, ...]
+
+    def locate(self, at: int) -> tuple[int, int]:
+        """(which text, offset in it) of an offset in the joined string."""
+        index = bisect_right(self.starts, at) - 1
+        return index, at - self.starts[index]
+
+
+JOIN = "\x00"  # no word character, space or hyphen: no term, phrase or wildcard reaches across it
+
+
+class ItemTexts:
+    """An item's searchable fields, each joined and folded once and shared by every topic."""
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.fields: dict[str, FieldText] = {}
+
+    def __getitem__(self, name: str) -> FieldText:
+        found = self.fields.get(name)
+        if found is None:
+            texts = field_texts(self.item, name)
+            joined = JOIN.join(texts)
+            starts = tuple(accumulate((len(t) + len(JOIN) for t in texts[:-1]), initial=0))
+            found = self.fields[name] = FieldText(texts, Folded(joined), starts)
+        return found
+
+
+def judge(texts: ItemTexts, topic: Topic, *, full: bool) -> TopicResult:
+    """The topic's verdict on an item; when not `full`, it stops at the first failed group or veto."""
+    if topic.sources is not None and texts.item.source not in topic.sources:
+        return TopicResult(topic.name, False, (), skipped_source=texts.item.source)
+    spans: dict[str, list[tuple[int, int]]] = {}  # false-friend spans per field, in its joined string
     places: dict[str, list[Place]] = {}  # where each group's counted occurrences lie, for the tier
 
     def occurrences(terms: TermSet, fields: Iterable[str], group: str) -> tuple[list[Hit], list[Hit]]:
@@ -91,20 +133,23 @@ def explain(item: Item, topic: Topic) -> TopicResult:
         ignored: list[Hit] = []
         located = places.setdefault(group, [])
         for f in fields:
-            for i, text in enumerate(texts[f]):
-                found = list(terms.find(text))
-                if not found:
-                    continue
-                if topic.false_friend_regex is not None and (f, i) not in spans:
-                    spans[(f, i)] = false_friend_spans(topic.false_friend_regex, text)
-                inside = spans.get((f, i), ())
-                for term, start, end in found:
-                    hit = Hit(group, term, f, text[start:end])
-                    if any(s <= start and end <= e for s, e in inside):
-                        ignored.append(hit)
-                    else:
-                        counted.append(hit)
-                        located.append(Place(f, i, start, end))
+            field = texts[f]
+            if not field.texts:
+                continue
+            found = list(terms.find(field.joined))
+            if not found:
+                continue
+            if topic.false_friend_set is not None and f not in spans:
+                spans[f] = topic.false_friend_set.spans(field.joined)
+            inside = spans.get(f, ())
+            for term, start, end in found:
+                hit = Hit(group, term, f, field.joined.text[start:end])
+                if any(s <= start and end <= e for s, e in inside):
+                    ignored.append(hit)
+                else:
+                    counted.append(hit)
+                    index, offset = field.locate(start)
+                    located.append(Place(f, index, offset, offset + end - start))
         return counted, ignored
 
     results = []
@@ -114,14 +159,19 @@ def explain(item: Item, topic: Topic) -> TopicResult:
         results.append(
             GroupResult(group.name, satisfied, len(counted), distinct(counted), distinct(ignored), describe_rule(group))
         )
+        if not satisfied and not full:
+            return TopicResult(topic.name, False, tuple(results))
     excluded: list[Hit] = []
     for rule in topic.excludes:
         excluded.extend(occurrences(rule.terms, rule.fields, "exclude")[0])
+        if excluded and not full:
+            break
     matched = all(r.satisfied for r in results) and not excluded
     if not matched:
         return TopicResult(topic.name, False, tuple(results), distinct(excluded))
-    texts["title"] = texts.get("title") or field_texts(item, "title")
-    verdict = grade(topic.tiers, [g.name for g in topic.groups], texts, places)
+    searched = ("title", *topic.fields, *(f for rule in topic.excludes for f in rule.fields))
+    fields = {f: texts[f].texts for f in dict.fromkeys(searched)}
+    verdict = grade(topic.tiers, [g.name for g in topic.groups], fields, places)
     return TopicResult(topic.name, True, tuple(results), tier=verdict.tier, score=verdict.score, reason=verdict.reason)
 
 
@@ -132,11 +182,6 @@ def field_texts(item: Item, name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,) if value else ()
     return tuple(v for v in value if v)
-
-
-def false_friend_spans(regex: re.Pattern[str], text: str) -> list[tuple[int, int]]:
-    # The regex is a lookahead, so phrases that overlap are all found.
-    return [m.span(1) for m in regex.finditer(text)]
 
 
 def distinct(hits: Iterable[Hit]) -> tuple[Hit, ...]:

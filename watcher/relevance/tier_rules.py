@@ -7,6 +7,7 @@ hold decides the tier, and its text is the reason the digest shows; when none ho
 one condition:
 
 - `title: [terms]`: one of these terms occurs in the title (what was found is added to the reason);
+  `title: [[terms], [terms]]`: one term of each list occurs in the title;
 - `not_title: [terms]`: none of these terms occurs in the title;
 - `groups: {GROUP: {title, lead, body, headings: true|false, at_least: N, at_most: N}}`: where
   the topic group's counted occurrences lie: in the title, in the lead (the first `lead_sentences`
@@ -14,9 +15,17 @@ one condition:
   or MeSH), and how many there are;
 - `near: [GROUP, GROUP]` / `apart: [GROUP, GROUP]`: the two groups do / do not stand within
   `near_words` words of each other in one sentence (the title counts as one);
+- `beside: {GROUP: [terms]}`: the group occurs, and each of its counted occurrences stands within
+  `near_words` words of one of these terms in one sentence ("the drug is named only beside
+  `excluded`, `unlike`, ...");
 - `abstract_sentences: N`: the abstract has at least N sentences.
 
 A rule may set its own `lead_sentences` (e.g. 1: "only in the opening sentence").
+
+`tiers.false_friends` lists phrases in which a word the rules read means something else, for the
+tiers only ("hay fever" is not the indication `fever`): a term of a rule's `title`,
+`not_title` or `beside`, or a counted occurrence of a group, lying inside one does not count for the
+rules or the score. Matching is not changed by them (the topic's own `false_friends` do that).
 
 Terms are written as in `groups` (topics.py); the code knows no topic word.
 """
@@ -31,8 +40,8 @@ from ..checks import describe, integer
 from ..errors import ConfigError
 from ..model import CORE, RELATED
 
-TIERS_KEYS = ("lead_sentences", "near_words", "rules")
-RULE_KEYS = (CORE, RELATED, "lead_sentences", "title", "not_title", "groups", "near", "apart", "abstract_sentences")
+TIERS_KEYS = ("lead_sentences", "near_words", "false_friends", "rules")
+RULE_KEYS = (CORE, RELATED, "lead_sentences", "title", "not_title", "groups", "near", "apart", "beside", "abstract_sentences")
 CONDITIONS = RULE_KEYS[3:]
 ZONES = ("title", "lead", "body", "headings")  # where a group's occurrences can be asked about
 GROUP_TEST_KEYS = (*ZONES, "at_least", "at_most")
@@ -49,7 +58,17 @@ class Terms(Protocol):
     def find(self, text: str) -> Iterable[tuple[str, int, int]]: ...
 
 
+class Phrases(Protocol):
+    """Compiled false-friend phrases (topics.PhraseSet)."""
+
+    @property
+    def phrases(self) -> tuple[str, ...]: ...
+
+    def spans(self, text: str) -> list[tuple[int, int]]: ...
+
+
 TermCompiler = Callable[[Any, str], Terms]  # (raw list, key path) → compiled terms; raises ConfigError
+PhraseCompiler = Callable[[Any, str], Phrases]  # (raw list, key path) → compiled phrases; raises ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +88,18 @@ class GroupTest:
 class TierRule:
     tier: str  # CORE | RELATED
     reason: str
-    title: Terms | None = None
+    title: tuple[Terms, ...] = ()  # each list needs a term in the title; () : not asked
     not_title: Terms | None = None
     groups: tuple[GroupTest, ...] = ()
     near: tuple[str, str] | None = None
     apart: tuple[str, str] | None = None
+    beside: tuple[tuple[str, Terms], ...] = ()  # (group, terms each of its occurrences stands beside)
     abstract_sentences: int | None = None
     lead_sentences: int | None = None  # None: the topic's
+
+    def term_lists(self) -> tuple[Terms, ...]:
+        """Every term list the rule reads (for checking false friends)."""
+        return (*self.title, *((self.not_title,) if self.not_title else ()), *(terms for _, terms in self.beside))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +107,11 @@ class Tiers:
     rules: tuple[TierRule, ...] = ()
     lead_sentences: int = DEFAULT_LEAD_SENTENCES
     near_words: int = DEFAULT_NEAR_WORDS
+    false_friends: Phrases | None = None  # for the tiers only; None: none
 
 
-def compile_tiers(raw: Any, path: str, group_names: Sequence[str], terms: TermCompiler) -> Tiers:
+def compile_tiers(raw: Any, path: str, group_names: Sequence[str], terms: TermCompiler,
+                  phrases: PhraseCompiler | None = None) -> Tiers:
     """Validate a topic's `tiers` value. Raises ConfigError naming the key path and the fix."""
     example = "e.g. tiers: {rules: [{related: the title names another use, title: [surgery]}]}"
     if not isinstance(raw, Mapping):
@@ -101,7 +127,12 @@ def compile_tiers(raw: Any, path: str, group_names: Sequence[str], terms: TermCo
     if not isinstance(rules_raw, list) or not rules_raw:
         raise ConfigError(f"{path}.rules", f"must be a non-empty list of rules, not {describe(rules_raw)}; {example}")
     rules = tuple(compile_rule(r, f"{path}.rules[{i}]", group_names, terms) for i, r in enumerate(rules_raw))
-    return Tiers(rules, lead, near)
+    false_friends = None
+    if raw.get("false_friends") is not None:
+        if phrases is None:
+            raise ConfigError(f"{path}.false_friends", "is not supported here")
+        false_friends = phrases(raw["false_friends"], f"{path}.false_friends")
+    return Tiers(rules, lead, near, false_friends)
 
 
 def compile_rule(raw: Any, path: str, group_names: Sequence[str], terms: TermCompiler) -> TierRule:
@@ -122,15 +153,32 @@ def compile_rule(raw: Any, path: str, group_names: Sequence[str], terms: TermCom
     return TierRule(
         tier=tier,
         reason=reason.strip(),
-        title=terms(raw["title"], f"{path}.title") if "title" in raw else None,
+        title=title_lists(raw["title"], f"{path}.title", terms) if "title" in raw else (),
         not_title=terms(raw["not_title"], f"{path}.not_title") if "not_title" in raw else None,
         groups=group_tests(raw["groups"], f"{path}.groups", group_names) if "groups" in raw else (),
         near=group_pair(raw["near"], f"{path}.near", group_names) if "near" in raw else None,
         apart=group_pair(raw["apart"], f"{path}.apart", group_names) if "apart" in raw else None,
+        beside=beside_terms(raw["beside"], f"{path}.beside", group_names, terms) if "beside" in raw else (),
         abstract_sentences=integer(raw["abstract_sentences"], f"{path}.abstract_sentences", 1, 1000)
         if "abstract_sentences" in raw else None,
         lead_sentences=integer(raw["lead_sentences"], f"{path}.lead_sentences", 1, 20) if "lead_sentences" in raw else None,
     )
+
+
+def title_lists(raw: Any, path: str, terms: TermCompiler) -> tuple[Terms, ...]:
+    """`[terms]` (one list) or `[[terms], [terms], ...]` (each needs a term in the title)."""
+    if isinstance(raw, list) and raw and all(isinstance(x, list) for x in raw):
+        return tuple(terms(x, f"{path}[{i}]") for i, x in enumerate(raw))
+    if isinstance(raw, list) and any(isinstance(x, list) for x in raw):
+        raise ConfigError(path, "mixes terms and lists of terms; write [terms] or [[terms], [terms]] (one term of each list)")
+    return (terms(raw, path),)
+
+
+def beside_terms(raw: Any, path: str, group_names: Sequence[str], terms: TermCompiler) -> tuple[tuple[str, Terms], ...]:
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConfigError(path, f"must be a mapping of group names to terms, e.g. {{drug: [excluded, unlike]}}, not {describe(raw)}")
+    return tuple((known_group(name, f"{path}.{name}", group_names), terms(value, f"{path}.{name}"))
+                 for name, value in raw.items())
 
 
 def known_group(name: Any, path: str, group_names: Sequence[str]) -> str:

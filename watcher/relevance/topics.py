@@ -29,6 +29,7 @@ from typing import Any
 from ..checks import describe
 from ..checks import name as valid_name
 from ..errors import ConfigError
+from .scan import Folded, finditer, leading_literal, shortest_leads
 from .tier_rules import Tiers, compile_tiers
 
 FIELDS = ("title", "abstract", "mesh_headings", "keywords")  # Item fields a topic may search
@@ -53,11 +54,24 @@ class TermSet:
 
     terms: tuple[str, ...]  # as written in feeds.yaml (shown in hits and digests)
     regex: re.Pattern[str]
+    leads: tuple[str, ...] | None = None  # what every match starts with, folded (scan.py); None: anything
 
-    def find(self, text: str) -> Iterable[tuple[str, int, int]]:
+    def find(self, text: str | Folded) -> Iterable[tuple[str, int, int]]:
         """(term, start, end) for each occurrence, left to right, non-overlapping."""
-        for m in self.regex.finditer(text):
+        for m in finditer(self.regex, self.leads, text):
             yield self.terms[int(m.lastgroup[1:])], m.start(), m.end()  # type: ignore[index]
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseSet:
+    """False-friend phrases compiled into one lookahead regex, which finds overlapping phrases too."""
+
+    phrases: tuple[str, ...]
+    regex: re.Pattern[str]
+    leads: tuple[str, ...] | None = None
+
+    def spans(self, text: str | Folded) -> list[tuple[int, int]]:
+        return [m.span(1) for m in finditer(self.regex, self.leads, text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +95,7 @@ class Topic:
     fields: tuple[str, ...]
     groups: tuple[Group, ...]
     false_friends: tuple[str, ...] = ()
-    false_friend_regex: re.Pattern[str] | None = None
+    false_friend_set: PhraseSet | None = None
     excludes: tuple[Exclude, ...] = ()
     sources: frozenset[str] | None = None  # None: items from any source
     tiers: Tiers | None = None  # None: every match is core
@@ -136,32 +150,43 @@ def compile_topic(name: str, raw: Any, path: str, source_names: Collection[str] 
     excludes = tuple(compile_excludes(raw.get("exclude"), f"{path}.exclude"))
 
     false_friends: tuple[str, ...] = ()
-    ff_regex = None
+    ff_set = None
     if raw.get("false_friends") is not None:
         ff_path = f"{path}.false_friends"
         false_friends = term_list(raw["false_friends"], ff_path)
         for i, phrase in enumerate(false_friends):
             check_false_friend(phrase, f"{ff_path}[{i}]", [g.terms for g in groups] + [e.terms for e in excludes])
-        ff_regex = false_friend_regex(false_friends, ff_path)
+        ff_set = false_friend_set(false_friends, ff_path)
 
     tiers = None
     if raw.get("tiers") is not None:
         def terms(value: Any, where: str) -> TermSet:
             return term_set(term_list(value, where, empty="is empty: add at least one term, or remove the condition"), where)
 
-        tiers = compile_tiers(raw["tiers"], f"{path}.tiers", [g.name for g in groups], terms)
+        def phrases(value: Any, where: str) -> PhraseSet:
+            found = false_friend_set(term_list(value, where, empty="is empty: add at least one phrase, or remove the key"), where)
+            assert found is not None
+            return found
 
-    return Topic(name, description.strip(), fields, tuple(groups), false_friends, ff_regex, excludes, sources, tiers)
+        tiers = compile_tiers(raw["tiers"], f"{path}.tiers", [g.name for g in groups], terms, phrases)
+        if tiers.false_friends is not None:
+            readable = [g.terms for g in groups] + [t for rule in tiers.rules for t in rule.term_lists()
+                                                    if isinstance(t, TermSet)]
+            for i, phrase in enumerate(tiers.false_friends.phrases):
+                check_false_friend(phrase, f"{path}.tiers.false_friends[{i}]", readable, "of any group or tier rule")
+
+    return Topic(name, description.strip(), fields, tuple(groups), false_friends, ff_set, excludes, sources, tiers)
 
 
-def false_friend_regex(phrases: tuple[str, ...], path: str) -> re.Pattern[str] | None:
+def false_friend_set(phrases: tuple[str, ...], path: str) -> PhraseSet | None:
     """One lookahead regex finding every false friend, overlapping ones too; None for no phrases."""
     patterns = [term_pattern(t, f"{path}[{i}]") for i, t in enumerate(phrases)]
     if not patterns:
         return None
     # Longest first, so that at one position the longest phrase wins.
     body = "|".join(sorted(patterns, key=len, reverse=True))
-    return re.compile(rf"(?=((?<!\w)(?:{body})(?!\w)))", FLAGS)
+    regex = re.compile(rf"(?=((?<!\w)(?:{body})(?!\w)))", FLAGS)
+    return PhraseSet(phrases, regex, leads_of(phrases))
 
 
 def compile_group(name: str, raw: Any, path: str, fields: tuple[str, ...]) -> Group:
@@ -236,7 +261,18 @@ def term_list(raw: Any, path: str, *, empty: str | None = None) -> tuple[str, ..
 
 def term_set(terms: tuple[str, ...], path: str) -> TermSet:
     alternatives = "|".join(f"(?P<t{i}>{term_pattern(t, f'{path}[{i}]')})" for i, t in enumerate(terms))
-    return TermSet(terms, re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", FLAGS))
+    regex = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", FLAGS)
+    return TermSet(terms, regex, leads_of(terms))
+
+
+def leads_of(terms: tuple[str, ...]) -> tuple[str, ...] | None:
+    """What every match of one of these terms starts with, folded (scan.py); None: anything."""
+    return shortest_leads(leading_literal(first_word(t)) for t in terms)
+
+
+def first_word(term: str) -> str:
+    """The first word of a term that term_pattern accepted (quotes removed)."""
+    return WORD_SPLIT.split(term.strip().strip('"').strip())[0]
 
 
 def term_pattern(term: str, path: str) -> str:
@@ -270,7 +306,7 @@ def term_pattern(term: str, path: str) -> str:
     return SEPARATOR.join(parts)
 
 
-def check_false_friend(phrase: str, path: str, term_sets: list[TermSet]) -> None:
+def check_false_friend(phrase: str, path: str, term_sets: list[TermSet], whose: str = "of any group or exclude rule") -> None:
     """A false friend must contain a term, or it can never hide anything (usually a typo)."""
     if "*" in phrase:
         return  # its wildcard may well reach a term; nothing simple to check
@@ -278,7 +314,7 @@ def check_false_friend(phrase: str, path: str, term_sets: list[TermSet]) -> None
     if not any(ts.regex.search(text) for ts in term_sets):
         raise ConfigError(
             path,
-            f"{phrase!r} contains no term of any group or exclude rule, so it can never hide an occurrence; check its spelling",
+            f"{phrase!r} contains no term {whose}, so it can never hide an occurrence; check its spelling",
         )
 
 
