@@ -178,10 +178,10 @@ def best_of(repeat: int, run) -> tuple[float, Any]:
 
 def labelled_items() -> list:
     """The labelled records of the corpus (dev, dev2, dev3) and of tests/relevance_cases.jsonl, as items."""
-    from watcher.evaluate import read_file
+    from watcher.relevance.evaluate import parse_labelled
 
     paths = [*sorted((corpus_root() / "relevance").glob("dev*.jsonl")), PROJECT_ROOT / "tests" / "relevance_cases.jsonl"]
-    return [record.item for path in paths if path.is_file() for record in read_file(path)]
+    return [record.item for path in paths if path.is_file() for record in parse_labelled(path.read_text(encoding="utf-8"), str(path))]
 
 
 def stages(n: int, articles: list, topics_raw: dict[str, Any], repeat: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from watcher.config import load  # noqa: E402
-from watcher.relevance.evaluate import Labelled, read_file  # noqa: E402
+from watcher.relevance.evaluate import Labelled, parse_labelled  # noqa: E402
 from watcher.relevance.match import match  # noqa: E402
 
 
@@ -53,6 +53,10 @@ def main() -> int:
     args = parser.parse_args()
     config = load(args.config)
     sources = [s.name for s in config.sources]
+
+    def read_file(path: Path, split: str | None = None, sources: list[str] | tuple[str, ...] = ()) -> list[Labelled]:
+        return parse_labelled(path.read_text(encoding="utf-8"), str(path), split, sources)
+
     tune = (read_file(corpus() / "dev.jsonl") + read_file(corpus() / "dev2.jsonl", "tune")
             + read_file(ROOT / "tests" / "relevance_cases.jsonl", sources=sources))
     holdout = read_file(corpus() / "dev2.jsonl", "holdout")

@@ -25,7 +25,7 @@ from watcher.relevance.evaluate import (
     below,
     evaluate,
     labelled_since,
-    read_file,
+    parse_labelled,
     render,
 )
 from watcher.relevance.topics import compile_topics
@@ -37,6 +37,11 @@ TOPICS = compile_topics({
     },
     "brand": {"groups": {"brand": ["Aspro"]}},
 })
+
+
+def read_file(path: Path, split: str | None = None, sources=()) -> list[Labelled]:
+    """A labelled JSON Lines file, read here: the relevance package parses text and reads no file."""
+    return parse_labelled(path.read_text(encoding="utf-8"), str(path), split, sources)
 
 
 def labelled(n: int, title: str, relevant: bool, abstract: str | None = None, note: str = "") -> Labelled:

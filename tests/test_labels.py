@@ -19,7 +19,7 @@ from watcher.cli import main
 from watcher.errors import UsageError
 from watcher.export.items import write_csv
 from watcher.model import Item
-from watcher.relevance.labels import IRRELEVANT, RELEVANT, Label, read_csv
+from watcher.relevance.labels import IRRELEVANT, RELEVANT, Label, parse_csv
 from watcher.relevance.match import match
 from watcher.store import Store
 from watcher.store.schema import MIGRATIONS, statements
@@ -112,12 +112,12 @@ def write(tmp_path: Path, text: str, name: str = "labels.csv") -> Path:
 
 def test_csv_rows_of_id_label_and_note(tmp_path):
     path = write(tmp_path, "\ufeffpubmed:1,relevant\npubmed:2, Irrelevant ,\"pain trial, not headache\"\n\n")
-    assert read_csv(path) == [Label("pubmed:1", RELEVANT), Label("pubmed:2", IRRELEVANT, "pain trial, not headache")]
+    assert parse_csv(path.read_text(encoding="utf-8"), str(path)) == [Label("pubmed:1", RELEVANT), Label("pubmed:2", IRRELEVANT, "pain trial, not headache")]
 
 
 def test_csv_with_a_header_reads_its_columns_and_skips_unlabelled_rows(tmp_path):
     path = write(tmp_path, "title,label,id,note\nA,relevant,pubmed:1,\nB,,pubmed:2,\nC,irrelevant,pubmed:3,fever\n")
-    assert read_csv(path) == [Label("pubmed:1", RELEVANT), Label("pubmed:3", IRRELEVANT, "fever")]
+    assert parse_csv(path.read_text(encoding="utf-8"), str(path)) == [Label("pubmed:1", RELEVANT), Label("pubmed:3", IRRELEVANT, "fever")]
 
 
 @pytest.mark.parametrize(("text", "words"), [
@@ -131,15 +131,10 @@ def test_csv_with_a_header_reads_its_columns_and_skips_unlabelled_rows(tmp_path)
 def test_csv_errors_name_the_file_and_line(tmp_path, text, words):
     path = write(tmp_path, text)
     with pytest.raises(UsageError) as caught:
-        read_csv(path)
+        parse_csv(path.read_text(encoding="utf-8"), str(path))
     assert str(caught.value).startswith(str(path)) and words in str(caught.value)
 
 
-def test_a_csv_that_is_not_utf8_is_refused_in_one_line(tmp_path):
-    path = tmp_path / "latin1.csv"
-    path.write_bytes("pubmed:1,relevant,caf\xe9\n".encode("latin-1"))
-    with pytest.raises(UsageError, match="cannot read as UTF-8 CSV"):
-        read_csv(path)
 
 
 # ------------------------------------------------------------------ the command (in process)
@@ -163,6 +158,19 @@ def test_label_command_one_item_and_errors(filled, config, capsys):
     assert run(config, "label", "pubmed:1", "relevant", "--import", "x.csv") == 2
     assert "not both" in capsys.readouterr().err
     assert [(s.label.item_id, s.label.note) for s in filled.labels()] == [("pubmed:1", "the drug for the condition")]
+
+
+def test_a_csv_that_is_not_utf8_is_refused_in_one_line(filled, config, tmp_path, capsys):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("pubmed:1,relevant,caf\xe9\n".encode("latin-1"))
+    assert run(config, "label", "--import", str(path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"watcher: error: {path}: cannot read:") and "utf-8" in err and err.count("\n") == 1
+    assert filled.labels() == []
+
+
+def test_a_spreadsheets_byte_order_mark_is_not_part_of_the_header(tmp_path):
+    assert parse_csv("\ufeffid,label\npubmed:1,relevant\n", "bom.csv") == [Label("pubmed:1", RELEVANT)]
 
 
 def test_label_import_reads_an_export_with_the_label_column_filled_in(filled, config, tmp_path, capsys):

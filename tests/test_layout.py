@@ -85,7 +85,7 @@ LAYERS = {
                 {"sqlite3", "apscheduler", "jinja2"}),
     # Relevance is pure: text in, verdicts out; no network, no database, no files.
     "relevance": ({"store", "http", "sources", "digest", "schedule", "poll", "regulatory", "article", "export", "web"},
-                  {"sqlite3", "requests", "urllib3", "socket", "http", "smtplib", "subprocess", "os", "shutil", "tempfile",
+                  {"sqlite3", "requests", "urllib3", "socket", "http", "smtplib", "subprocess", "os", "pathlib", "shutil", "tempfile",
                    "apscheduler", "jinja2"}),
     # The digest reads the store and renders: it fetches nothing and schedules nothing.
     "digest": ({"sources", "schedule", "poll", "http", "web"}, {"apscheduler", "requests", "urllib3"}),

@@ -24,8 +24,8 @@ from .digest.publish import PRIMARY, publish_due, publish_week
 from .errors import ConfigError, UsageError, WatcherError
 from .export.items import write_csv, write_jsonl
 from .poll import PollReport, poll
-from .relevance.evaluate import Labelled, below, evaluate, labelled_since, read_file, render
-from .relevance.labels import LABELS, make_label, read_csv
+from .relevance.evaluate import Labelled, below, evaluate, labelled_since, parse_labelled, render
+from .relevance.labels import LABELS, make_label, parse_csv
 from .schedule.service import StopFlag, run_forever, stop_on_signals
 from .status import StatusReport, status
 from .store import OutputRecord, Store, store_failure
@@ -165,6 +165,14 @@ def week_begun(label: str, config: Config) -> Week:
     if week > current:
         raise UsageError(f"--week {week} has not begun yet (it starts on {week.monday:%a %d %b %Y}); the current week is {current}")
     return week
+
+
+def read_text(path: Path) -> str:
+    """A file named on the command line, as text (UTF-8)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
 
 
 def cmd_check(config: Config) -> int:
@@ -319,7 +327,7 @@ def cmd_label(config: Config, store: Store, args: argparse.Namespace, stop: Stop
     if args.import_file:
         if args.id or args.verdict or args.note:
             raise UsageError("label: give either ID and a verdict, or --import FILE.csv, not both")
-        labels = read_csv(Path(args.import_file))
+        labels = parse_csv(read_text(Path(args.import_file)), args.import_file)
     else:
         if not args.id or not args.verdict:
             raise UsageError(f"label: give an item id and a verdict ({' or '.join(LABELS)}), or --import FILE.csv")
@@ -340,7 +348,8 @@ def cmd_label(config: Config, store: Store, args: argparse.Namespace, stop: Stop
 
 def cmd_evaluate(config: Config, store: Store | None, args: argparse.Namespace, stop: StopFlag) -> int:
     if args.file:
-        records = [r for path in args.file for r in read_file(path, args.split, [s.name for s in config.sources])]
+        sources = [s.name for s in config.sources]
+        records = [r for path in args.file for r in parse_labelled(read_text(path), str(path), args.split, sources)]
         source = ", ".join(str(p) for p in args.file) + (f" (split {args.split})" if args.split else "")
     else:
         if args.split:

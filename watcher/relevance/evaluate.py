@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
@@ -189,19 +188,16 @@ def render(evaluation: Evaluation) -> str:
 # ---------------------------------------------------------------- labelled records from a file
 
 
-def read_file(path: Path, split: str | None = None, sources: Collection[str] = ()) -> list[Labelled]:
-    """Labelled records from JSON Lines: `id`, `title`, `label`; optional `abstract`, `mesh_headings`,
-    `keywords`, `split` (to pick one part) and `source`: when it names one of `sources` (feeds.yaml's),
-    topics limited to that source judge the record. Raises UsageError naming the file and line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {exc}") from None
+def parse_labelled(text: str, name: str, split: str | None = None, sources: Collection[str] = ()) -> list[Labelled]:
+    """Labelled records from the JSON Lines text of the file `name`: `id`, `title`, `label`; optional
+    `abstract`, `mesh_headings`, `keywords`, `split` (to pick one part) and `source`: when it names one
+    of `sources` (feeds.yaml's), topics limited to that source judge the record. Raises UsageError
+    naming the file and line."""
     records = []
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        where = f"{path} line {number}"
+        where = f"{name} line {number}"
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:

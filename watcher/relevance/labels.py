@@ -10,9 +10,9 @@ other columns too, so `watcher export --format csv` with a `label` column filled
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import UsageError
 from ..text import plain
@@ -46,26 +46,26 @@ def make_label(item_id: str, value: str, note: str | None = None, where: str = "
     return Label(item_id, parse_label(value, where), text)
 
 
-def read_csv(path: Path) -> list[Label]:
-    """Every label in a CSV file; raises UsageError naming the file and line of the first problem."""
+def parse_csv(text: str, name: str) -> list[Label]:
+    """Every label in the CSV text of the file `name`; raises UsageError naming the file and line of
+    the first problem."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets often write a BOM
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"{path}: cannot read as UTF-8 CSV: {exc}") from None
+        rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))  # spreadsheets often write a BOM
+    except csv.Error as exc:
+        raise UsageError(f"{name}: cannot read as CSV: {exc}") from None
     labels: list[Label] = []
     seen: dict[str, int] = {}
-    for number, label in labelled_rows(path, rows):
+    for number, label in labelled_rows(name, rows):
         if label.item_id in seen:
-            raise UsageError(f"{path} line {number}: {label.item_id} is labelled twice (also on line {seen[label.item_id]}); keep one row")
+            raise UsageError(f"{name} line {number}: {label.item_id} is labelled twice (also on line {seen[label.item_id]}); keep one row")
         seen[label.item_id] = number
         labels.append(label)
     if not labels:
-        raise UsageError(f"{path}: no labelled row; write rows of id,label[,note] with label {RELEVANT} or {IRRELEVANT}")
+        raise UsageError(f"{name}: no labelled row; write rows of id,label[,note] with label {RELEVANT} or {IRRELEVANT}")
     return labels
 
 
-def labelled_rows(path: Path, rows: list[list[str]]) -> Iterator[tuple[int, Label]]:
+def labelled_rows(path: str, rows: list[list[str]]) -> Iterator[tuple[int, Label]]:
     header = [c.strip().lower() for c in rows[0]] if rows else []
     if "id" in header and "label" in header:
         id_at, label_at = header.index("id"), header.index("label")
