@@ -8,7 +8,7 @@ It builds efetch files (a real 2025 DOCTYPE header, then real PubmedArticle reco
 corpus, `corpus/pubmed/efetch_*.xml`, cycled and given distinct PMIDs) in a temporary directory that
 is deleted afterwards, and parses each one in a fresh subprocess, so that each parser's peak RSS
 is its own (VmHWM of that child on Linux; peak_mb says why not ru_maxrss). Nothing here is a test:
-it prints figures, and PASS/MISS against the targets of issue 2 (at least 3x Biopython's records/s;
+it prints figures, and PASS/MISS against its targets (at least 3x Biopython's records/s;
 peak memory flat in the number of records, and under 100 MB at 10,000 records).
 
 Biopython: `Bio.Entrez.read` needs the DTD named in the DOCTYPE. The header names
@@ -342,7 +342,7 @@ def main() -> None:
             (w["peak_mb"] < 100, f"peak < 100 MB at {args.records:,} records: {w['peak_mb']:.1f} MB"),
             (flat, f"memory flat from {curve[0][0]:,} to {curve[-1][0]:,} records: {lo:.1f} -> {hi:.1f} MB"),
         ]
-        print("Targets of issue 2")
+        print("Targets")
         for ok, text in checks:
             print(f"  {'PASS' if ok else 'MISS'}  {text}")
 

@@ -3,7 +3,7 @@
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python benchmarks/ranker_cv.py [--config feeds.yaml] [--folds 5] [--repeats 20]
 
-Issue 13 item 6 asks for a learned ranker only if it helps. This script measures it: logistic
+A learned ranker is worth having only if it helps. This script measures it: logistic
 regression over TF-IDF of title + abstract + MeSH + keywords (scikit-learn), trained and tested by
 repeated stratified k-fold cross-validation on the labelled records the rules were tuned on
 (../shared/corpus/relevance/dev.jsonl, dev2.jsonl's `tune` split, tests/relevance_cases.jsonl), and

@@ -1,5 +1,5 @@
 """Benchmark: what the re-check of listed PubMed records costs per poll, measured, against the
-other way issue 10 names, computed.
+other way (every listed PMID by id list), computed.
 
     .venv/bin/python benchmarks/recheck_requests.py                       # listed 100, 1000, 5000
     .venv/bin/python benchmarks/recheck_requests.py --listed 300 --changed 0,5,300

@@ -1,4 +1,4 @@
-"""Issue 10's "done when", over the local server replaying real PubMed records of the shared corpus
+"""The editors' section end to end, over the local server replaying real PubMed records of the shared corpus
 and serving the clinic's real article: the digest shows the editors' section with feeds.yaml's
 default claims, flags the claim the edited page no longer carries, and the week after a listed
 item is retracted lists it under "Corrections and retractions" with the week it was first listed.
