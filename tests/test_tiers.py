@@ -189,7 +189,7 @@ def test_explain_says_the_tier_and_reason():
 
 
 def test_sentence_ends_are_those_of_the_plain_definition():
-    # tiering.SENTENCE_END is written to let the regex engine skip to whitespace; it must find the
+    # grade.SENTENCE_END is written to let the regex engine skip to whitespace; it must find the
     # same breaks as the plain definition it stands for.
     plain = re.compile(r"(?<=[.!?])\s+(?=[^\sa-z])|\s*\n\s*")
     rng = random.Random(5)

@@ -51,7 +51,7 @@ class Item:
     related: tuple[Related, ...] = ()
     section: str | None = None
     kind: str | None = None
-    tracked: tuple[tuple[str, str], ...] = ()  # (label, value) pairs whose change is news: see notices.py
+    tracked: tuple[tuple[str, str], ...] = ()  # (label, value) pairs whose change is news: see decide.py
     identifiers: tuple[str, ...] = ()  # "pmid:123", "nct:NCT01234567": shared by the records of one work
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -66,7 +66,7 @@ class Hit:
     text: str
 
 
-CORE, RELATED = "core", "related"  # the tiers of a matched item: see tiering.py
+CORE, RELATED = "core", "related"  # the tiers of a matched item: see relevance/grade.py
 
 
 @dataclass(frozen=True, slots=True)

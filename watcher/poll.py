@@ -120,7 +120,7 @@ def poll(
         if result.interrupted:
             report.interrupted = True
             break
-    # Then the regulatory board: each watched product's whole record, a snapshot per poll (board_poll.py).
+    # Then the regulatory board: each watched product's whole record, a snapshot per poll (regulatory/poll.py).
     if config.regulatory is not None and not report.interrupted and (only is None or REGULATORY in only):
         try:
             step = poll_products(config, store, run_id=report.run_id, clock=clock, context=context)

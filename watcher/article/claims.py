@@ -2,7 +2,7 @@
 the terms that find evidence bearing on it. Validated and compiled once; matching is pure.
 
 A claim's `terms` (one group: any of them) or `groups` (every group needs one of its terms) use
-the topic term syntax (`topics.py`), and every topic's false friends apply to them too: a claim
+the topic term syntax (`relevance/topics.py`), and every topic's false friends apply to them too: a claim
 about "long-term" effects is not supported by "long-term depression" of synapses when a topic
 says that phrase is a false friend.
 

@@ -4,10 +4,10 @@
     drug/label.json?search=openfda.application_number:"NDA211243"&sort=effective_time:desc&limit=20
 
 The first is the Drugs@FDA application with every submission; the second the current labels that
-name it (the holder's and any repackager's; openfda_record.py picks the holder's latest). A 404
+name it (the holder's and any repackager's; record.py picks the holder's latest). A 404
 NOT_FOUND is an answer (openFDA knows no such application, or no label names it), not a failure.
 The requests use the configured openfda source's URL, API key and limits; the mapping is pure, in
-openfda_record.py.
+record.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Core or related, why, and how strongly: pure functions of where a topic's terms occur.
 
-The filter (filter.py) finds every counted occurrence of each group's terms; this module reads
+The filter (match.py) finds every counted occurrence of each group's terms; this module reads
 where they lie (title, the lead sentences of the abstract, keywords and MeSH, how often, how close
 two groups stand in one sentence, which words stand beside them), tries the topic's tier rules
 (tier_rules.py) in order, and gives a score for ordering. No rule: the item is core. The tiers' own

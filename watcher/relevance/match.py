@@ -32,7 +32,7 @@ class TopicResult:
     groups: tuple[GroupResult, ...]
     excluded_by: tuple[Hit, ...] = ()  # exclude hits (group = "exclude")
     skipped_source: str | None = None  # the item's source, when the topic does not apply to it
-    tier: str | None = None  # when matched: CORE or RELATED (tiering.py)
+    tier: str | None = None  # when matched: CORE or RELATED (grade.py)
     score: float = 0.0
     reason: str = ""  # why it is in its tier, when a tier rule said so
 

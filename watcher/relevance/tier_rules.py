@@ -1,4 +1,4 @@
-"""A topic's `tiers` from feeds.yaml, validated and compiled once (the grading is in tiering.py).
+"""A topic's `tiers` from feeds.yaml, validated and compiled once (the grading is in grade.py).
 
 A matched item is `core` (its subject is the topic) or `related` (it matches the terms, but its
 subject is something else). `tiers.rules` is an ordered list; the first rule whose conditions all

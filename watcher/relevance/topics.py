@@ -1,4 +1,4 @@
-"""Topic rules from feeds.yaml, validated and compiled once (the matching is in filter.py).
+"""Topic rules from feeds.yaml, validated and compiled once (the matching is in match.py).
 
 The vocabulary lives in feeds.yaml; nothing here knows what a topic is about. A topic is:
 

@@ -1,5 +1,5 @@
 """`watcher run`: the long-running service. APScheduler 3 says *when* to look; what to do is
-decided from the store every time (catchup.py), so the APScheduler job store can be in memory and
+decided from the store every time (schedule/due.py, digest/missing.py), so the APScheduler job store can be in memory and
 forgetful: after any downtime, one catch-up (at start and after every poll) restores everything
 that should exist. SIGTERM/SIGINT finish the write in progress, then stop.
 """

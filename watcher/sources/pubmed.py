@@ -3,7 +3,7 @@
 Then the re-check of records already listed in a digest, for retractions, errata and expressions
 of concern added to them since: one esearch of the same window by modification date
 (`datetype=mdat`, ids only), kept to the listed PMIDs, and an efetch by id of those that changed,
-RECHECK_BATCH ids per GET. Re-saved, a record that gained a flag becomes a notice (store.py).
+RECHECK_BATCH ids per GET. Re-saved, a record that gained a flag becomes a notice (decide.py).
 This costs 1 + ⌈changed listed records / 200⌉ requests a poll, usually 1, however many records
 were ever listed; fetching every listed PMID by id (POST) would cost ⌈listed / 200⌉, growing for ever.
 """

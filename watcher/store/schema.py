@@ -97,7 +97,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX mails_week ON mails(week, recipients);
     """,
-    # 4: news about stored items (a retraction, a trial update): see notices.py
+    # 4: news about stored items (a retraction, a trial update): see decide.py
     """
     CREATE TABLE notices (
         id      INTEGER PRIMARY KEY,
