@@ -202,6 +202,11 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
     sources = parse_sources(raw["sources"])
     topics = compile_topics(raw["topics"], "topics", source_names=[s.name for s in sources])
     contact = parse_contact(raw.get("contact") or {})
+    article = (parse_article(raw["article"], topics=topics, source_names=[s.name for s in sources], base=base)
+               if raw.get("article") is not None else None)
+    regulatory = parse_regulatory(raw["regulatory"], sources) if raw.get("regulatory") is not None else None
+    if regulatory is not None:
+        check_fact_claims(regulatory, article)
     return Config(
         path=path,
         timezone=tz,
@@ -215,11 +220,23 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         outputs=optional(raw, "outputs", "", parse_outputs, OUTPUTS),
         site_url=optional(raw, "site_url", "", site_url, None),
         email=parse_email(raw["email"]) if raw.get("email") is not None else None,
-        regulatory=parse_regulatory(raw["regulatory"], sources) if raw.get("regulatory") is not None else None,
-        article=parse_article(raw["article"], topics=topics, source_names=[s.name for s in sources])
-        if raw.get("article") is not None else None,
+        regulatory=regulatory,
+        article=article,
         separate=optional(raw, "separate", "", parse_separate, ()),
     )
+
+
+def check_fact_claims(regulatory: RegulatorySettings, article: ArticleSettings | None) -> None:
+    """Every claim a curated fact contradicts or supports is a claim of `article`."""
+    known = [c.id for c in article.claims] if article else []
+    for i, fact in enumerate(regulatory.facts):
+        for relation, ids in (("contradicts", fact.contradicts), ("supports", fact.supports)):
+            for j, claim_id in enumerate(ids):
+                if claim_id not in known:
+                    where = f"regulatory.facts[{i}].{relation}[{j}]"
+                    if not known:
+                        raise ConfigError(where, f"names the claim {claim_id!r}, but feeds.yaml has no `article` block with claims")
+                    raise ConfigError(where, f"{claim_id!r} is not the id of a claim in article.claims; known: {', '.join(known)}")
 
 
 def parse_outputs(raw: Any, path: str) -> tuple[str, ...]:

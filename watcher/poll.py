@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .article.claims import ARTICLE
-from .article.page import watch_page
+from .article.page import watch_file, watch_page
 from .config import Config
 from .errors import SourceError, StoreError, WatcherError
 from .http import UnreachableHosts, host_of
@@ -126,9 +126,12 @@ def poll(
         except Interrupted:
             report.interrupted = True
     # The clinic's page, after the sources: its failure is reported like a failing source's.
-    page = config.article.url if config.article else None
-    if page and not report.interrupted and (only is None or ARTICLE in only):
-        checked = watch_page(page, store, context, clock, run_id=report.run_id)
+    article = config.article
+    if article and article.page_key and not report.interrupted and (only is None or ARTICLE in only):
+        if article.url:
+            checked = watch_page(article.url, store, context, clock, run_id=report.run_id)
+        elif article.file:
+            checked = watch_file(article.file, store, clock, run_id=report.run_id)
         report.sources.append(SourceReport(ARTICLE, checked.ok, int(checked.ok), int(checked.changed), error=checked.error))
     report.unreachable = context.unreachable.hosts()
     store.finish_run(

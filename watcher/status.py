@@ -68,7 +68,7 @@ def status(store: Store, config: Config, now: datetime, *, writer_busy: bool = F
     watched = [(s.name, s.type) for s in config.sources]
     if config.regulatory is not None:  # the board's fetches are recorded like a source's polls
         watched.append((REGULATORY, "regulatory board"))
-    if config.article and config.article.url:
+    if config.article and config.article.page_key:
         watched.append((ARTICLE, "page"))  # the clinic's page: its failures count like a source's
     for name, kind in watched:
         state = states.get(name)
