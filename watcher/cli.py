@@ -18,13 +18,13 @@ from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from . import __version__
+from .article.resolve import record_claim
+from .article.verdicts import Verdict
 from .config import Config, load
+from .digest.dossier import state_of
 from .digest.mail import MailResult, send_due, send_week
 from .digest.publish import PRIMARY, publish_due, publish_week
 from .errors import ConfigError, UsageError, WatcherError
-from .article.resolve import record_claim
-from .article.verdicts import Verdict
-from .digest.dossier import state_of
 from .export.items import write_csv, write_jsonl
 from .export.references import FORMATS as REFERENCE_FORMATS
 from .export.references import export_references

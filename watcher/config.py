@@ -34,6 +34,7 @@ from .checks import (
     string_list,
     text,
 )
+from .corrections.settings import CrossrefSettings, parse_crossref
 from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
 from .regulatory.settings import RegulatorySettings, parse_regulatory
@@ -42,7 +43,7 @@ from .sources.registry import SOURCE_TYPES
 from .works import parse_separate
 
 TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email",
-            "article", "regulatory", "separate"}
+            "article", "regulatory", "separate", "crossref"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler 3's names; Monday first, as ISO
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
@@ -110,6 +111,7 @@ class Config:
     article: ArticleSettings | None = None  # the clinic's page: its claims, and its URL to watch
     regulatory: RegulatorySettings | None = None  # the products and facts of the digest's board
     separate: tuple[str, ...] = ()  # record ids each kept a work of its own: a wrong link undone (works.py)
+    crossref: CrossrefSettings | None = None  # the listed DOIs re-checked for notices; None: Crossref is not asked
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -223,6 +225,7 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         regulatory=regulatory,
         article=article,
         separate=optional(raw, "separate", "", parse_separate, ()),
+        crossref=parse_crossref(raw["crossref"], sources) if "crossref" in raw else None,
     )
 
 

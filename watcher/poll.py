@@ -13,6 +13,8 @@ from datetime import datetime
 from .article.claims import ARTICLE
 from .article.page import watch_file, watch_page
 from .config import Config
+from .corrections.check import check_corrections
+from .corrections.settings import CROSSREF
 from .errors import SourceError, StoreError, WatcherError
 from .http import UnreachableHosts, host_of
 from .model import Item, SourceConfig
@@ -125,6 +127,11 @@ def poll(
             report.sources.append(SourceReport(REGULATORY, step.ok, step.fetched, step.new, step.new, step.error))
         except Interrupted:
             report.interrupted = True
+    # The listed DOIs no PubMed re-check covers, against Crossref (corrections/check.py).
+    if config.crossref is not None and not report.interrupted and (only is None or CROSSREF in only):
+        checked_dois = check_corrections(config, store, run_id=report.run_id, clock=clock, context=context)
+        report.sources.append(SourceReport(CROSSREF, checked_dois.ok, checked_dois.checked, checked_dois.new, checked_dois.new,
+                                           checked_dois.error))
     # The clinic's page, after the sources: its failure is reported like a failing source's.
     article = config.article
     if article and article.page_key and not report.interrupted and (only is None or ARTICLE in only):

@@ -93,7 +93,8 @@ def parse_article(raw: Any, *, topics: Sequence[Topic], source_names: Collection
     file = optional(raw, "file", path, text, None)
     local = (base or Path.cwd()) / file if file else None
     if (url is not None or local is not None) and ARTICLE in source_names:
-        raise ConfigError(f"{path}.{'url' if url else 'file'}", f"a source is already named {ARTICLE!r}, the name the page watch reports under"
+        key = "url" if url else "file"
+        raise ConfigError(f"{path}.{key}", f"a source is already named {ARTICLE!r}, the name the page watch reports under"
                                          " in `status` and the digest; rename that source")
     # The topics' false friends, once each, in the order feeds.yaml lists them.
     inherited = tuple(dict.fromkeys(p for t in topics for p in t.false_friends))

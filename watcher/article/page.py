@@ -22,11 +22,10 @@ from pathlib import Path
 
 from bs4 import ParserRejectedMarkup
 
-from ..errors import SourceError
+from ..errors import SourceError, os_reason
 from ..http import host_of
 from ..sources.base import SourceContext, client_for
 from ..store import PollRecord, Store
-from ..errors import os_reason
 from ..text import describe_exception
 from ..weeks import utc_iso
 from .claims import ARTICLE, FILE_KEY

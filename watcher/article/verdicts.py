@@ -20,10 +20,10 @@ seen, so that the date can be given.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 
 from ..regulatory.settings import Fact
 from ..sections import SECTIONS
@@ -97,7 +97,7 @@ class FactCited:
     statement: str
     date: str
     source: str
-    checked: date | None
+    checked: dt.date | None
 
     @classmethod
     def of(cls, fact: Fact) -> FactCited:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ..article.claims import ARTICLE
 from ..config import Config
+from ..corrections.settings import CROSSREF
 from ..decide import FLAG, UPDATE
 from ..model import CORE, RELATED, Hit
 from ..regulatory.settings import REGULATORY
@@ -191,7 +192,7 @@ def build_view(store: Store, config: Config, week: Week, works: Works | None = N
     for stored in items:
         counts[stored.item.source] = counts.get(stored.item.source, 0) + 1
     configured = [s.name for s in config.sources] + ([REGULATORY] if config.regulatory else []) + (
-        [ARTICLE] if config.article and config.article.page_key else [])
+        [CROSSREF] if config.crossref else []) + ([ARTICLE] if config.article and config.article.page_key else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week.monday, week.sunday
     notices: list[NoticeView] = []

@@ -17,9 +17,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-import bibtexparser
 import rispy
+from bibtexparser.library import Library
 from bibtexparser.model import Entry, Field
+from bibtexparser.writer import write
 
 from ..article.claims import Claim, matching
 from ..store import Store
@@ -128,11 +129,11 @@ def write_references(items: Sequence[dict[str, Any]], out: TextIO, fmt: str) -> 
     if fmt == "ris":
         out.write(rispy.dumps([ris_entry(i) for i in items], implementation=RisWriter))
     elif fmt == "bibtex":
-        library = bibtexparser.Library()
+        library = Library()
         taken: set[str] = set()
         for item in items:
             library.add(bibtex_entry(item, taken))
-        out.write(bibtexparser.write_string(library))
+        out.write(write(library))
     elif fmt == "csljson":
         out.write(json.dumps(list(items), ensure_ascii=False, indent=1) + "\n")
     else:

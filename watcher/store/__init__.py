@@ -28,8 +28,8 @@ from .rows import (
 from .snapshots import SnapshotsMixin
 
 __all__ = [
-    "INTERRUPTED", "REOPENED", "RESOLVED", "ClaimResolution", "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "RunRecord", "SaveResult", "Snapshot", "Store", "StoredItem",
-    "StoredKeys", "StoredLabel", "StoredNotice", "store_failure",
+    "INTERRUPTED", "REOPENED", "RESOLVED", "ClaimResolution", "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "RunRecord",
+    "SaveResult", "Snapshot", "Store", "StoredItem", "StoredKeys", "StoredLabel", "StoredNotice", "store_failure",
 ]
 
 
