@@ -75,7 +75,8 @@ def dois_to_check(works: Iterable[Work], pubmed_sources: Iterable[str], *, since
             for key in sorted(record.keys):
                 doi = key[4:]
                 if key.startswith("doi:") and key not in covered and doi not in found and "," not in doi:
-                    found[doi] = DoiCheck(doi, record.id, work.id, since is None or record.first_seen >= since)
+                    # Sources are polled before this step: a record stored in the second a check began was in it.
+                    found[doi] = DoiCheck(doi, record.id, work.id, since is None or record.first_seen > since)
     return sorted(found.values(), key=lambda c: (not c.new, c.doi))
 
 
@@ -95,7 +96,7 @@ def notices_for(updates: Iterable[Update], checks: Sequence[DoiCheck], told: set
 
 
 def batches(checks: Sequence[DoiCheck], size: int) -> list[list[DoiCheck]]:
-    """Up to `size` DOIs a batch, and no more than MAX_URL_DOIS characters of them."""
+    """Up to `size` DOIs a batch, and no more than MAX_URL_DOIS characters of them (in `checks`' order)."""
     out: list[list[DoiCheck]] = []
     for check in checks:
         if not out or len(out[-1]) >= size or sum(len(c.doi) + 5 for c in out[-1]) + len(check.doi) > MAX_URL_DOIS:
@@ -136,7 +137,8 @@ def check_corrections(config: Config, store: Store, *, run_id: int, clock: Calla
     asked = 0
     try:
         with client_for(context, rate=RATE, user_agent=user_agent(context), accept=ACCEPT, max_bytes=MAX_BYTES) as client:
-            for batch in batches(checks, settings.batch_size):
+            fresh = [c for c in checks if c.new]
+            for batch in batches(fresh, settings.batch_size) + batches([c for c in checks if not c.new], settings.batch_size):
                 dois = ",".join(f"doi:{c.doi}" for c in batch)
                 conditional = not batch[0].new and since_day is not None
                 params = {"filter": dois + (f",from-index-date:{since_day}" if conditional else ""), "rows": str(len(batch))}
