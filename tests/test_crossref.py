@@ -163,7 +163,7 @@ def test_batches_name_several_dois_and_later_polls_ask_only_for_what_changed(tmp
 
 
 def test_a_preprint_retracted_in_crossref_is_one_notice_in_the_next_digest(config, stage, upstream):
-    papers, search, crossref = stage
+    crossref = stage[2]
     assert run_poll(config).report.ok
     crossref.retract(PREPRINT_DOI, "10.1101/retraction.1", on=date(2026, 11, 30))
     polled = run_poll(config, now=NEXT)
@@ -181,7 +181,7 @@ def test_a_preprint_retracted_in_crossref_is_one_notice_in_the_next_digest(confi
 
 
 def test_the_pubmed_copy_and_the_preprint_retracting_together_are_one_notice(config, stage, upstream):
-    papers, search, crossref = stage
+    papers, _, crossref = stage
     assert run_poll(config).report.ok
     papers.revise(PMID, Article(PMID, "Esketamine for depression: a randomised trial", doi=PUBLISHED_DOI,
                                 publication_types=("Journal Article", "Retracted Publication"),
@@ -198,7 +198,7 @@ def test_the_pubmed_copy_and_the_preprint_retracting_together_are_one_notice(con
 def test_a_failing_crossref_shows_in_status_and_the_digest_and_loses_nothing(config, stage, upstream):
     from tests.upstreams import faults
 
-    papers, search, crossref = stage
+    crossref = stage[2]
     crossref.retract(PREPRINT_DOI, "10.1101/retraction.3", on=date(2026, 11, 20))
     upstream.arm("works:2", faults.status(503))
     polled = run_poll(config)
@@ -218,7 +218,7 @@ def test_a_failing_crossref_shows_in_status_and_the_digest_and_loses_nothing(con
 
 
 def test_without_a_crossref_block_crossref_is_never_asked(tmp_path, stage, upstream):
-    papers, search, crossref = stage
+    papers, search, _crossref = stage
     config = write_config(tmp_path, [pubmed(papers.url), europepmc(search.url)], topics=ANY_TOPIC)
     polled = run_poll(config)
     assert polled.report.ok and CROSSREF not in [s.name for s in polled.report.sources] and upstream.count("works") == 0

@@ -18,9 +18,9 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 import rispy
+from bibtexparser.entrypoint import write_string
 from bibtexparser.library import Library
 from bibtexparser.model import Entry, Field
-from bibtexparser.writer import write
 
 from ..article.claims import Claim, matching
 from ..store import Store
@@ -133,7 +133,7 @@ def write_references(items: Sequence[dict[str, Any]], out: TextIO, fmt: str) -> 
         taken: set[str] = set()
         for item in items:
             library.add(bibtex_entry(item, taken))
-        out.write(write(library))
+        out.write(write_string(library))  # its default stack encloses every value in braces
     elif fmt == "csljson":
         out.write(json.dumps(list(items), ensure_ascii=False, indent=1) + "\n")
     else:
