@@ -130,8 +130,9 @@ def poll(
     # The listed DOIs no PubMed re-check covers, against Crossref (corrections/check.py).
     if config.crossref is not None and not report.interrupted and (only is None or CROSSREF in only):
         checked_dois = check_corrections(config, store, run_id=report.run_id, clock=clock, context=context)
-        report.sources.append(SourceReport(CROSSREF, checked_dois.ok, checked_dois.checked, checked_dois.new, checked_dois.new,
-                                           checked_dois.error))
+        if checked_dois.checked or not checked_dois.ok:  # nothing to ask (no listed DOI) fetched nothing: no line of the poll's report
+            report.sources.append(SourceReport(CROSSREF, checked_dois.ok, checked_dois.checked, checked_dois.new, checked_dois.new,
+                                               checked_dois.error))
     # The clinic's page, after the sources: its failure is reported like a failing source's.
     article = config.article
     if article and article.page_key and not report.interrupted and (only is None or ARTICLE in only):
