@@ -62,7 +62,7 @@ CASES: list[tuple[str, str | bytes, str, tuple[str, ...]]] = [
     ("missing-sources", TOPICS, "sources", ("sources: is required but missing",)),
     ("missing-sources-empty-topics", "topics: {}\n", "sources", ("sources: is required but missing",)),
     ("missing-topics", "sources:\n" + SRC, "topics", ("topics: is required but missing",)),
-    ("unknown-top-key", "colour: blue\n" + doc(), "colour", ("colour: unknown key", "contact, database, digests")),
+    ("unknown-top-key", "colour: blue\n" + doc(), "colour", ("colour: unknown key", "contact, crossref, database, digests")),
     ("misspelt-sources", "source:\n" + SRC + TOPICS, "source", ("source: unknown key", "sources")),
     ("database-empty", doc("database: ''\n"), "database", ("database: must not be empty",)),
     ("digests-not-text", doc("digests: [a, b]\n"), "digests", ("digests: must be text, not a list",)),

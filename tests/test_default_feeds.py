@@ -18,6 +18,7 @@ import yaml
 
 from tests.upstreams import ctgov, europepmc, eutils, feeds
 from tests.upstreams import openfda as fda
+from tests.upstreams.crossref import Crossref
 from watcher.weeks import Week, utc_now
 
 pytestmark = pytest.mark.slow  # real `watcher` processes
@@ -59,6 +60,7 @@ def site(tmp_path, upstream):
             source["url"] = {"pubmed": papers.url, "openfda": recalls.url, "clinicaltrials": trials.url,
                              "europepmc": search.url}[source["type"]]
     assert kinds == {"pubmed", "rss", "openfda", "clinicaltrials", "europepmc"}
+    raw["crossref"]["url"] = Crossref(upstream).url  # the listed DOIs' corrections: the preprint's
     (tmp_path / "feeds.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return tmp_path, raw
 
@@ -72,7 +74,7 @@ def test_one_poll_of_the_shipped_feeds_polls_five_kinds_of_source(site):
         stored = dict(conn.execute("SELECT source, COUNT(*) FROM items GROUP BY source"))
         near = conn.execute("SELECT json_extract(data, '$.extra.recruiting_near') FROM items WHERE id = 'ctgov:NCT07000100'").fetchone()
         board_items = [r[0] for r in conn.execute("SELECT id FROM items WHERE source = 'regulatory'")]
-    assert polls == {**{s["name"]: 1 for s in raw["sources"]}, "regulatory": 1}  # and the board: its fetches, ok
+    assert polls == {**{s["name"]: 1 for s in raw["sources"]}, "regulatory": 1, "crossref": 1}  # and the board, and Crossref
     assert board_items == [], board_items
     assert stored == {"pubmed": 1, "fda-press": 1, "fda-medwatch": 1, "fda-drugs": 1, "openfda": 1, "clinicaltrials": 1, "europepmc": 2}
     assert json.loads(near[0]) == ["Chicago, Illinois"]  # the shipped `near`

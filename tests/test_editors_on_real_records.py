@@ -48,7 +48,7 @@ def test_the_editors_worklist_on_real_records(tmp_path, upstream, corpus_dir):
     assert ("- [Association between frailty and depression: A bidirectional Mendelian randomization study.]"
             "(https://pubmed.ncbi.nlm.nih.gov/37729413/) · Meta-analyses and systematic reviews · 2023-09-22 · terms: body mass index, BMI") in first
     assert "No new evidence this week: fda-approval, mechanism, anxiety." in first
-    assert "the page no longer says this" not in first
+    assert "no longer says this" not in first
     w46_bytes = hashlib.sha256((config.digests / "2026-W46.md").read_bytes()).hexdigest()
 
     assert run_poll(config, now=W47).report.ok
@@ -63,15 +63,16 @@ def test_the_editors_worklist_on_real_records(tmp_path, upstream, corpus_dir):
     text = (config.digests / "2026-W48.md").read_text(encoding="utf-8")
     assert "**0 new items**" in text
     assert "The article page (" in text and "last changed on 2026-11-24; last checked 2026-11-24 12:00 CST." in text
-    assert ("> **durable-effect: the page no longer says this: update or remove the claim in feeds.yaml.** \\\n"
-            "> “the treatment for depression can have persistent effects for several weeks following each treatment session”") in text
-    assert "No new evidence this week: fda-approval, durable-effect, mechanism, weight-gain, stress-damage, anxiety." in text
+    assert ("- **durable-effect: no longer on the page** · [dossier](claims/durable-effect.md)\n"
+            "  - The page no longer says this: update or remove the claim in feeds.yaml:"
+            " “the treatment for depression can have persistent effects for several weeks following each treatment session”") in text
+    assert "No new evidence this week: fda-approval, mechanism, weight-gain, stress-damage, anxiety." in text
     assert ("## Corrections and retractions (1)\n\n- **RETRACTED**: [Association between frailty and depression: A bidirectional"
             " Mendelian randomization study.](https://pubmed.ncbi.nlm.nih.gov/37729413/) (listed in 2026-W46) ·"
             " [the notice](https://pubmed.ncbi.nlm.nih.gov/41999999/)") in text
     assert text.index("## For the editors") < text.index("## Corrections and retractions")
     html = (config.digests / "2026-W48.html").read_text(encoding="utf-8")
-    assert "durable-effect: the page no longer says this" in html and '<a href="2026-W46.html#item-pubmed-37729413">2026-W46</a>' in html
+    assert "durable-effect: no longer on the page" in html and "The page no longer says this" in html and '<a href="2026-W46.html#item-pubmed-37729413">2026-W46</a>' in html
     # The digest of week 46 was not rewritten; the item is still new only there.
     assert hashlib.sha256((config.digests / "2026-W46.md").read_bytes()).hexdigest() == w46_bytes
     assert upstream.count("esearch-ids") == 2 and upstream.count("efetch-ids") == 1 and upstream.count("page") == 3

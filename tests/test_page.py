@@ -142,13 +142,15 @@ def test_a_changed_page_flags_the_removed_and_the_edited_claim(tmp_path, eutils,
     assert before.editors.page.missing == () and before.editors.page.changed is None
     assert view.editors.page.changed == "2026-12-01"
     assert "last changed on 2026-12-01; last checked 2026-12-01 12:00 CST." in text
-    assert ("> **fda-approval: the page no longer says this: update or remove the claim in feeds.yaml.** \\\n"
-            "> “Last March, the FDA approved ketamine as a treatment for depression”") in text
-    assert "> **durable-effect: the page no longer says this: update or remove the claim in feeds.yaml.** \\" in text
-    assert ('<p class="notice"><strong>fda-approval: the page no longer says this: update or remove the claim in feeds.yaml.'
-            "</strong><br>\n“Last March, the FDA approved ketamine as a treatment for depression”</p>") in body
+    assert ("- **fda-approval: no longer on the page** · [dossier](claims/fda-approval.md)\n"
+            "  - The page no longer says this: update or remove the claim in feeds.yaml:"
+            " “Last March, the FDA approved ketamine as a treatment for depression”") in text
+    assert "- **durable-effect: no longer on the page** · [dossier](claims/durable-effect.md)\n  - The page no longer says this:" in text
+    assert "**Needs a look: fda-approval (no longer on the page), durable-effect (no longer on the page).**" in text
+    assert ("<li>The page no longer says this: update or remove the claim in feeds.yaml:"
+            " <q>Last March, the FDA approved ketamine as a treatment for depression</q></li>") in body
     # The editors' section comes before the evidence and after the source table, flags first.
-    assert text.index("| article |") < text.index("## For the editors") < text.index("> **fda-approval")
+    assert text.index("| article |") < text.index("## For the editors") < text.index("- **fda-approval")
 
 
 def test_a_claim_the_page_never_said_is_flagged_as_a_bad_quote(tmp_path, eutils, page):
@@ -160,7 +162,8 @@ def test_a_claim_the_page_never_said_is_flagged_as_a_bad_quote(tmp_path, eutils,
         view = build_view(store, config, Week.parse(WEEK))
         text = render(store, config, Week.parse(WEEK))
     assert [(m.id, m.removed) for m in view.editors.page.missing] == [("typo", False)]
-    assert "> **typo: the page does not say this (no copy of it ever did): correct the quote or remove the claim in feeds.yaml.** \\" in text
+    assert ("- **typo: no longer on the page** · [dossier](claims/typo.md)\n  - The page does not say this (no copy of it ever did):"
+            " correct the quote or remove the claim in feeds.yaml: “the FDA approved ketamine for anxiety”") in text
 
 
 @pytest.mark.parametrize(("fault", "reason"), [

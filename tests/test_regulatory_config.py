@@ -62,7 +62,7 @@ def load_with(tmp_path, block: Any, sources: list[dict[str, Any]] | None = None)
     ({"products": [PRODUCT], "facts": [{**FACT, "checked": "2026-11-31"}]},
      "regulatory.facts[0].checked: '2026-11-31' is not a day of the calendar"),
     ({"products": [PRODUCT], "facts": [{**FACT, "by": "me"}]},
-     "regulatory.facts[0].by: unknown key; expected one of: checked, date, source, statement"),
+     "regulatory.facts[0].by: unknown key; expected one of: checked, contradicts, date, source, statement, supports"),
 ])
 def test_bad_regulatory_blocks_name_the_key(tmp_path, block, message):
     with pytest.raises(ConfigError) as caught:

@@ -18,17 +18,22 @@ from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from . import __version__
+from .article.resolve import record_claim
+from .article.verdicts import Verdict
 from .config import Config, load
+from .digest.dossier import state_of
 from .digest.mail import MailResult, send_due, send_week
 from .digest.publish import PRIMARY, publish_due, publish_week
 from .errors import ConfigError, UsageError, WatcherError
 from .export.items import write_csv, write_jsonl
+from .export.references import FORMATS as REFERENCE_FORMATS
+from .export.references import export_references
 from .poll import PollReport, poll
 from .relevance.evaluate import Labelled, below, evaluate, labelled_since, parse_labelled, render
 from .relevance.labels import LABELS, make_label, parse_csv
 from .schedule.service import StopFlag, run_forever, stop_on_signals
 from .status import StatusReport, status
-from .store import OutputRecord, Store, store_failure
+from .store import REOPENED, RESOLVED, OutputRecord, Store, store_failure
 from .store.lock import DEFAULT_WAIT, WriterLock, writer_busy
 from .text import plain
 from .weeks import Week, parse_utc, utc_iso, utc_now
@@ -37,7 +42,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Output cut short by a reader that closed the pipe (`watcher export | head -1`): the status a shell
 # gives a command killed by SIGPIPE (128 + 13), as `cat` or `grep` would end, quietly.
 EXIT_CLOSED_PIPE = 141
-WRITERS = ("poll", "digest", "run", "send", "label")  # the commands that take the writer lock
+WRITERS = ("poll", "digest", "run", "send", "label", "claim")  # the commands that take the writer lock
 log = logging.getLogger("watcher")
 
 
@@ -57,12 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--week", help="ISO week, e.g. 2026-W05")
     run = commands.add_parser("run", help="poll, then write the current week's digest")
     run.add_argument("--once", action="store_true", help="do it once and exit")
-    export = commands.add_parser("export", help="write every stored item to stdout")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export = commands.add_parser("export", help="write every stored item to stdout, or the listed works as references")
+    export.add_argument("--format", choices=["jsonl", "csv", *REFERENCE_FORMATS], default="jsonl",
+                        help="jsonl, csv: every stored item; ris, bibtex, csljson: the listed works, for a reference manager")
+    export.add_argument("--claim", metavar="ID", help="with ris|bibtex|csljson: only the works bearing on this claim")
+    export.add_argument("--week", help="with ris|bibtex|csljson: only the works listed in this ISO week, e.g. 2026-W05")
     commands.add_parser("status", help="per source: last success, last error, items")
     send = commands.add_parser("send", help="mail one week's digest now (feeds.yaml `email`)")
     send.add_argument("--week", required=True, help="ISO week, e.g. 2026-W05")
     commands.add_parser("check", help="validate feeds.yaml")
+    claim = commands.add_parser("claim", help="the article's claims: show their verdicts, or record one as resolved or reopened")
+    claim.add_argument("action", choices=["show", "resolve", "reopen"],
+                       help="show: every claim's verdict (or one's, with its records); resolve: the page is corrected (or"
+                            " the claim found right); reopen: undo a resolve")
+    claim.add_argument("id", nargs="?", help="the claim's id in feeds.yaml, e.g. fda-approval")
+    claim.add_argument("--by", metavar="NAME", help="who records it (kept with the record)")
+    claim.add_argument("--note", default="", help="why, in a few words (kept with the record)")
     label = commands.add_parser("label", help="record an editor's verdict on an item: relevant or irrelevant")
     label.add_argument("id", nargs="?", help="the item's id, as `export` shows it, e.g. pubmed:12345678")
     label.add_argument("verdict", nargs="?", metavar="relevant|irrelevant")
@@ -128,7 +143,7 @@ def run_command(argv: Sequence[str] | None) -> int:
             return run_forever(config, wait=args.wait)  # takes the writer lock per job
         if args.command == "evaluate" and args.file:
             return cmd_evaluate(config, None, args, StopFlag())  # records from files: no database needed
-        if args.command in WRITERS:
+        if args.command in WRITERS and not (args.command == "claim" and args.action == "show"):
             # One writer at a time; then SIGTERM/SIGINT finish the write in progress and exit 0.
             holder = f"watcher {args.command}{' --once' if getattr(args, 'once', False) else ''}"
             with (
@@ -277,6 +292,15 @@ def report_mails(results: Sequence[MailResult]) -> int:
 def cmd_export(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
     claims = config.article.claims if config.article else ()
     sources = [s.name for s in config.sources]
+    if args.format in REFERENCE_FORMATS:
+        if args.claim and not any(c.id == args.claim for c in claims):
+            known = ", ".join(c.id for c in claims) or "feeds.yaml has no article claims"
+            raise UsageError(f"export: --claim {plain(args.claim)!r} is not a claim of feeds.yaml's article; known: {known}")
+        export_references(store, sys.stdout, args.format, claims=claims, claim=args.claim, week=args.week, tz=config.timezone,
+                          separate=config.separate, sources=sources)
+        return EXIT_OK
+    if args.claim or args.week:
+        raise UsageError("export: --claim and --week pick references: use them with --format ris, bibtex or csljson")
     write = write_csv if args.format == "csv" else write_jsonl
     write(store, sys.stdout, claims=claims, separate=config.separate, sources=sources)
     return EXIT_OK
@@ -378,9 +402,45 @@ def cmd_evaluate(config: Config, store: Store | None, args: argparse.Namespace, 
     return EXIT_OK
 
 
+def cmd_claim(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
+    if config.article is None:
+        raise UsageError("claim: feeds.yaml has no `article` block with claims")
+    if args.action == "show":
+        state = state_of(store, config)
+        shown = [v for v in state.verdicts if args.id in (None, v.claim_id)]
+        if args.id and not shown:
+            raise UsageError(f"claim: no claim has the id {plain(args.id)!r}; known: {', '.join(c.id for c in config.article.claims)}")
+        for verdict in shown:
+            print(verdict_line(verdict))
+        for r in state.records if args.id else ():
+            if r.claim_id == args.id:
+                print(f"  {r.at} {r.action} by {plain(r.by)}{': ' + plain(r.note) if r.note else ''}")
+        return EXIT_OK
+    if not args.id or not args.by:
+        raise UsageError(f"claim {args.action}: give the claim's id and --by NAME (who records it)")
+    action = RESOLVED if args.action == "resolve" else REOPENED
+    record = record_claim(store, config.article, args.id, args.by, args.note, utc_now(), action=action)
+    print(f"claim {record.claim_id}: {record.action} by {plain(record.by)} at {record.at}")
+    return EXIT_OK
+
+
+def verdict_line(v: Verdict) -> str:
+    since = f" since {v.since_what} on {v.since}" if v.since else " since the watch began"
+    line = f"{v.claim_id}: {v.words}" + (since if v.kind in ("new-evidence", "unchanged") else "")
+    if v.new and v.kind == "new-evidence":
+        line += ": " + ", ".join(f"{title.lower()} {n}" for title, n in v.counts)
+    for f in v.contradicting:
+        line += f"\n  the record says ({f.date}): {plain(f.statement)} {f.source}"
+    for s in v.stale:
+        line += f"\n  wording that goes stale: {plain(s.phrase)!r}: give the date"
+    if v.resolution:
+        line += f"\n  {v.resolution.action} by {plain(v.resolution.by)} on {v.resolution.at[:10]}"
+    return line
+
+
 COMMANDS: dict[str, Command] = {
     "poll": cmd_poll, "digest": cmd_digest, "run": cmd_run, "export": cmd_export, "status": cmd_status,
-    "send": cmd_send, "label": cmd_label, "evaluate": cmd_evaluate,
+    "send": cmd_send, "label": cmd_label, "evaluate": cmd_evaluate, "claim": cmd_claim,
 }
 
 if __name__ == "__main__":

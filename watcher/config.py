@@ -34,6 +34,7 @@ from .checks import (
     string_list,
     text,
 )
+from .corrections.settings import CrossrefSettings, parse_crossref
 from .errors import ConfigError
 from .model import Contact, HttpSettings, SourceConfig
 from .regulatory.settings import RegulatorySettings, parse_regulatory
@@ -42,7 +43,7 @@ from .sources.registry import SOURCE_TYPES
 from .works import parse_separate
 
 TOP_KEYS = {"timezone", "database", "digests", "contact", "http", "schedule", "sources", "topics", "outputs", "site_url", "email",
-            "article", "regulatory", "separate"}
+            "article", "regulatory", "separate", "crossref"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler 3's names; Monday first, as ISO
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # What `outputs` may name (digest/publish.py has a renderer for each); Markdown is the primary record.
@@ -110,6 +111,7 @@ class Config:
     article: ArticleSettings | None = None  # the clinic's page: its claims, and its URL to watch
     regulatory: RegulatorySettings | None = None  # the products and facts of the digest's board
     separate: tuple[str, ...] = ()  # record ids each kept a work of its own: a wrong link undone (works.py)
+    crossref: CrossrefSettings | None = None  # the listed DOIs re-checked for notices; None: Crossref is not asked
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -202,6 +204,11 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
     sources = parse_sources(raw["sources"])
     topics = compile_topics(raw["topics"], "topics", source_names=[s.name for s in sources])
     contact = parse_contact(raw.get("contact") or {})
+    article = (parse_article(raw["article"], topics=topics, source_names=[s.name for s in sources], base=base)
+               if raw.get("article") is not None else None)
+    regulatory = parse_regulatory(raw["regulatory"], sources) if raw.get("regulatory") is not None else None
+    if regulatory is not None:
+        check_fact_claims(regulatory, article)
     return Config(
         path=path,
         timezone=tz,
@@ -215,11 +222,24 @@ def parse(raw: Any, *, base: Path, path: Path) -> Config:
         outputs=optional(raw, "outputs", "", parse_outputs, OUTPUTS),
         site_url=optional(raw, "site_url", "", site_url, None),
         email=parse_email(raw["email"]) if raw.get("email") is not None else None,
-        regulatory=parse_regulatory(raw["regulatory"], sources) if raw.get("regulatory") is not None else None,
-        article=parse_article(raw["article"], topics=topics, source_names=[s.name for s in sources])
-        if raw.get("article") is not None else None,
+        regulatory=regulatory,
+        article=article,
         separate=optional(raw, "separate", "", parse_separate, ()),
+        crossref=parse_crossref(raw["crossref"], sources) if "crossref" in raw else None,
     )
+
+
+def check_fact_claims(regulatory: RegulatorySettings, article: ArticleSettings | None) -> None:
+    """Every claim a curated fact contradicts or supports is a claim of `article`."""
+    known = [c.id for c in article.claims] if article else []
+    for i, fact in enumerate(regulatory.facts):
+        for relation, ids in (("contradicts", fact.contradicts), ("supports", fact.supports)):
+            for j, claim_id in enumerate(ids):
+                if claim_id not in known:
+                    where = f"regulatory.facts[{i}].{relation}[{j}]"
+                    if not known:
+                        raise ConfigError(where, f"names the claim {claim_id!r}, but feeds.yaml has no `article` block with claims")
+                    raise ConfigError(where, f"{claim_id!r} is not the id of a claim in article.claims; known: {', '.join(known)}")
 
 
 def parse_outputs(raw: Any, path: str) -> tuple[str, ...]:

@@ -110,6 +110,20 @@ class Plan:
         return sum(w.newly_matched for w in self.writes)
 
 
+def untold(found: Iterable[tuple[str, Notice]], told: Iterable[tuple[str, str]]) -> tuple[tuple[str, Notice], ...]:
+    """Notices that come from elsewhere than a record (a correction found in Crossref's data), kept
+    to those that are news: a flag is news once per item, as in `decide`."""
+    seen = set(told)
+    fresh = []
+    for item_id, notice in found:
+        if notice.kind == FLAG:
+            if (item_id, notice.detail) in seen:
+                continue
+            seen.add((item_id, notice.detail))
+        fresh.append((item_id, notice))
+    return tuple(fresh)
+
+
 def wanted(items: Iterable[Item]) -> tuple[set[str], set[str]]:
     """The ids the store must look up for `Known`: the batch's own, and those it is news about."""
     items = list(items)

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from .article.claims import ARTICLE
-from .article.page import watch_page
+from .article.page import watch_file, watch_page
 from .config import Config
+from .corrections.check import check_corrections
+from .corrections.settings import CROSSREF
 from .errors import SourceError, StoreError, WatcherError
 from .http import UnreachableHosts, host_of
 from .model import Item, SourceConfig
@@ -127,10 +129,19 @@ def poll(
             report.sources.append(SourceReport(REGULATORY, step.ok, step.fetched, step.new, step.new, step.error))
         except Interrupted:
             report.interrupted = True
+    # The listed DOIs no PubMed re-check covers, against Crossref (corrections/check.py).
+    if config.crossref is not None and not report.interrupted and (only is None or CROSSREF in only):
+        checked_dois = check_corrections(config, store, run_id=report.run_id, clock=clock, context=context)
+        if checked_dois.checked or not checked_dois.ok:  # nothing to ask (no listed DOI) fetched nothing: no line of the poll's report
+            report.sources.append(SourceReport(CROSSREF, checked_dois.ok, checked_dois.checked, checked_dois.new, checked_dois.new,
+                                               checked_dois.error))
     # The clinic's page, after the sources: its failure is reported like a failing source's.
-    page = config.article.url if config.article else None
-    if page and not report.interrupted and (only is None or ARTICLE in only):
-        checked = watch_page(page, store, context, clock, run_id=report.run_id)
+    article = config.article
+    if article and article.page_key and not report.interrupted and (only is None or ARTICLE in only):
+        if article.url:
+            checked = watch_page(article.url, store, context, clock, run_id=report.run_id)
+        elif article.file:
+            checked = watch_file(article.file, store, clock, run_id=report.run_id)
         report.sources.append(SourceReport(ARTICLE, checked.ok, int(checked.ok), int(checked.changed), error=checked.error))
     report.unreachable = context.unreachable.hosts()
     store.finish_run(

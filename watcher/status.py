@@ -7,6 +7,7 @@ from datetime import datetime
 
 from .article.claims import ARTICLE
 from .config import Config
+from .corrections.settings import CROSSREF
 from .digest.mail import due_weeks, recipients
 from .regulatory.settings import REGULATORY
 from .schedule.due import next_fire_times, poll_due
@@ -68,7 +69,9 @@ def status(store: Store, config: Config, now: datetime, *, writer_busy: bool = F
     watched = [(s.name, s.type) for s in config.sources]
     if config.regulatory is not None:  # the board's fetches are recorded like a source's polls
         watched.append((REGULATORY, "regulatory board"))
-    if config.article and config.article.url:
+    if config.crossref is not None:
+        watched.append((CROSSREF, "corrections"))  # the listed DOIs re-checked against Crossref
+    if config.article and config.article.page_key:
         watched.append((ARTICLE, "page"))  # the clinic's page: its failures count like a source's
     for name, kind in watched:
         state = states.get(name)

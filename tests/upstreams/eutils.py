@@ -78,7 +78,9 @@ def comments_corrections(links: Iterable[tuple[str, str]]) -> str:
 
 def article_xml(a: Article) -> bytes:
     e = xml_escape
-    authors = "".join(f"<Author ValidYN=\"Y\"><LastName>{e(last)}</LastName><ForeName>{e(fore)}</ForeName></Author>"
+    # As PubMed writes an author: the fore name and its initials (the capitals of its words).
+    authors = "".join(f"<Author ValidYN=\"Y\"><LastName>{e(last)}</LastName><ForeName>{e(fore)}</ForeName>"
+                      f"<Initials>{''.join(w[0] for w in fore.split() if w[:1].isalpha()).upper()}</Initials></Author>"
                       for last, fore in a.authors)
     types = "".join(f"<PublicationType>{e(t)}</PublicationType>" for t in a.publication_types)
     keywords = "".join(f"<Keyword>{e(k)}</Keyword>" for k in a.keywords)

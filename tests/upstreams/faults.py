@@ -4,7 +4,7 @@ A fault is armed for a label (`server.arm("efetch:2", faults.reset)`) and then a
 request instead of the stand-in: it gets the connection, the request and the healthy reply it
 replaces (`Context`), so it can send part of that reply, a damaged copy, or something else.
 Faults that build a hostile document (entity bombs, endless or deeply nested bodies) build it
-for the route's kind: PubMed XML, an RSS feed, or the JSON of openFDA, ClinicalTrials.gov or Europe PMC.
+for the route's kind: PubMed XML, an RSS feed, or the JSON of openFDA, ClinicalTrials.gov, Europe PMC or Crossref.
 
 Nothing here holds a big body in memory: the 50 MB body and the gzip stream that inflates to
 1 GB are generated chunk by chunk while they are sent, and stop as soon as the client hangs up.
@@ -180,6 +180,7 @@ ENDLESS_PREFIX = {
     "openfda": b'{"meta": {}, "results": [{"recall_number": "D-1", "product_description": "Ketamine ',
     "ctgov": b'{"totalCount": 1, "studies": [{"protocolSection": {"identificationModule": {"nctId": "NCT00000001", "briefTitle": "Ketamine ',
     "europepmc": b'{"version": "6.9", "hitCount": 1, "resultList": {"result": [{"id": "1", "source": "MED", "title": "Ketamine ',
+    "crossref": b'{"status": "ok", "message-type": "work-list", "message": {"items": [{"DOI": "10.1/x", "title": ["Ketamine ',
     "plain": b"",
 }
 
@@ -284,7 +285,7 @@ def xxe_url(canary: str) -> Fault:
     return entity_fault(doctype, b"&xxe;")
 
 
-JSON_RECORDS = {"openfda": b'"results":', "ctgov": b'"studies":', "europepmc": b'"resultList":'}
+JSON_RECORDS = {"openfda": b'"results":', "ctgov": b'"studies":', "europepmc": b'"resultList":', "crossref": b'"message":'}
 
 
 def deep_nesting(depth: int = 100_000) -> Fault:

@@ -14,17 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..checks import check_keys, describe, http_url, mapping, name, optional, text
 from ..errors import ConfigError
+from ..export.cite import DEFAULT_STYLE, style_name
 from ..model import Hit, Item
 from ..relevance.match import explain
 from ..relevance.topics import FIELDS, Group, PhraseSet, Topic, compile_group, false_friend_set, term_list
 from .page_text import comparable
 
 ARTICLE = "article"  # the page watch's name in polls, `status` and the digest header
-ARTICLE_KEYS = ("url", "claims")
+ARTICLE_KEYS = ("url", "file", "claims", "citation_style")
+FILE_KEY = "file:"  # a local copy's snapshots are keyed "file:<absolute path>", a watched page's by its URL
 CLAIM_KEYS = ("id", "text", "terms", "groups")
 EXAMPLE = "e.g. - {id: durable-effect, text: \"the effect lasts for weeks\", terms: [durab*, sustain*]}"
 
@@ -40,6 +43,20 @@ class Claim:
 class ArticleSettings:
     url: str | None  # the published page, watched on every poll; None: not watched
     claims: tuple[Claim, ...]
+    # A local copy of the page's text (UTF-8 text or HTML), read on every poll when `url` is not set:
+    # what the annotated article shows, and what the claims are checked against.
+    file: Path | None = None
+    citation_style: str = DEFAULT_STYLE  # the CSL style of the dossiers' references (export/cite.py)
+
+    @property
+    def page_key(self) -> str | None:
+        """What the page's snapshots are stored under: the URL, else the local copy's path."""
+        if self.url:
+            return self.url
+        return FILE_KEY + str(self.file) if self.file else None
+
+    def claim(self, claim_id: str) -> Claim | None:
+        return next((c for c in self.claims if c.id == claim_id), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +83,17 @@ def matching(item: Item, claims: Sequence[Claim]) -> tuple[ClaimMatch, ...]:
 # ---------------------------------------------------------------- feeds.yaml
 
 
-def parse_article(raw: Any, *, topics: Sequence[Topic], source_names: Collection[str], path: str = ARTICLE) -> ArticleSettings:
-    raw = mapping(raw, path, "a mapping with `claims` (and optionally `url`)")
+def parse_article(raw: Any, *, topics: Sequence[Topic], source_names: Collection[str], path: str = ARTICLE,
+                  base: Path | None = None) -> ArticleSettings:
+    """`base`: the folder of feeds.yaml, which a relative `file` is read from."""
+    raw = mapping(raw, path, "a mapping with `claims` (and optionally `url` or `file`)")
     check_keys(raw, path, ARTICLE_KEYS, required={"claims"})
     url = optional(raw, "url", path, http_url, None)
-    if url is not None and ARTICLE in source_names:
-        raise ConfigError(f"{path}.url", f"a source is already named {ARTICLE!r}, the name the page watch reports under"
+    file = optional(raw, "file", path, text, None)
+    local = (base or Path.cwd()) / file if file else None
+    if (url is not None or local is not None) and ARTICLE in source_names:
+        key = "url" if url else "file"
+        raise ConfigError(f"{path}.{key}", f"a source is already named {ARTICLE!r}, the name the page watch reports under"
                                          " in `status` and the digest; rename that source")
     # The topics' false friends, once each, in the order feeds.yaml lists them.
     inherited = tuple(dict.fromkeys(p for t in topics for p in t.false_friends))
@@ -86,7 +108,8 @@ def parse_article(raw: Any, *, topics: Sequence[Topic], source_names: Collection
             if earlier.id == claim.id:
                 raise ConfigError(f"{path}.claims[{i}].id", f"{claim.id!r} is already the id of {path}.claims[{j}]; ids must be unique")
         claims.append(claim)
-    return ArticleSettings(url=url, claims=tuple(claims))
+    return ArticleSettings(url=url, claims=tuple(claims), file=local.resolve() if local else None,
+                           citation_style=optional(raw, "citation_style", path, style_name, DEFAULT_STYLE))
 
 
 def parse_claim(raw: Any, path: str, false_friends: tuple[tuple[str, ...], PhraseSet | None]) -> Claim:

@@ -7,6 +7,9 @@ its sha256 the page's hash. The claims are located on the copies when the digest
 A page that cannot be fetched, is not a web page or shows no text is a failed poll under the name
 "article" (in `status` and the digest header, like a failing source); the copy stored before
 stands, and no claim is dropped.
+
+Without `article.url`, a local copy named by `article.file` is read the same way on every poll (no
+network): its snapshots are keyed "file:<path>", and a file that cannot be read fails the same poll.
 """
 
 from __future__ import annotations
@@ -15,16 +18,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from bs4 import ParserRejectedMarkup
 
-from ..errors import SourceError
+from ..errors import SourceError, os_reason
 from ..http import host_of
 from ..sources.base import SourceContext, client_for
 from ..store import PollRecord, Store
 from ..text import describe_exception
 from ..weeks import utc_iso
-from .claims import ARTICLE
+from .claims import ARTICLE, FILE_KEY
 from .page_text import media_type, page_text
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,7 @@ class PageCheck:
 def watch_page(url: str, store: Store, context: SourceContext, clock: Callable[[], datetime], *,
                run_id: int | None = None) -> PageCheck:
     """Fetch the page, keep a copy when its text changed, and record the poll as "article"."""
-    copies = store.snapshots(ARTICLE, url)
+    copies = store.latest_snapshot(ARTICLE, url)
     state = store.source_state(ARTICLE)
     # Validators only for a URL we hold a copy of: after `article.url` changes, the old page's
     # ETag must not make the new one answer 304.
@@ -74,9 +78,29 @@ def watch_page(url: str, store: Store, context: SourceContext, clock: Callable[[
     except Exception as exc:  # a bug or an unforeseen page must not stop the poll (the sources are stored)
         log.debug("poll %s: unexpected error", ARTICLE, exc_info=True)
         return failed(store, clock, run_id, f"internal error: {describe_exception(exc)}")
-    changed = text is not None and (not copies or not isinstance(copies[-1].data, dict) or copies[-1].data.get("text") != text)
+    return kept(store, clock, run_id, url, {"url": url}, text, validators)
+
+
+def watch_file(path: Path, store: Store, clock: Callable[[], datetime], *, run_id: int | None = None) -> PageCheck:
+    """Read the local copy of the page, keep a copy of its text when it changed, record the poll."""
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        return failed(store, clock, run_id, f"{path}: cannot read the article's local copy: {os_reason(exc)}")
+    kind = "text/html" if path.suffix.lower() in (".html", ".htm") else "text/plain"
+    text = page_text(body[:MAX_BYTES], kind)
+    if not text:
+        return failed(store, clock, run_id, f"{path}: the article's local copy shows no text")
+    return kept(store, clock, run_id, FILE_KEY + str(path), {"file": str(path)}, text, None)
+
+
+def kept(store: Store, clock: Callable[[], datetime], run_id: int | None, key: str, where: dict[str, str],
+         text: str | None, validators: tuple[str | None, str | None] | None) -> PageCheck:
+    """A successful check: the text stored when it differs from the latest copy; `text` None: not modified."""
+    latest = store.latest_snapshot(ARTICLE, key)
+    changed = text is not None and (latest is None or not isinstance(latest.data, dict) or latest.data.get("text") != text)
     if changed:
-        store.save_snapshot(ARTICLE, url, {"url": url, "text": text}, now=clock())
+        store.save_snapshot(ARTICLE, key, {**where, "text": text}, now=clock())
     store.save_batch(ARTICLE, [], now=clock(), validators=validators, final=True)
     store.record_poll(PollRecord(ARTICLE, utc_iso(clock()), True, fetched=int(text is not None), new=int(changed)),
                       run_id=run_id)

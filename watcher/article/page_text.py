@@ -81,3 +81,39 @@ def comparable(text: str) -> str:
 def contains(page: str, quote: str) -> bool:
     """Whether `quote`'s words occur in a row in `page` (both already `comparable`)."""
     return bool(quote) and f" {quote} " in f" {page} "
+
+
+# Words with their place in the text, as `comparable` reads them: a run of letters and digits, with
+# the apostrophes inside it joined ("Pain’s").
+SPANNED_WORD = re.compile(r"[^\W_]+(?:['’‘ʼ`´′ʹ][^\W_]+)*")
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+
+
+def words_at(text: str) -> list[tuple[str, int, int]]:
+    """Each comparable word of `text` with the span of the original text it comes from."""
+    found = []
+    for m in SPANNED_WORD.finditer(text):
+        for word in comparable(m.group(0)).split():
+            found.append((word, m.start(), m.end()))
+    return found
+
+
+def locate(text: str, quote: str) -> tuple[int, int] | None:
+    """Where `quote`'s words first occur in a row in `text` (the original, not `comparable`): the
+    span from its first word to its last, as `contains` would find it; None when it does not."""
+    wanted = comparable(quote).split()
+    if not wanted:
+        return None
+    words = words_at(text)
+    first = wanted[0]
+    for i, (word, start, _) in enumerate(words):
+        if word == first and [w for w, _, _ in words[i : i + len(wanted)]] == wanted:
+            return start, words[i + len(wanted) - 1][2]
+    return None
+
+
+def sentence_around(text: str, span: tuple[int, int]) -> str:
+    """The sentence(s) of `text` holding `span`: from the end of the sentence before to the end of its last."""
+    start = max((m.end() for m in SENTENCE_END.finditer(text, 0, span[0])), default=0)
+    after = SENTENCE_END.search(text, span[1])
+    return " ".join(text[start : after.end() if after else len(text)].split()).lstrip("-*•· ")

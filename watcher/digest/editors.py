@@ -1,5 +1,7 @@
-""""For the editors": the article's claims with this week's items that bear on them, and what the
-watched page says now. Part of the DigestView, raw text like the rest of it.
+""""For the editors": a verdict on every claim of the article (contradicted, no longer on the page,
+new evidence since the page last changed, unchanged; digest/claims.py), then the claims with this
+week's items that bear on them, and what the watched page says now. Part of the DigestView, raw
+text like the rest of it.
 
 A function of the store, the week and the config: claims are matched here, from the stored items
 and feeds.yaml's rules (an edited claim takes effect in the next digest), and located on the
@@ -15,10 +17,14 @@ from zoneinfo import ZoneInfo
 
 from ..article.claims import ARTICLE, ArticleSettings, matching
 from ..article.page_text import comparable, contains
+from ..article.verdicts import CONTRADICTED, GONE, Verdict
+from ..config import Config
 from ..sections import SECTIONS, section_of
 from ..store import Snapshot, Store, StoredItem
 from ..text import http_link, plain, shorten
 from ..weeks import local_stamp, parse_utc
+from ..works import Works
+from .claims import claims_state
 
 TITLE_CHARS = 300
 SECTION_TITLES = {s.key: s.title for s in SECTIONS}
@@ -54,7 +60,7 @@ class MissingClaim:
 
 @dataclass(frozen=True, slots=True)
 class PageView:
-    url: str | None
+    url: str | None  # the watched page's http(s) link; None for a local copy
     fetched: bool  # a copy of the page is stored (else nothing below is known)
     first_fetched: str | None  # local date of the first copy
     changed: str | None  # local date of the latest change; None while it is unchanged since the first copy
@@ -65,21 +71,40 @@ class PageView:
 @dataclass(frozen=True, slots=True)
 class EditorsView:
     claims: tuple[ClaimView, ...]  # the claims with at least one item this week, in feeds.yaml order
-    quiet: tuple[str, ...]  # ids of the claims with nothing new this week
-    page: PageView | None  # None: the page is not watched (no article.url)
+    quiet: tuple[str, ...]  # ids of the claims with nothing new this week (and no verdict that needs a look)
+    page: PageView | None  # None: the page is not watched (no article.url or article.file)
+    verdicts: tuple[Verdict, ...] = ()  # one per claim, what needs a look first (article/verdicts.py)
+    file: str | None = None  # the local copy read instead of a page (article.file)
+
+    @property
+    def look(self) -> tuple[Verdict, ...]:
+        return needs_a_look(self)
 
 
-def build_editors(store: Store, article: ArticleSettings, items: Sequence[StoredItem], end: datetime,
-                  tz: ZoneInfo) -> EditorsView:
+def needs_a_look(editors: EditorsView) -> tuple[Verdict, ...]:
+    """The claims of the article that need a look, for the digest's headline: the contradicted ones
+    first, then those the page no longer carries (or never did). Pure."""
+    return tuple(v for kind in (CONTRADICTED, GONE) for v in editors.verdicts if v.kind == kind)
+
+
+def build_editors(store: Store, config: Config, items: Sequence[StoredItem], end: datetime, tz: ZoneInfo,
+                  works: Works) -> EditorsView:
     """`items` are the week's new items in the order the digest lists them."""
+    article = config.article
+    assert article is not None
     found: dict[str, list[ClaimItem]] = {c.id: [] for c in article.claims}
     for stored in items:
         for match in matching(stored.item, article.claims):
             found[match.claim.id].append(claim_item(stored, match.terms))
+    facts = config.regulatory.facts if config.regulatory else ()
+    judged = claims_state(store, article, facts, works, end=end, tz=tz).verdicts
+    flagged = {v.claim_id for v in judged if v.kind in (CONTRADICTED, GONE)}
     return EditorsView(
         claims=tuple(ClaimView(c.id, c.text, tuple(found[c.id])) for c in article.claims if found[c.id]),
-        quiet=tuple(c.id for c in article.claims if not found[c.id]),
-        page=page_view(store, article, end, tz) if article.url else None,
+        quiet=tuple(c.id for c in article.claims if not found[c.id] and c.id not in flagged),
+        page=page_view(store, article, end, tz) if article.page_key else None,
+        verdicts=judged,
+        file=str(article.file) if article.file and not article.url else None,
     )
 
 
@@ -96,8 +121,8 @@ def claim_item(stored: StoredItem, terms: tuple[str, ...]) -> ClaimItem:
 
 
 def page_view(store: Store, article: ArticleSettings, end: datetime, tz: ZoneInfo) -> PageView:
-    assert article.url is not None
-    copies = store.snapshots(ARTICLE, article.url, before=end)
+    assert article.page_key is not None
+    copies = store.snapshots(ARTICLE, article.page_key, before=end)
     checked = local_stamp(store.last_success_before(ARTICLE, end), tz)
     if not copies:
         return PageView(http_link(article.url), False, None, None, checked, ())

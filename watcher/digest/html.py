@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ..store import OutputRecord
+from .dossier import AnnotatedArticle, Dossier
 from .view import DigestView
 
 ENV = Environment(
@@ -43,3 +44,11 @@ def render_week(view: DigestView, *, base: str | None = "") -> str:
 
 def render_index(records: Sequence[OutputRecord]) -> str:
     return ENV.get_template("index.html.j2").render(digests=records)
+
+
+def render_dossier(dossier: Dossier) -> str:
+    return ENV.get_template("claim.html.j2").render(dossier=dossier)
+
+
+def render_article(article: AnnotatedArticle) -> str:
+    return ENV.get_template("article.html.j2").render(a=article)

@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from ..store import OutputRecord
 from ..text import fold
+from .dossier import Dossier
 from .view import DigestView
 
 # The inline syntax text could trigger: code, emphasis, links and images, tables, strikethrough,
@@ -81,3 +82,7 @@ def render_week(view: DigestView) -> str:
 
 def render_index(records: Sequence[OutputRecord]) -> str:
     return ENV.get_template("index.md.j2").render(digests=records)
+
+
+def render_dossier(dossier: Dossier) -> str:
+    return ENV.get_template("claim.md.j2").render(dossier=dossier)

@@ -19,6 +19,7 @@ from ..store import OutputRecord, Store
 from ..weeks import Week, utc_iso
 from ..works import Works, works_of
 from . import atom, html, markdown
+from .dossier import build_annotated, build_dossiers, state_of
 from .missing import missing_weeks
 from .view import DigestView, build_view
 
@@ -98,11 +99,40 @@ def write_week(store: Store, config: Config, week: Week, works: Works, *, now: d
 
 
 def write_site(store: Store, config: Config, works: Works) -> None:
-    """The files over all weeks: each format's index, and the feed."""
+    """The files over all weeks: each format's index, the feed, and the article's dossiers."""
     for name in weekly(config):
         write_index(store, config, FORMATS[name])
     if FEED in config.outputs:
         write_feed(store, config, works)
+    if config.article is not None:
+        write_claims(store, config, works)
+
+
+CLAIMS = "claims"  # the dossiers' folder in the digests folder
+ARTICLE_PAGE = "article.html"
+
+
+def write_claims(store: Store, config: Config, works: Works) -> list[Path]:
+    """Each claim's dossier (claims/<id>.md, and .html with the HTML output) and the annotated
+    article (article.html, with the HTML output), as of everything stored; a dossier of a claim no
+    longer in feeds.yaml is removed."""
+    state = state_of(store, config, works)
+    folder = config.digests / CLAIMS
+    written = []
+    suffixes = [(".md", markdown.render_dossier)] + ([(".html", html.render_dossier)] if "html" in config.outputs else [])
+    for dossier in build_dossiers(store, config, works, state=state):
+        for suffix, render_one in suffixes:
+            path = folder / f"{dossier.claim_id}{suffix}"
+            write_atomic(path, render_one(dossier), what="dossier")
+            written.append(path)
+    for old in folder.glob("*"):
+        if old.suffix in (".md", ".html") and old not in written:
+            old.unlink(missing_ok=True)
+    if "html" in config.outputs:
+        path = config.digests / ARTICLE_PAGE
+        write_atomic(path, html.render_article(build_annotated(store, config, works, state=state)), what="annotated article")
+        written.append(path)
+    return written
 
 
 def grouped(store: Store, config: Config) -> Works:

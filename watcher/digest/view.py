@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ..article.claims import ARTICLE
 from ..config import Config
+from ..corrections.settings import CROSSREF
 from ..decide import FLAG, UPDATE
 from ..model import CORE, RELATED, Hit
 from ..regulatory.settings import REGULATORY
@@ -191,7 +192,7 @@ def build_view(store: Store, config: Config, week: Week, works: Works | None = N
     for stored in items:
         counts[stored.item.source] = counts.get(stored.item.source, 0) + 1
     configured = [s.name for s in config.sources] + ([REGULATORY] if config.regulatory else []) + (
-        [ARTICLE] if config.article and config.article.url else [])
+        [CROSSREF] if config.crossref else []) + ([ARTICLE] if config.article and config.article.page_key else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
     monday, sunday = week.monday, week.sunday
     notices: list[NoticeView] = []
@@ -218,7 +219,7 @@ def build_view(store: Store, config: Config, week: Week, works: Works | None = N
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE) + tuple(joined),
         also_matched=tuple(e for _, e in related),
-        editors=build_editors(store, config.article, shown, end, tz) if config.article else None,
+        editors=build_editors(store, config, shown, end, tz, works) if config.article else None,
         board=build_board(store, config.regulatory, end=end, last_day=sunday, tz=tz) if config.regulatory else None,
         stopped=stopped_polls(store, start, end, tz),
     )

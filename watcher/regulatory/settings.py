@@ -6,7 +6,8 @@ facts no API states, each with its source and, once a person has read that sourc
       products:
         - {name: Brand (generic) nasal spray, application: NDA000000}
       facts:
-        - {statement: …, date: 2022-02, source: https://…, checked: 2026-11-30}   # checked: optional
+        - {statement: …, date: 2022-02, source: https://…, checked: 2026-11-30,   # checked: optional
+           contradicts: [claim-id], supports: [claim-id]}                      # optional: article claims
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..checks import check_keys, describe, http_url, mapping, one_line, optional, text
+from ..checks import check_keys, describe, http_url, mapping, name, one_line, optional, string_list, text
 from ..errors import ConfigError
 from ..model import SourceConfig
 
 KEYS = {"source", "products", "facts"}
+FACT_KEYS = {"statement", "date", "source", "checked", "contradicts", "supports"}
 # The name the board's fetches are recorded under (polls, status, the digest header): its own, so
 # its health is not mixed with the date-window source's.
 REGULATORY = "regulatory"
@@ -46,6 +48,10 @@ class Fact:
     # The day a person last read `source` and found the statement so; None: nobody has yet, and the
     # board says so instead of vouching for it.
     checked: dt.date | None = None
+    # The ids of the article's claims (feeds.yaml `article.claims`) this fact says the opposite of,
+    # and those it bears out: the editors' verdicts quote the fact against the page.
+    contradicts: tuple[str, ...] = ()
+    supports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +107,24 @@ def parse_product(raw: Any, path: str) -> Product:
 
 def parse_fact(raw: Any, path: str) -> Fact:
     raw = mapping(raw, path, "a mapping with statement, date, source and (once a person has read the source) checked")
-    check_keys(raw, path, {"statement", "date", "source", "checked"}, required={"statement", "date", "source"})
-    return Fact(
+    check_keys(raw, path, FACT_KEYS, required={"statement", "date", "source"})
+    fact = Fact(
         statement=one_line(raw["statement"], f"{path}.statement"),
         date=fact_date(raw["date"], f"{path}.date"),
         source=http_url(raw["source"], f"{path}.source"),
         checked=optional(raw, "checked", path, checked_day, None),
+        contradicts=optional(raw, "contradicts", path, claim_ids, ()),
+        supports=optional(raw, "supports", path, claim_ids, ()),
     )
+    both = sorted(set(fact.contradicts) & set(fact.supports))
+    if both:
+        raise ConfigError(f"{path}.supports", f"{both[0]!r} is also under contradicts: a fact cannot both contradict and support a claim")
+    return fact
+
+
+def claim_ids(value: Any, path: str) -> tuple[str, ...]:
+    """A list of claim ids (checked against `article.claims` once both blocks are read: config.py)."""
+    return string_list(value, path, lambda v, p: name(v, p, "claim id"))
 
 
 def entries(value: Any, path: str, *, required: bool) -> list[Any]:

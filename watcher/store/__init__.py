@@ -4,6 +4,7 @@ table family; the row types are in rows.py."""
 
 from __future__ import annotations
 
+from .claims import REOPENED, RESOLVED, ClaimsMixin
 from .database import Database, store_failure
 from .health import HealthMixin
 from .items import ItemsMixin
@@ -11,6 +12,7 @@ from .labels import LabelsMixin
 from .outputs import OutputsMixin
 from .rows import (
     INTERRUPTED,
+    ClaimResolution,
     LabelResult,
     MailRecord,
     OutputRecord,
@@ -26,10 +28,10 @@ from .rows import (
 from .snapshots import SnapshotsMixin
 
 __all__ = [
-    "INTERRUPTED", "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "RunRecord", "SaveResult", "Snapshot", "Store", "StoredItem",
-    "StoredKeys", "StoredLabel", "StoredNotice", "store_failure",
+    "INTERRUPTED", "REOPENED", "RESOLVED", "ClaimResolution", "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "RunRecord",
+    "SaveResult", "Snapshot", "Store", "StoredItem", "StoredKeys", "StoredLabel", "StoredNotice", "store_failure",
 ]
 
 
-class Store(ItemsMixin, HealthMixin, OutputsMixin, SnapshotsMixin, LabelsMixin, Database):
+class Store(ItemsMixin, HealthMixin, OutputsMixin, SnapshotsMixin, LabelsMixin, ClaimsMixin, Database):
     """One database: `Store.open(path)`, then the queries of every table family."""

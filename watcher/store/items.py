@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from ..decide import FLAG, Known, Notice, Plan, Prior, decide, wanted
+from ..decide import FLAG, Known, Notice, Plan, Prior, decide, untold, wanted
 from ..model import Item, Match
 from ..weeks import utc_iso
 from .codec import item_from_json, item_to_json, match_to_json, stored_item, strings
@@ -76,6 +76,21 @@ class ItemsMixin(Database):
         self.conn.executemany("INSERT INTO notices (item_id, at, kind, detail, link) VALUES (?, ?, ?, ?, ?)",
                               [(item_id, stamp, n.kind, n.detail, n.link) for item_id, n in plan.notices])
 
+    def add_notices(self, found: Sequence[tuple[str, Notice]], *, now: datetime) -> int:
+        """Store news about stored items that came from elsewhere than a record of theirs (a
+        correction found in Crossref's data), in one transaction; a flag an item was already told
+        of is not told again. How many were new."""
+        stamp = utc_iso(now)
+        with self.transaction() as conn:
+            ids = {item_id for item_id, _ in found}
+            present = {r["id"] for r in self._rows("SELECT id FROM items WHERE id IN ({})", ids)}
+            told = {(r["item_id"], r["detail"]) for r in self._rows(
+                f"SELECT item_id, detail FROM notices WHERE kind = '{FLAG}' AND item_id IN ({{}})", ids)}
+            fresh = untold([(i, n) for i, n in found if i in present], told)
+            conn.executemany("INSERT INTO notices (item_id, at, kind, detail, link) VALUES (?, ?, ?, ?, ?)",
+                             [(item_id, stamp, n.kind, n.detail, n.link) for item_id, n in fresh])
+        return len(fresh)
+
     def _rows(self, query: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
         """`query` with its `{}` filled by placeholders for `ids`, a part at a time."""
         wanted_ids = sorted(set(ids))
@@ -96,6 +111,12 @@ class ItemsMixin(Database):
         )
         return [stored_item(r) for r in rows]
 
+    def matched_before(self, end: datetime | None = None) -> list[StoredItem]:
+        """Every item that matched, first matched before `end` (all of them without it), by id."""
+        rows = self.conn.execute("SELECT * FROM items WHERE matched = 1 AND first_matched IS NOT NULL"
+                                 " AND (? IS NULL OR first_matched < ?) ORDER BY id", 2 * [utc_iso(end) if end else None])
+        return [stored_item(r) for r in rows]
+
     def notices_between(self, start: datetime, end: datetime) -> list[StoredNotice]:
         """News seen in [start, end) about items listed in a digest before `start`, oldest first."""
         rows = self.conn.execute(
@@ -114,13 +135,22 @@ class ItemsMixin(Database):
         rows = self.conn.execute("SELECT id FROM items WHERE source = ? AND first_matched IS NOT NULL", (source,))
         return frozenset(r[0] for r in rows)
 
-    def flag_history(self) -> dict[str, dict[str, str]]:
-        """item id → {flag: when a notice first reported it}, for the flags items gained after first seen."""
-        rows = self.conn.execute("SELECT item_id, detail, MIN(at) FROM notices WHERE kind = ? GROUP BY item_id, detail", (FLAG,))
+    def flag_history(self, *, before: datetime | None = None) -> dict[str, dict[str, str]]:
+        """item id → {flag: when a notice first reported it}, for the flags items gained after first
+        seen (reported before `before`, when given)."""
+        rows = self.conn.execute("SELECT item_id, detail, MIN(at) FROM notices WHERE kind = ? AND (? IS NULL OR at < ?)"
+                                 " GROUP BY item_id, detail", (FLAG, *(2 * [utc_iso(before) if before else None])))
         history: dict[str, dict[str, str]] = {}
         for item_id, flag, at in rows:
             history.setdefault(item_id, {})[flag] = at
         return history
+
+    def flag_links(self, *, before: datetime | None = None) -> dict[tuple[str, str], str]:
+        """(item id, flag) → the link of the notice that first reported it, where it has one."""
+        rows = self.conn.execute("SELECT item_id, detail, link FROM notices WHERE kind = ? AND link IS NOT NULL"
+                                 " AND (? IS NULL OR at < ?) ORDER BY at DESC, id DESC",
+                                 (FLAG, *(2 * [utc_iso(before) if before else None])))
+        return {(r["item_id"], r["detail"]): r["link"] for r in rows}
 
     def work_keys(self) -> list[StoredKeys]:
         """Every item's identifiers, without decoding whole records (thousands are read per digest)."""

@@ -122,3 +122,15 @@ class MailRecord:
 class SaveResult:
     new: int  # items never stored before
     new_matched: int  # items that matched for the first time
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResolution:
+    """An editor's record on a claim (store/claims.py)."""
+
+    claim_id: str
+    action: str  # "resolved" | "reopened"
+    by: str
+    note: str
+    text: str  # the claim's wording when it was recorded: a record holds for that wording only
+    at: str  # UTC

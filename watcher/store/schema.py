@@ -144,9 +144,24 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE items SET data = json_set(data, '$.identifiers', json_array('pmid:' || json_extract(data, '$.extra.pmid')))
         WHERE json_type(data, '$.identifiers') IS NULL AND json_type(data, '$.extra.pmid') = 'text';
     """,
+    # 9: editors' records on the article's claims: a contradicted claim resolved (the page corrected)
+    #    or reopened, by whom and when, for the claim's wording at the time; every record kept.
+    """
+    CREATE TABLE claim_resolutions (
+        id       INTEGER PRIMARY KEY,
+        claim_id TEXT NOT NULL,                   -- feeds.yaml article.claims[].id
+        action   TEXT NOT NULL CHECK (action IN ('resolved', 'reopened')),
+        by_name  TEXT NOT NULL,                   -- who, as they gave it
+        note     TEXT NOT NULL DEFAULT '',
+        text     TEXT NOT NULL,                   -- the claim's text when it was recorded
+        at       TEXT NOT NULL                    -- UTC
+    );
+    CREATE INDEX claim_resolutions_claim ON claim_resolutions(claim_id, id);
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
-OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots", "labels"}
+OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots", "labels",
+              "claim_resolutions"}
 
 
 def statements(script: str) -> Iterator[str]:
