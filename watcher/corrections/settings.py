@@ -29,7 +29,7 @@ class CrossrefSettings:
     batch_size: int = 50  # DOIs a request names (filter=doi:…,doi:…); the answer holds at most that many works
 
 
-def parse_crossref(raw: Any, sources: Sequence[SourceConfig], path: str = CROSSREF) -> CrossrefSettings:
+def parse_crossref(raw: Any, sources: Sequence[SourceConfig[Any]], path: str = CROSSREF) -> CrossrefSettings:
     raw = mapping(raw if raw is not None else {}, path, "a mapping with url (and optionally batch_size)")
     check_keys(raw, path, KEYS)
     if any(s.name == CROSSREF for s in sources):
