@@ -8,12 +8,12 @@ latest copy of the page fetched before the week ended.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..article.claims import ARTICLE, ArticleSettings, matching
+from ..article.claims import ARTICLE, ArticleSettings, Claim, matching
 from ..article.page_text import comparable, contains
 from ..sections import SECTIONS, section_of
 from ..store import Snapshot, Store, StoredItem
@@ -21,6 +21,12 @@ from ..text import http_link, plain, shorten
 from ..weeks import local_stamp, parse_utc
 
 TITLE_CHARS = 300
+CLAIM_CHARS = 80  # a claim named by the start of its sentence
+
+
+def short_claim(text: str) -> str:
+    """A claim's name in the digest: its sentence, cut at a word near CLAIM_CHARS."""
+    return shorten(text, CLAIM_CHARS)
 SECTION_TITLES = {s.key: s.title for s in SECTIONS}
 
 
@@ -42,6 +48,18 @@ class ClaimView:
     text: str
     items: tuple[ClaimItem, ...]
 
+    @property
+    def short(self) -> str:
+        return short_claim(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimName:
+    """A claim as the digest names it: by a short form of its sentence; the id is its anchor."""
+
+    id: str
+    short: str
+
 
 @dataclass(frozen=True, slots=True)
 class MissingClaim:
@@ -50,6 +68,10 @@ class MissingClaim:
     id: str
     text: str
     removed: bool  # True: an earlier copy of the page said it; False: no copy ever did
+
+    @property
+    def short(self) -> str:
+        return short_claim(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +87,54 @@ class PageView:
 @dataclass(frozen=True, slots=True)
 class EditorsView:
     claims: tuple[ClaimView, ...]  # the claims with at least one item this week, in feeds.yaml order
-    quiet: tuple[str, ...]  # ids of the claims with nothing new this week
+    quiet: tuple[str, ...]  # ids of the claims with nothing new this week (from sources that answered)
     page: PageView | None  # None: the page is not watched (no article.url)
+    quiet_claims: tuple[ClaimName, ...] = ()  # the `quiet` claims, named
+    unsearched: tuple[ClaimName, ...] = ()  # claims whose every source failed all week: nothing was looked for
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """A claim of the article that needs an editor's look, and why, in words."""
+
+    id: str
+    short: str
+    why: str  # "the page no longer says this"
+
+
+def needs_a_look(editors: EditorsView) -> tuple[Look, ...]:
+    """The claims the week's headline names for the editors: those the page no longer carries (or
+    never did). Pure; the headline shows whatever this returns, in this order."""
+    missing = editors.page.missing if editors.page else ()
+    return tuple(Look(m.id, m.short, "the page no longer says this" if m.removed else "the page never said this")
+                 for m in missing)
+
+
+def searched(claim: Claim, sources: Collection[str], failed: Collection[str]) -> bool:
+    """Evidence for the claim was looked for this week: not every source its items come from
+    failed every poll of the week."""
+    mine = claim.rules.sources if claim.rules.sources is not None else sources
+    return not mine or not all(name in failed for name in mine)
 
 
 def build_editors(store: Store, article: ArticleSettings, items: Sequence[StoredItem], end: datetime,
-                  tz: ZoneInfo) -> EditorsView:
-    """`items` are the week's new items in the order the digest lists them."""
+                  tz: ZoneInfo, *, sources: Collection[str] = (), failed: Collection[str] = ()) -> EditorsView:
+    """`items` are the week's new items in the order the digest lists them; `sources` the names of
+    every source items come from, `failed` those whose every poll of the week failed. A claim whose
+    sources all failed is not "quiet": nothing was looked for."""
     found: dict[str, list[ClaimItem]] = {c.id: [] for c in article.claims}
     for stored in items:
         for match in matching(stored.item, article.claims):
             found[match.claim.id].append(claim_item(stored, match.terms))
+    idle = [c for c in article.claims if not found[c.id]]
+    quiet = [c for c in idle if searched(c, sources, failed)]
+    blind = [c for c in idle if not searched(c, sources, failed)]
     return EditorsView(
         claims=tuple(ClaimView(c.id, c.text, tuple(found[c.id])) for c in article.claims if found[c.id]),
-        quiet=tuple(c.id for c in article.claims if not found[c.id]),
+        quiet=tuple(c.id for c in quiet),
         page=page_view(store, article, end, tz) if article.url else None,
+        quiet_claims=tuple(ClaimName(c.id, short_claim(c.text)) for c in quiet),
+        unsearched=tuple(ClaimName(c.id, short_claim(c.text)) for c in blind),
     )
 
 

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ..store import OutputRecord
+from .board import BoardView
+from .headline import listing
+from .site import Site, week_lines
 from .view import DigestView
 
 ENV = Environment(
@@ -28,6 +31,7 @@ def anchor(value: str) -> str:
 
 
 ENV.filters["anchor"] = anchor
+ENV.filters["listing"] = listing
 
 
 def render_body(view: DigestView, *, base: str | None = "") -> str:
@@ -41,5 +45,10 @@ def render_week(view: DigestView, *, base: str | None = "") -> str:
     return ENV.get_template("digest.html.j2").render(view=view, body=render_body(view, base=base), base=base)
 
 
-def render_index(records: Sequence[OutputRecord]) -> str:
-    return ENV.get_template("index.html.j2").render(digests=records)
+def render_index(records: Sequence[OutputRecord], site: Site) -> str:
+    return ENV.get_template("index.html.j2").render(digests=week_lines(records), site=site)
+
+
+def render_board(board: BoardView) -> str:
+    """The whole regulatory board, a self-contained page of its own."""
+    return ENV.get_template("board_page.html.j2").render(board=board)
