@@ -37,7 +37,8 @@ from watcher import cli  # noqa: E402
 
 TRIAL = "NCT07000100"
 SPRAVATO, LATEST = "NDA211243", "13"  # the supplement the second poll finds
-SIZES = (("digest-phone.png", 375, 1800), ("digest-desktop.png", 1100, 1400))
+# The first two screens of a phone, the first screen of a desktop: what a reader sees before scrolling.
+SIZES = (("digest-phone.png", 375, 1334), ("digest-desktop.png", 1280, 800))
 PAPERS = [
     Article("41000100", "Esketamine nasal spray versus quetiapine in treatment-resistant depression: a randomised trial",
             abstract="BACKGROUND: Treatment-resistant depression (TRD) often relapses. METHODS: Adults with TRD were randomised"

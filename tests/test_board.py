@@ -200,6 +200,33 @@ def test_the_boards_page_in_html_too(tmp_path, fake):
     assert "the holder&#39;s latest of 2 labels" in board
 
 
+def test_the_boards_page_is_written_with_the_site_and_rewritten_only_when_a_poll_changes_it(tmp_path, fake):
+    config = board_config(tmp_path, fake)
+    run_poll(config)
+    with Store.open(config.database) as store:
+        publish_week(store, config, Week.parse(WEEK), now=NOW)
+    pages = {name: config.digests / name for name in ("board.md", "board.html")}
+    first = {name: (path.read_text(encoding="utf-8"), path.stat().st_mtime_ns) for name, path in pages.items()}
+    assert first["board.md"][0] == board_page(config) and first["board.html"][0] == board_page(config, fmt="html")
+    # Another digest without a poll in between: the same board, the files left as they are.
+    with Store.open(config.database) as store:
+        publish_week(store, config, Week.parse(WEEK), now=NOW + timedelta(hours=1))
+    assert {name: (path.read_text(encoding="utf-8"), path.stat().st_mtime_ns) for name, path in pages.items()} == first
+    # A poll that brings a new supplement changes the board: both pages are written anew, whole.
+    record, labels = records()[SPRAVATO]
+    add_supplement(fake, SPRAVATO, record, labels, "14", "20261120")
+    run_poll(config, now=NOW + timedelta(days=1))
+    with Store.open(config.database) as store:
+        publish_week(store, config, Week.parse(WEEK), now=NOW + timedelta(days=1))
+    again = {name: path.read_text(encoding="utf-8") for name, path in pages.items()}
+    assert "SUPPL-14, approved 2026-11-20" in again["board.md"] and "SUPPL-14, approved 2026-11-20" in again["board.html"]
+    assert again["board.md"] == board_page(config)
+    assert not list(config.digests.glob(".board.*.tmp"))  # written through a temporary file, renamed
+    # The index and every week link it.
+    assert "[The regulatory board](board.md)" in (config.digests / "index.md").read_text(encoding="utf-8")
+    assert '<a href="board.html">The regulatory board</a>' in (config.digests / "index.html").read_text(encoding="utf-8")
+
+
 def test_a_fact_checked_over_a_year_ago_is_marked_for_re_checking(tmp_path, fake):
     facts = [{**configs.FACTS[0], "checked": "2025-11-28"}, {**configs.FACTS[0], "statement": "Fresh.", "checked": "2025-11-29"}]
     config = board_config(tmp_path, fake, facts=facts)

@@ -150,6 +150,13 @@ def test_the_index_lists_weeks_newest_first_with_dates_counts_and_warnings(store
     assert titles == ["Literature watch 2026-W48: 2 new items, 1 source failing", "Literature watch 2026-W47: 1 new item"]
 
 
+def test_a_weeks_dates_in_the_index_across_a_month_and_a_year():
+    from watcher.digest.site import dates
+
+    assert dates("2026-W49") == "30 Nov – 6 Dec 2026" and dates("2026-W53") == "28 Dec 2026 – 3 Jan 2027"
+    assert dates("not a week") == ""
+
+
 def test_the_feed_is_valid_atom_with_stable_ids_and_honest_updated(store, config):
     save(store, [item(1, "A")], MONDAY - timedelta(days=7))
     publish_week(store, config, Week.parse("2026-W47"), now=MONDAY - timedelta(days=1))

@@ -22,6 +22,7 @@ from .view import DigestView
 
 FEED_WEEKS = 52
 FILE = "feed.xml"
+SUMMARY_WIDTH = 10_000  # a feed reader wraps the summary itself: one line per paragraph
 
 ENV = Environment(
     loader=PackageLoader("watcher.digest", "templates"),
@@ -83,7 +84,7 @@ def render_feed(
             updated=r.changed_at or r.written_at,
             link=f"{base}{r.week}{page_suffix}",
             html=html.render_body(view, base=site_url),
-            summary=plaintext.render_headline(view).strip(),
+            summary=plaintext.render_headline(view, width=SUMMARY_WIDTH).strip(),
         ))
     return ENV.get_template("feed.xml.j2").render(
         feed_id=entry_id(site_url, namespace, "feed") if site_url else uuid.uuid5(uuid.NAMESPACE_URL, f"watcher:{namespace}").urn,

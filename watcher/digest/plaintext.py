@@ -11,7 +11,8 @@ from __future__ import annotations
 import textwrap
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from ..text import fold
 from .headline import listing
@@ -33,11 +34,12 @@ def one_line(value: object) -> str:
     return fold(value if isinstance(value, str) else "" if value is None else str(value))
 
 
-def wrap(text: str, indent: str = "", first: str | None = None) -> Lines:
-    """Text folded to lines of at most WIDTH columns (a longer word or URL stays whole), the first
-    line starting with `first` (default: `indent`), the others with `indent`."""
+@pass_context
+def wrap(context: Context, text: str, indent: str = "", first: str | None = None) -> Lines:
+    """Text folded to lines of at most the context's `width` columns (a longer word or URL stays
+    whole), the first line starting with `first` (default: `indent`), the others with `indent`."""
     lead = indent if first is None else first
-    return Lines(textwrap.fill(fold(text).strip(), WIDTH, initial_indent=lead, subsequent_indent=indent,
+    return Lines(textwrap.fill(fold(text).strip(), context.get("width", WIDTH), initial_indent=lead, subsequent_indent=indent,
                                break_long_words=False, break_on_hyphens=False) or lead.rstrip())
 
 
@@ -73,6 +75,6 @@ def render_week(view: DigestView, *, base: str | None = None) -> str:
     return ENV.get_template("text.txt.j2").render(view=view, base=base)
 
 
-def render_headline(view: DigestView) -> str:
-    """The headline alone, as text: the feed's entry summary."""
-    return ENV.get_template("headline.txt.j2").render(view=view)
+def render_headline(view: DigestView, *, width: int = WIDTH) -> str:
+    """The headline alone, as text (the feed's entry summary: a reader wraps it, so a wide `width`)."""
+    return ENV.get_template("headline.txt.j2").render(view=view, width=width)

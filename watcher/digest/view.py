@@ -209,7 +209,7 @@ class DigestView:
         failing = len(self.failures)
         sources = f"{failing} source{'' if failing == 1 else 's'} failing"
         if self.nothing_fetched:
-            return f"nothing could be fetched, {sources}"
+            return f"nothing fetched, {sources}"
         text = f"{self.total} new item{'' if self.total == 1 else 's'}"
         return f"{text}, {sources}" if failing else text
 
@@ -418,11 +418,17 @@ def matched_terms(hits: Iterable[Hit]) -> tuple[MatchedTerm, ...]:
         name = FIELD_NAMES.get(hit.field, hit.field)
         if name not in where:
             where.append(name)
-        spelled = plain(hit.text).lower()
+        spelled = as_written(plain(hit.text))
         seen = spellings.setdefault(hit.term, [])
-        if spelled != hit.term.lower().strip('"') and spelled not in seen:
+        if spelled.lower() != hit.term.lower().strip('"') and spelled.lower() not in (s.lower() for s in seen):
             seen.append(spelled)
     return tuple(MatchedTerm(plain(term), tuple(spellings[term][:3]), tuple(where)) for term, where in fields.items())
+
+
+def as_written(text: str) -> str:
+    """A matched word as a sentence shows it: lower case, but for words written with capitals or
+    digits inside ("NMDA", "D3"), which keep theirs: "Vitamin D3" is "vitamin D3"."""
+    return " ".join(w if any(c.isupper() or c.isdigit() for c in w[1:]) else w.lower() for w in text.split(" "))
 
 
 def strongest_first(stored: StoredItem) -> tuple[float, bool, str, str]:
