@@ -26,7 +26,9 @@ from tests.test_hostile import render as render_markdown
 from tests.upstreams import faults, fixture
 from tests.upstreams.openfda import OpenFDA, json_reply, results_of
 from watcher.config import Config
+from watcher.digest import plaintext
 from watcher.digest.publish import publish_week, render, render_board
+from watcher.digest.view import build_view
 from watcher.export.items import write_jsonl
 from watcher.regulatory.product import KIND
 from watcher.status import status
@@ -563,6 +565,15 @@ def test_hostile_text_in_every_field_is_inert_on_the_board(tmp_path, fake, key):
                         r"(index|board|2026-W\d\d)\.html(#[a-z0-9-]+)?|#[a-z0-9-]+", value or ""), value
         if key != "long":
             assert plain(text) in "".join(html_page.text), (key, name)
+
+    # The mail's text part: the headline's and the board's lines carry the record's text as text.
+    with Store.open(config.database) as store:
+        mail_text = plaintext.render_week(build_view(store, config, Week.parse(WEEK)))
+    assert not INVISIBLE.search(mail_text)
+    if key != "long":
+        assert " ".join(plain(text).split()) in " ".join(mail_text.split()), key
+    links = [line.strip() for line in mail_text.splitlines() if re.fullmatch(r" *https?://\S+", line)]
+    assert links and all(urlsplit(link).scheme == "https" and urlsplit(link).hostname for link in links), links
 
 
 def test_a_failed_poll_in_the_same_second_as_the_last_snapshot_still_marks_it_stale(tmp_path, fake):

@@ -140,7 +140,7 @@ def test_the_index_lists_weeks_newest_first_with_dates_counts_and_warnings(store
         ("2026-w48", "2026-W48.html", "23 Nov – 29 Nov 2026", "2"), ("2026-w47", "2026-W47.html", "16 Nov – 22 Nov 2026", "1")]
     assert "1 source failing or not polled" in rows[0][4] and rows[1][4] == "no warnings"
     # The topic's description is its title; it links the feed.
-    assert "<title>Ketamine for depression: all weeks</title>" in index and "<h1>Ketamine for depression</h1>" in index
+    assert "<title>Ketamine for depression: all weeks</title>" in index and '<h1 class="site">Ketamine for depression</h1>' in index
     assert '<a href="feed.xml">The Atom feed</a>' in index
     markdown = (config.digests / "index.md").read_text()
     assert markdown.startswith("# Ketamine for depression\n") and "[The Atom feed](feed.xml)" in markdown
