@@ -22,12 +22,12 @@ from ..weeks import local_stamp, parse_utc
 
 TITLE_CHARS = 300
 CLAIM_CHARS = 80  # a claim named by the start of its sentence
+SECTION_TITLES = {s.key: s.title for s in SECTIONS}
 
 
 def short_claim(text: str) -> str:
     """A claim's name in the digest: its sentence, cut at a word near CLAIM_CHARS."""
     return shorten(text, CLAIM_CHARS)
-SECTION_TITLES = {s.key: s.title for s in SECTIONS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +126,11 @@ def build_editors(store: Store, article: ArticleSettings, items: Sequence[Stored
     for stored in items:
         for match in matching(stored.item, article.claims):
             found[match.claim.id].append(claim_item(stored, match.terms))
-    idle = [c for c in article.claims if not found[c.id]]
-    quiet = [c for c in idle if searched(c, sources, failed)]
-    blind = [c for c in idle if not searched(c, sources, failed)]
+    quiet: list[Claim] = []
+    blind: list[Claim] = []  # nothing was looked for: their sources all failed
+    for claim in article.claims:
+        if not found[claim.id]:
+            (quiet if searched(claim, sources, failed) else blind).append(claim)
     return EditorsView(
         claims=tuple(ClaimView(c.id, c.text, tuple(found[c.id])) for c in article.claims if found[c.id]),
         quiet=tuple(c.id for c in quiet),

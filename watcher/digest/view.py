@@ -177,7 +177,7 @@ class DigestView:
     corrections: tuple[NoticeView, ...] = ()  # flags an item gained: retraction, erratum, concern
     also_matched: tuple[Entry, ...] = ()  # related items: matched the terms, subject something else
     editors: EditorsView | None = None  # the article's claims with this week's evidence; None: no `article`
-    board: BoardView | None = None  # the regulatory board that opens the digest (board.py)
+    board: BoardView | None = None  # the week's regulatory board: a line per product, this week's changes (board.py)
     updates: tuple[NoticeView, ...] = ()  # tracked values that changed (a trial's status); a work's later records
     stopped: tuple[StoppedPoll, ...] = ()  # polls begun this week that did not finish
     headline: Headline | None = None  # what the week holds, in words (None only in a view made by hand)
@@ -201,7 +201,8 @@ class DigestView:
     def nothing_fetched(self) -> bool:
         """No source answered a single poll this week, and nothing came in (a poll begun the week
         before may have stored items in it): an empty week that is not a quiet one."""
-        return fetched_nothing(self.sources) and not (self.total or self.corrections or self.updates)
+        nothing_answered = bool(self.sources) and all(s.polls == s.failed for s in self.sources)
+        return nothing_answered and not (self.total or self.corrections or self.updates)
 
     @property
     def tally(self) -> str:
@@ -212,10 +213,6 @@ class DigestView:
             return f"nothing fetched, {sources}"
         text = f"{self.total} new item{'' if self.total == 1 else 's'}"
         return f"{text}, {sources}" if failing else text
-
-
-def fetched_nothing(sources: Sequence[SourceLine]) -> bool:
-    return bool(sources) and all(s.polls == s.failed for s in sources)
 
 
 def build_view(store: Store, config: Config, week: Week, works: Works | None = None) -> DigestView:
