@@ -1,4 +1,4 @@
-"""Make the README's digest excerpt and the screenshots in docs/ from a local replay: no network.
+"""Make the staff guide's digest excerpt and the screenshots in docs/ from a local replay: no network.
 
     .venv/bin/python docs/demo.py            # prints the Markdown digest, writes docs/*.png
 
@@ -7,8 +7,10 @@ stand-ins on 127.0.0.1 (tests/upstreams). What they serve is the project's own d
 records: a few made-up PubMed, Europe PMC and ClinicalTrials.gov records about ketamine (one work
 reported by all three; a pain trial that only mentions depression; a preprint); openFDA's answers
 for Spravato and Ketalar from the project's fixtures (tests/fixtures/openfda, invented values in
-real shapes); the clinic's real article page from ../shared/article; and an FDA press feed that is
-down. `watcher run --once` writes the week; the system's Chromium takes the screenshots.
+real shapes), the first without its latest labeling supplement until the second poll; the clinic's
+real article page from ../shared/article; and an FDA press feed that is down (nothing listens at
+its address). `watcher poll`, then `watcher run --once`, write the week; the system's Chromium
+takes the screenshots. tests/test_browser.py measures the same week.
 """
 
 from __future__ import annotations
@@ -24,16 +26,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.article_page import article_text, html_page  # noqa: E402
+from tests.smtp import free_port  # noqa: E402
 from tests.test_board import records  # noqa: E402
-from tests.upstreams import ctgov, europepmc, faults  # noqa: E402
+from tests.upstreams import ctgov, europepmc  # noqa: E402
 from tests.upstreams.eutils import Article, Eutils, local_today  # noqa: E402
-from tests.upstreams.feeds import Feed  # noqa: E402
 from tests.upstreams.openfda import OpenFDA  # noqa: E402
 from tests.upstreams.pages import WebPage  # noqa: E402
 from tests.upstreams.server import Server  # noqa: E402
 from watcher import cli  # noqa: E402
 
 TRIAL = "NCT07000100"
+SPRAVATO, LATEST = "NDA211243", "13"  # the supplement the second poll finds
+# The first two screens of a phone, the first screen of a desktop: what a reader sees before scrolling.
+SIZES = (("digest-phone.png", 375, 1334), ("digest-desktop.png", 1280, 800))
 PAPERS = [
     Article("41000100", "Esketamine nasal spray versus quetiapine in treatment-resistant depression: a randomised trial",
             abstract="BACKGROUND: Treatment-resistant depression (TRD) often relapses. METHODS: Adults with TRD were randomised"
@@ -52,7 +57,7 @@ PAPERS = [
 ]
 
 
-def feeds_yaml(folder: Path, server: Server) -> Path:
+def feeds_yaml(folder: Path, server: Server) -> tuple[Path, OpenFDA]:
     today = local_today()
     pubmed = Eutils(server)
     pubmed.add(today, PAPERS)
@@ -67,14 +72,15 @@ def feeds_yaml(folder: Path, server: Server) -> Path:
                                        "country": "United States", "status": "RECRUITING"}]))
     fda = OpenFDA(server)
     for application, (record, labels) in records().items():
+        if application == SPRAVATO:  # the record as it was before its latest supplement
+            record = {**record, "submissions": [s for s in record["submissions"] if s["submission_number"] != LATEST]}
         fda.product(application, record, labels)
-    press = Feed(server, "/rss-feeds/press-releases/rss.xml", items=[])
-    server.arm("rss", faults.reset)  # the press feed is down for the whole run
+    press = f"http://127.0.0.1:{free_port()}/rss-feeds/press-releases/rss.xml"  # down: nothing listens there
     page = WebPage(server, html_page(article_text()))
     urls = {"pubmed": pubmed.url, "europepmc": search.url, "clinicaltrials": trials.url, "openfda": fda.url}
     raw = yaml.safe_load((ROOT / "feeds.yaml").read_text(encoding="utf-8"))
     # One FDA feed stands for the three (the others are left out, with the topic's names of them).
-    raw["sources"] = [{**s, "url": urls.get(s["type"], press.url)} for s in raw["sources"]
+    raw["sources"] = [{**s, "url": urls.get(s["type"], press)} for s in raw["sources"]
                       if s["type"] != "rss" or s["name"] == "fda-press"]
     names = {s["name"] for s in raw["sources"]}
     for topic in raw["topics"].values():
@@ -84,7 +90,18 @@ def feeds_yaml(folder: Path, server: Server) -> Path:
     raw["http"] = {"timeout": 2, "deadline": 5}
     path = folder / "feeds.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
+    return path, fda
+
+
+def demo_week(folder: Path, server: Server) -> tuple[int, Path]:
+    """Two polls of the demo sources (the second finds Spravato's latest supplement), then the
+    week's digest: `watcher run --once`'s exit code and the week's Markdown file."""
+    config, fda = feeds_yaml(folder, server)
+    cli.main(["--config", str(config), "poll"])
+    record, labels = records()[SPRAVATO]
+    fda.product(SPRAVATO, record, labels)
+    code = cli.main(["--config", str(config), "run", "--once"])
+    return code, sorted((folder / "digests").glob("20*-W*.md"))[-1]
 
 
 def screenshots(page: Path) -> None:
@@ -94,7 +111,7 @@ def screenshots(page: Path) -> None:
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=args)
-        for name, width, height in (("digest-phone.png", 375, 1800), ("digest-desktop.png", 1100, 1400)):
+        for name, width, height in SIZES:
             tab = browser.new_page(viewport={"width": width, "height": height})
             tab.goto(page.as_uri())
             tab.screenshot(path=str(ROOT / "docs" / name))
@@ -104,9 +121,7 @@ def screenshots(page: Path) -> None:
 
 def main() -> int:
     with Server() as server, tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        code = cli.main(["--config", str(feeds_yaml(folder, server)), "run", "--once"])
-        week = sorted((folder / "digests").glob("20*-W*.md"))[-1]
+        code, week = demo_week(Path(tmp), server)
         print(week.read_text(encoding="utf-8"))
         screenshots(week.with_suffix(".html"))
         return code

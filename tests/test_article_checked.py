@@ -34,13 +34,14 @@ from tests.upstreams.crossref import Crossref
 from tests.upstreams.pages import WebPage
 from watcher.cli import main
 from watcher.config import load
-from watcher.digest.editors import needs_a_look
+from watcher.digest.editors import Look, needs_a_look
 from watcher.digest.publish import publish_week
 from watcher.digest.view import build_view
 from watcher.store import Store
 from watcher.weeks import Week
 
 FDA = "Last March, the FDA approved ketamine as a treatment for depression"
+DURABLE = "the treatment for depression can have persistent effects for several weeks …"  # the claim as the digest names it
 W48, W49, W50 = NOW, NOW + timedelta(days=7), NOW + timedelta(days=14)
 PREPRINT_DOI = "10.1101/2026.11.20.26399001"
 TRIAL = eutils.Article("41000301", "Maintenance esketamine and relapse prevention in treatment-resistant depression: a randomised trial",
@@ -105,20 +106,21 @@ def test_the_article_checked_week_after_week(site, upstream):
     first = publish(config, "2026-W48", W48)
     with Store.open(config.database) as store:
         look = needs_a_look(build_view(store, config, Week.parse("2026-W48")).editors)
-    assert [(v.claim_id, v.kind) for v in look] == [("fda-approval", "contradicted")]  # what the headline names
+    assert look == (Look("fda-approval", FDA, "contradicted by the record (2019-03-05; 2023-10)"),)  # what the headline names
+    assert f"- **Claims that need a look:** “{FDA}”: contradicted by the record (2019-03-05; 2023-10).\n" in first.split("\nContents:", 1)[0]
     editors = first.split("## For the editors\n", 1)[1].split("\n## ", 1)[0]
-    assert editors.startswith("\n**Needs a look: fda-approval (contradicted).**\n")
+    assert editors.startswith(f"\n**Needs a look:** “{FDA}”: contradicted by the record (2019-03-05; 2023-10).\n")
     verdicts = editors.split("### Verdicts\n\n", 1)[1]
-    assert verdicts.startswith("- **fda-approval: contradicted** · [dossier](claims/fda-approval.md)\n"
+    assert verdicts.startswith(f"- **“{FDA}”: contradicted** · [dossier](claims/fda-approval.md)\n"
                                f"  - The page says: “{FDA} – a change that could help thousands of sufferers.”\n"
                                "  - The record says: **2019-03-05**: FDA approved Spravato (esketamine) nasal spray")
-    fda_verdict = verdicts.split("\n- **durable-effect", 1)[0]
+    fda_verdict = verdicts.split(f"\n- **“{DURABLE}", 1)[0]
     for source in ("https://www.fda.gov/news-events/press-announcements/fda-approves-new-nasal-spray-medication-treatment-resistant-depression-available-only-certified",
                    "https://www.fda.gov/drugs/human-drug-compounding/fda-warns-patients-about-using-compounded-ketamine-products-including-oral-formulations-treatment"):
         assert f"([source]({source})), **not yet checked against its source**" in fda_verdict
     assert ("  - Wording that goes stale: “Last March” reads differently every year; the page was first seen on 2026-11-24:"
             " give the date instead (the record dates it 2019-03-05).") in fda_verdict
-    assert "- **durable-effect: new evidence** since the page last changed on 2026-11-24: 2 items" in verdicts
+    assert f"- **“{DURABLE}”: new evidence** since the page last changed on 2026-11-24: 2 items" in verdicts
     html = (config.digests / "2026-W48.html").read_text(encoding="utf-8")
     assert html.index('<section id="section-editors">') < html.index('id="verdict-fda-approval"') < html.index('id="verdict-durable-effect"')
 

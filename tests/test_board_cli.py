@@ -1,7 +1,8 @@
 """The board as a user meets it: `watcher run --once` and `watcher status` as real processes, against
 the openFDA stand-in serving the project's own fixtures (tests/fixtures/openfda). The issue's
-"done when": the digest opens with the board for both products and the facts; a second poll with
-a new supplement lists it once under Regulatory; a failing openFDA leaves the board marked stale."""
+"done when": every week shows the board for both products, and the board's own page their whole
+records and the facts; a second poll with a new supplement lists it once under Regulatory; a
+failing openFDA leaves the board marked stale."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from tests import configs
 from tests.configs import DRUG_TOPIC
-from tests.test_board import KETALAR, SPRAVATO, add_supplement, board_of, records, regulatory_section
+from tests.test_board import KETALAR, SPRAVATO, add_supplement, board_of, line_of, records, regulatory_section
 from tests.upstreams import faults
 from tests.upstreams.openfda import OpenFDA
 
@@ -31,7 +32,7 @@ def this_weeks_digest(folder: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def test_run_once_writes_a_digest_opening_with_the_board_then_lists_a_new_supplement_once_then_goes_stale(tmp_path, upstream):
+def test_run_once_writes_the_board_then_lists_a_new_supplement_once_then_goes_stale(tmp_path, upstream):
     fake = OpenFDA(upstream)
     for application, (record, labels) in records().items():
         fake.product(application, record, labels)
@@ -41,11 +42,14 @@ def test_run_once_writes_a_digest_opening_with_the_board_then_lists_a_new_supple
     assert first.returncode == 0, first.stderr
     assert "regulatory: ok, 2 fetched, 0 new" in first.stdout
     page = this_weeks_digest(tmp_path)
-    assert re.findall(r"^## .*$", page, re.M)[0] == "## Regulatory board"
-    board = board_of(page)
-    assert "### Spravato (esketamine) nasal spray · NDA211243" in board and "### Ketalar (ketamine hydrochloride) injection · NDA016812" in board
+    assert re.findall(r"^## .*$", page, re.M) == ["## Regulatory board", "## Sources"]
+    assert line_of(page, SPRAVATO).startswith("approved 2019-03-05;") and line_of(page, KETALAR).startswith("approved 1970-01-01;")
+    assert "[the whole board](board.md)" in board_of(page)
+    board = (tmp_path / "digests" / "board.md").read_text(encoding="utf-8")
+    assert "## Spravato (esketamine) nasal spray · NDA211243" in board and "## Ketalar (ketamine hydrochloride) injection · NDA016812" in board
     assert "- **Original approval:** ORIG-1, approved 2019-03-05" in board
-    assert "### Curated facts" in board and "Compounded ketamine nasal spray is not FDA-approved." in board
+    assert "## Curated facts" in board and "Compounded ketamine nasal spray is not FDA-approved." in board
+    assert (tmp_path / "digests" / "board.html").is_file()
     assert regulatory_section(page) == ""  # the first snapshot lists no change
 
     record, labels = records()[SPRAVATO]
@@ -68,12 +72,14 @@ def test_run_once_writes_a_digest_opening_with_the_board_then_lists_a_new_supple
     assert failing.returncode == 1
     assert re.search(r"^regulatory: FAILED: NDA211243, NDA016812: 127\.0\.0\.1:\d+: HTTP 500 \(GET /drug/drugsfda\.json\?…\):"
                      r" SERVER_ERROR: Check your request and try again$", failing.stdout, re.M), failing.stdout
-    board = board_of(this_weeks_digest(tmp_path))
+    board = (tmp_path / "digests" / "board.md").read_text(encoding="utf-8")
     for application in (SPRAVATO, KETALAR):
-        block = board.split(f" · {application}\n", 1)[1].split("\n### ", 1)[0]
+        block = board.split(f" · {application}\n", 1)[1].split("\n## ", 1)[0]
         assert re.search(r"> \*\*Stale since \d{4}-\d\d-\d\d \d\d:\d\d C[SD]T: every fetch of this product since then failed;"
                          r" this is the record as of \d{4}-\d\d-\d\d \d\d:\d\d C[SD]T\.\*\*", block), block
     assert "SUPPL-14, approved 2026-11-20 (Efficacy)" in board  # the previous snapshot, still shown
+    week = this_weeks_digest(tmp_path)
+    assert all(" · **stale since " in line_of(week, application) for application in (SPRAVATO, KETALAR))
 
     state = watcher("status", cwd=tmp_path)
     assert state.returncode == 1

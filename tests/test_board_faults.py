@@ -14,7 +14,7 @@ import pytest
 from tests import configs
 from tests.configs import DRUG_TOPIC
 from tests.polls import NOW, run_poll
-from tests.test_board import KETALAR, SPRAVATO, block_of, digest, records
+from tests.test_board import KETALAR, SPRAVATO, block_of, board_page, digest, line_of, records
 from tests.test_faults import CASES, MEMORY_LIMIT, WALL_LIMIT, FaultCase
 from tests.upstreams.openfda import OpenFDA
 from tests.upstreams.server import Server
@@ -56,10 +56,11 @@ def test_a_fault_on_the_boards_fetch(tmp_path, upstream, case: FaultCase):
         assert counts == [2, 1]  # the previous snapshot of Ketalar stands; Spravato was still fetched
         assert step.error.startswith(f"{KETALAR}: 127.0.0.1:") and "\n" not in step.error
         assert "MARKER" not in step.error
-        assert "> **Stale since 2026-11-24 13:00 CST" in block_of(digest(config), KETALAR)
-        assert "Stale" not in block_of(digest(config), SPRAVATO)
+        assert "> **Stale since 2026-11-24 13:00 CST" in block_of(board_page(config), KETALAR)
+        assert "Stale" not in block_of(board_page(config), SPRAVATO)
+        assert "**stale since 2026-11-24 13:00 CST" in line_of(digest(config), KETALAR)
     upstream.disarm()
     healthy = run_poll(config, now=NOW + timedelta(hours=2))
     assert healthy.source("regulatory").ok
-    assert "Stale" not in block_of(digest(config), KETALAR)
+    assert "Stale" not in block_of(board_page(config), KETALAR) and "stale" not in line_of(digest(config), KETALAR)
     assert b"MARKER" not in config.database.read_bytes()

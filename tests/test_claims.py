@@ -205,27 +205,45 @@ def test_the_editors_section_lists_each_claim_with_its_items_and_names_the_quiet
 
     text = render(store, config, Week.parse(WEEK))
     section = text[text.index("## For the editors"):]
-    assert "### mechanism (2)\n\n> acts on the NMDA receptors\n\n" in section
+    # Each claim named by its text; the whole sentence quoted only when the name had to shorten it.
+    assert "### acts on the NMDA receptors (2)\n\n- [" in section
     assert ("- [Sustained antidepressant response to ketamine and NMDA receptor occupancy: a randomized trial]"
             "(https://pubmed.ncbi.nlm.nih.gov/11/) · Randomised controlled trials · 2026-11-20 · terms: NMDA\\*") in section
     assert "- [Esketamine and glutamate in treatment-resistant depression](https://pubmed.ncbi.nlm.nih.gov/12/) · Reviews · 2026-10 · terms: glutamat\\*" in section
-    assert "\nNo new evidence this week: weight-gain.\n" in section
-    # After the source table, before the evidence sections; each item still listed there.
-    assert text.index("| source |") < text.index("## For the editors") < text.index("## Randomised controlled trials (1)")
+    assert "\nNo new evidence this week for: “it does not cause weight gain”.\n" in section
+    # After the evidence sections (the news first), before the sources; each item still listed there.
+    assert text.index("## Randomised controlled trials (1)") < text.index("## For the editors") < text.index("| source |")
     assert text.count("](https://pubmed.ncbi.nlm.nih.gov/11/)") == 3
 
     page = html.render_body(view)
-    assert page.index("</table>") < page.index('<section id="section-editors">') < page.index('<section id="section-rct">')
-    assert '<h3 id="claim-mechanism">mechanism (2)</h3>\n<blockquote>acts on the NMDA receptors</blockquote>' in page
+    assert page.index('<section id="section-rct">') < page.index('<section id="section-editors">') < page.index("</table>")
+    assert '<h3 id="claim-mechanism">acts on the NMDA receptors (2)</h3>\n<ul>' in page  # the id stays the anchor
     assert '<li><a href="https://pubmed.ncbi.nlm.nih.gov/12/">Esketamine and glutamate in treatment-resistant depression</a> · Reviews · 2026-10 · terms: glutamat*</li>' in page
-    assert "<p>No new evidence this week: weight-gain.</p>" in page
+    assert '<p>No new evidence this week for: <span id="claim-weight-gain">“it does not cause weight gain”</span>.</p>' in page
+
+
+def test_a_long_claim_is_named_by_the_start_of_its_sentence_and_quoted_whole(tmp_path):
+    long = ("the treatment for depression can have persistent effects for several weeks following each treatment"
+            " session in most of the patients who respond")
+    config = write_config(tmp_path, [pubmed()], topics=default_topic(),
+                          article={"claims": [{"id": "durable-effect", "text": long, "terms": ["relaps*"]}]})
+    with Store.open(config.database) as store:
+        keep(store, config, WEEK_ITEMS[0])
+        text = render(store, config, Week.parse(WEEK))
+        page = html.render_body(build_view(store, config, Week.parse(WEEK)))
+    name = "the treatment for depression can have persistent effects for several weeks …"
+    assert f"### {name} (1)\n\n> {long}\n" in text
+    assert "durable-effect" not in text.replace("(claims/durable-effect.md)", "")  # named by its words; the id only links its dossier
+    assert f'<h3 id="claim-durable-effect">{name} (1)</h3>\n<blockquote>{long}</blockquote>' in page
 
 
 def test_a_week_without_evidence_names_every_claim_on_one_line(store, config):
     keep(store, config, WEEK_ITEMS[2])
     text = render(store, config, Week.parse(WEEK))
-    assert "\n\nNo new evidence this week: durable-effect, mechanism, weight-gain.\n" in text
-    assert "### durable-effect" not in text and "- **durable-effect: unchanged** since the watch began" in text
+    assert ("No new evidence this week for: “persistent effects for several weeks”; “acts on the NMDA receptors”;"
+            " “it does not cause weight gain”.\n") in text
+    assert "\n### " not in text.replace("\n### Verdicts", "")  # no claim of its own: nothing new bears on any
+    assert "- **“persistent effects for several weeks”: unchanged** since the watch began" in text
 
 
 def test_no_article_block_no_editors_section(tmp_path):

@@ -210,7 +210,8 @@ def test_a_failing_crossref_shows_in_status_and_the_digest_and_loses_nothing(con
         assert store.source_state(CROSSREF).cursor is None  # not moved: everything is asked again
         text = render(store, config, Week.parse(WEEK))
         assert store.conn.execute("SELECT COUNT(*) FROM notices").fetchone()[0] == 1  # the first batch's finding is kept
-    assert "> **Warning: crossref failed 1 of 1 poll this week; items from it may be missing.**" in text
+    assert "**1 source failed this week; items from it may be missing:**" in text
+    assert re.search(r"\n- \*\*crossref\*\* failed 1 of 1 poll this week: 127\.0\.0\.1:\d+: HTTP 503 after 4 tries", text)
     upstream.disarm()
     again = run_poll(config, now=NOW + timedelta(hours=12))
     assert again.source(CROSSREF).ok and again.source(CROSSREF).new == 0

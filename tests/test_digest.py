@@ -108,8 +108,8 @@ def test_an_item_shows_what_an_editor_needs(store, config):
     assert "Doe J, Roe R, Poe P et al." in text and "Loe L" not in text
     assert "*J Affect Disord*" in text and "2026-11" in text
     assert "[doi:10.1000/42](https://doi.org/10.1000/42)" in text
-    assert "  Randomized Controlled Trial · matched: " in text
-    assert "ketamine in title" in text and "depress\\* (depression) in abstract" in text
+    # Why it was kept, in words: the terms as the text wrote them, the fields named; no wildcard.
+    assert "  Randomized Controlled Trial · matched ketamine in the title; depression in the abstract\n" in text
     assert "> BACKGROUND: Ketamine helps. RESULTS: It did." in text
 
 
@@ -135,7 +135,9 @@ def test_hostile_titles_cannot_inject_markup(store, config):
     assert "](javascript:" not in live and "<script>" not in live and "<img" not in live
     assert "](data:" not in live and "\n# Heading" not in live
     links = re.findall(r"\]\(([^)]*)\)", live)
-    assert links and all(link.startswith("https://") for link in links)
+    ours = [link for link in links if re.fullmatch(r"#[a-z0-9-]+", link)]  # the contents' links to the week's own headings
+    assert ours == ["#other-1", "#sources"]
+    assert all(link.startswith("https://") for link in links if link not in ours) and len(links) > len(ours)
 
 
 def test_same_store_gives_the_same_bytes(store, config):
@@ -152,14 +154,30 @@ def test_newest_publication_first_within_a_section(store, config):
     assert text.index("Newer") < text.index("Older") < text.index("Undated")
 
 
-def test_a_failing_source_is_in_the_header(store, config):
+def test_a_failing_source_is_in_the_one_block_of_failures_under_the_headline(store, config):
     at = MONDAY + timedelta(days=1)
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
-    store.record_poll(PollRecord("pubmed", utc_iso(at), False, error="GET https://x/ → HTTP 503 after 4 tries"))
+    store.record_poll(PollRecord("pubmed", utc_iso(at), False, error="x.example: HTTP 503 after 4 tries"))
     text = render(store, config, Week.parse(WEEK))
-    assert "Warning: pubmed failed 1 of 2 polls this week" in text
-    assert "HTTP 503 after 4 tries" in text
-    assert "Last success: 2026-11-23 09:00 CST" in text
+    block = ("**1 source failed this week; items from it may be missing:**\n\n"
+             "- **pubmed** failed 1 of 2 polls this week: x\\.example: HTTP 503 after 4 tries"
+             " · failing since 2026-11-24 09:00 CST · last success: 2026-11-23 09:00 CST\n")
+    assert block in text
+    # Right under the headline, before the contents: where it cannot be missed.
+    assert text.index("**No new items** from Mon 23 Nov 2026 to Sun 29 Nov 2026 from the sources that answered.") < text.index(block)
+    assert text.index(block) < text.index("Contents: ")
+    assert "Nothing could be fetched" not in text  # pubmed answered once: not an all-failed week
+
+
+def test_a_source_failing_for_weeks_says_since_when(store, config):
+    before = MONDAY - timedelta(days=10)
+    store.record_poll(PollRecord("pubmed", utc_iso(before - timedelta(days=1)), True))
+    for when in (before, MONDAY, MONDAY + timedelta(days=1)):
+        store.record_poll(PollRecord("pubmed", utc_iso(when), False, error="x.example: connection refused"))
+    text = render(store, config, Week.parse(WEEK))
+    assert ("- **pubmed** failed 2 of 2 polls this week: x\\.example: connection refused"
+            " · failing since 2026-11-13 09:00 CST · last success: 2026-11-12 09:00 CST\n") in text
+    assert "**Nothing could be fetched this week: this is not a quiet week.**" in text
 
 
 def test_a_source_never_polled_in_the_week_is_flagged(tmp_path):
@@ -167,14 +185,16 @@ def test_a_source_never_polled_in_the_week_is_flagged(tmp_path):
     with Store.open(config.database) as store:
         store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
         text = render(store, config, Week.parse(WEEK))
-    assert "Warning: fda was not polled this week" in text
-    assert "Warning: pubmed" not in text
+    assert "\n- **fda** was not polled this week · last success: never\n" in text
+    assert "**1 source was not polled this week; items from it may be missing:**" in text
+    assert "**pubmed**" not in text
 
 
 def test_a_quiet_week_says_so(store, config):
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), True))
     text = render(store, config, Week.parse(WEEK))
-    assert "No new matching items this week." in text and "Warning" not in text
+    assert "**No new items** from Mon 23 Nov 2026 to Sun 29 Nov 2026.\n" in text
+    assert "No new matching items this week." in text and "may be missing" not in text and "Nothing could be fetched" not in text
 
 
 def test_index_lists_digests_newest_first(store, config):

@@ -44,11 +44,15 @@ def test_the_editors_worklist_on_real_records(tmp_path, upstream, corpus_dir):
     first = (config.digests / "2026-W46.md").read_text(encoding="utf-8")
     assert "## For the editors\n\nThe article page (" in first
     assert "has not changed since it was first fetched on 2026-11-10" in first
-    assert "### durable-effect (2)" in first and "### weight-gain (1)" in first and "### stress-damage (1)" in first
+    assert "### the treatment for depression can have persistent effects for several weeks … (2)" in first
+    assert "### it does not cause weight gain, which is one of the most commonly reported side … (1)" in first
+    assert "### One of the ways it fights depression is by repairing the damage done to the … (1)" in first
     assert ("- [Association between frailty and depression: A bidirectional Mendelian randomization study.]"
             "(https://pubmed.ncbi.nlm.nih.gov/37729413/) · Meta-analyses and systematic reviews · 2023-09-22 · terms: body mass index, BMI") in first
-    assert "No new evidence this week: fda-approval, mechanism, anxiety." in first
-    assert "no longer says this" not in first
+    assert ("No new evidence this week for: “Last March, the FDA approved ketamine as a treatment for depression”;"
+            " “how it acts on the NMDA receptors in the brain and its ability to increase …”;"
+            " “ketamine is a mild sedative that has proven to effectively treat the symptoms …”.") in first
+    assert "the page no longer says this" not in first.lower()
     w46_bytes = hashlib.sha256((config.digests / "2026-W46.md").read_bytes()).hexdigest()
 
     assert run_poll(config, now=W47).report.ok
@@ -61,18 +65,24 @@ def test_the_editors_worklist_on_real_records(tmp_path, upstream, corpus_dir):
     with Store.open(config.database) as store:
         publish_week(store, config, Week.parse("2026-W48"), now=W48 + timedelta(hours=1))
     text = (config.digests / "2026-W48.md").read_text(encoding="utf-8")
-    assert "**0 new items**" in text
+    assert "**No new items** from Mon 23 Nov 2026 to Sun 29 Nov 2026.\n" in text
+    # The headline names the retraction and the claim the page dropped, before anything else.
+    durable = "the treatment for depression can have persistent effects for several weeks …"
+    assert ("- **Corrections to listed papers:** RETRACTED: Association between frailty and depression: A bidirectional"
+            " Mendelian randomization study. (listed in 2026-W46).\n") in text
+    assert f"- **Claims that need a look:** “{durable}”: the page no longer says this.\n" in text
+    assert text.index("Claims that need a look") < text.index("Contents:") < text.index("## Corrections and retractions")
     assert "The article page (" in text and "last changed on 2026-11-24; last checked 2026-11-24 12:00 CST." in text
-    assert ("- **durable-effect: no longer on the page** · [dossier](claims/durable-effect.md)\n"
+    assert (f"- **“{durable}”: no longer on the page** · [dossier](claims/durable-effect.md)\n"
             "  - The page no longer says this: update or remove the claim in feeds.yaml:"
             " “the treatment for depression can have persistent effects for several weeks following each treatment session”") in text
-    assert "No new evidence this week: fda-approval, mechanism, weight-gain, stress-damage, anxiety." in text
+    assert "No new evidence this week for: “Last March, the FDA approved ketamine as a treatment for depression”; “the treatment" not in text
     assert ("## Corrections and retractions (1)\n\n- **RETRACTED**: [Association between frailty and depression: A bidirectional"
             " Mendelian randomization study.](https://pubmed.ncbi.nlm.nih.gov/37729413/) (listed in 2026-W46) ·"
             " [the notice](https://pubmed.ncbi.nlm.nih.gov/41999999/)") in text
-    assert text.index("## For the editors") < text.index("## Corrections and retractions")
+    assert text.index("## Corrections and retractions") < text.index("## For the editors")  # news about listed papers first
     html = (config.digests / "2026-W48.html").read_text(encoding="utf-8")
-    assert "durable-effect: no longer on the page" in html and "The page no longer says this" in html and '<a href="2026-W46.html#item-pubmed-37729413">2026-W46</a>' in html
+    assert f"“{durable}”: no longer on the page" in html and "The page no longer says this" in html and '<a href="2026-W46.html#item-pubmed-37729413">2026-W46</a>' in html
     # The digest of week 46 was not rewritten; the item is still new only there.
     assert hashlib.sha256((config.digests / "2026-W46.md").read_bytes()).hexdigest() == w46_bytes
     assert upstream.count("esearch-ids") == 2 and upstream.count("efetch-ids") == 1 and upstream.count("page") == 3

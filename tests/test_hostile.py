@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -36,14 +37,17 @@ from tests.upstreams import ctgov, eutils, feeds
 from tests.upstreams import europepmc as epmc
 from tests.upstreams import openfda as fda
 from tests.upstreams.server import Server
+from watcher.digest import plaintext
 from watcher.digest.publish import publish_week
+from watcher.digest.view import build_view
+from watcher.model import Hit, Item, Match
 from watcher.poll import poll
 from watcher.sections import SECTIONS
 from watcher.sources.rss_feed import parse_feed
 from watcher.sources.xml_guard import MAX_DEPTH, closes, nesting
-from watcher.store import Store
+from watcher.store import PollRecord, Store
 from watcher.text import plain
-from watcher.weeks import Week
+from watcher.weeks import Week, utc_iso
 
 HOSTILE = {
     "js-link": "Click [here](javascript:alert(1)) now",
@@ -78,6 +82,14 @@ HOSTILE_LINKS = [  # item links a feed might give: only http(s) ones may become 
     "https://www.example.org/a) [x](javascript:alert(1)", "https://www.example.org/b\"onmouseover=\"alert(1)",
     "https://www.example.org/c <script>", "//evil.example/protocol-relative",
 ]
+
+KEPT = Match(True, ("t",), (Hit("drug", "ketamine", "title", "Ketamine"),))
+
+
+def eutils_item(title: str) -> Item:
+    return Item(id="pubmed:42000100", source="pubmed", url="https://pubmed.ncbi.nlm.nih.gov/42000100/", title=title,
+                publication_types=("Journal Article",))
+
 
 ALLOWED_TAGS = {"h1", "h2", "p", "strong", "em", "a", "ul", "li", "blockquote", "table", "thead", "tbody", "tr", "th", "td", "br"}
 SECTION_TITLES = {s.title for s in SECTIONS}
@@ -212,7 +224,7 @@ def test_hostile_text_is_inert_in_the_rendered_digest(tmp_path, upstream, kind):
     # Only what the template makes: one title, known section headings, lists, quotes, the table.
     assert {tag for tag, _ in page.tags} <= ALLOWED_TAGS, {tag for tag, _ in page.tags} - ALLOWED_TAGS
     assert [h for h in page.headings if h[0] == "h1"] == [("h1", f"Literature watch {WEEK}")]
-    assert {re.sub(r" \(\d+\)$", "", text) for tag, text in page.headings if tag == "h2"} <= SECTION_TITLES
+    assert {re.sub(r" \(\d+\)$", "", text) for tag, text in page.headings if tag == "h2"} <= SECTION_TITLES | {"Sources"}
     for tag, attrs in page.tags:
         for name, value in attrs:
             assert not name.lower().startswith("on"), (tag, name, value)
@@ -237,7 +249,8 @@ def check_links_and_text(page: Page, items: dict, kind: str, ours: tuple[str, ..
     given = [u for it in items.values() for u in (it.url, it.doi and f"https://doi.org/{it.doi}")
              if u and urlsplit(u).scheme in ("http", "https")]
     hrefs = [value or "" for tag, attrs in page.tags if tag == "a" for name, value in attrs if name == "href"]
-    links = [h for h in hrefs if h not in ours]
+    # Ours: our own file names, and the contents' links to the page's own headings (they cannot leave it).
+    links = [h for h in hrefs if h not in ours and not re.fullmatch(r"#[a-z0-9-]+", h)]
     assert len(links) == len(given)
     for href in links:
         assert urlsplit(href).scheme in ("http", "https") and urlsplit(href).hostname, href
@@ -256,14 +269,14 @@ def check_links_and_text(page: Page, items: dict, kind: str, ours: tuple[str, ..
 # What the HTML templates make, and the attributes each may carry; nothing else may appear.
 HTML_TAGS: dict[str, set[str]] = {
     "html": {"lang"}, "head": set(), "meta": {"charset", "name", "content"}, "title": set(), "style": set(),
-    "body": set(), "main": set(), "h1": {"id"}, "h2": set(), "p": {"class"}, "strong": set(), "em": set(),
+    "body": set(), "main": set(), "h1": {"id"}, "h2": set(), "p": {"class", "id"}, "strong": {"class"}, "em": set(),
     "a": {"href"}, "br": set(), "table": set(), "thead": set(), "tbody": set(), "tr": {"id"}, "th": {"class"},
-    "td": {"class"}, "section": {"id"}, "ol": {"class"}, "ul": set(), "li": {"id"}, "div": {"class"},
-    "span": {"class"}, "blockquote": set(),
+    "td": {"class"}, "section": {"id", "class"}, "ol": {"class"}, "ul": {"class"}, "li": {"id"}, "div": {"class", "id"},
+    "span": {"class", "id"}, "blockquote": set(), "nav": {"class"}, "details": {"id"}, "summary": set(),
 }
 
 
-def check_html(markup: str, items: dict, kind: str) -> Page:
+def check_html(markup: str, items: dict, kind: str, ours: tuple[str, ...] = ("index.html",)) -> Page:
     page = Page()
     page.feed(markup)
     page.close()
@@ -274,7 +287,7 @@ def check_html(markup: str, items: dict, kind: str) -> Page:
             if name in ("id", "class"):
                 assert re.fullmatch(r"[a-z0-9 -]+", value or ""), (tag, name, value)
     assert [h for h in page.headings if h[0] == "h1"] == [("h1", f"Literature watch {WEEK}")]
-    check_links_and_text(page, items, kind, ours=("index.html",))
+    check_links_and_text(page, items, kind, ours=ours)
     return page
 
 
@@ -290,6 +303,75 @@ def test_hostile_text_is_inert_in_the_html_page_and_the_atom_feed(tmp_path, upst
     [content] = feed.findall(f"{atom}entry/{atom}content")
     assert content.get("type") == "html"
     check_html(content.text or "", items, kind)
+
+
+def check_text(text: str, items: dict, kind: str, ours: tuple[str, ...] = ()) -> None:
+    """Plain text: every hostile string there as text (wrapping may move a line break into it, so
+    compared word by word), nothing invisible, and every line that is a link alone (our lines for
+    links) one the source gave for an item, percent-encoded where a mail client would end it."""
+    assert not INVISIBLE.search(text)
+    words = " ".join(text.split())
+    for key, payload in HOSTILE.items():
+        if kind == "rss" and key == "c1-controls":
+            continue  # as above
+        assert " ".join(plain(payload).split()) in words, key
+    given = {unquote(plain(u)) for it in items.values() for u in (it.url,) if u and urlsplit(u).scheme in ("http", "https")}
+    links = [line.strip() for line in text.splitlines() if re.fullmatch(r" *https?://\S+", line)]
+    assert links and all(unquote(link) in given | set(ours) for link in links), links
+    assert not any(re.search(r"[\s<>\"]", link) for link in links)
+
+
+@pytest.mark.parametrize("kind", ["pubmed", "rss", "openfda", "clinicaltrials", "europepmc"])
+def test_hostile_text_is_inert_in_the_mails_text_part(tmp_path, upstream, kind):
+    poll_and_digest(tmp_path, source_for(kind, upstream))
+    config = write_config(tmp_path, [source_for(kind, upstream)], http={"timeout": 5, "max_mb": 5},
+                          site_url="https://clinic.example/watch/")
+    with Store.open(config.database) as store:
+        items = {s.item.id: s.item for s in store.iter_items()}
+        text = plaintext.render_week(build_view(store, config, Week.parse(WEEK)), base=config.site_url)
+    check_text(text, items, kind, ours=(f"https://clinic.example/watch/{WEEK}.html", "https://clinic.example/watch/index.html"))
+    # A 100 kB title is cut, and no line but a link is wider than the mail's width.
+    assert all(len(line) <= plaintext.WIDTH for line in text.splitlines() if " " in line.strip())
+
+
+def test_hostile_text_in_the_headline_and_the_failures_is_inert_in_every_format(tmp_path):
+    """What the headline and the block of failures repeat: a listed paper's title (a correction),
+    and a failing source's error, which carries an upstream's own words."""
+    config = write_config(tmp_path, [configs.pubmed(), configs.pubmed(name="other")], site_url="https://clinic.example/watch/")
+    payload = " ".join(HOSTILE[k] for k in ("js-link", "script", "pipes", "bidi"))  # short enough to be shown whole
+    paper = eutils_item(f"Ketamine {payload}")
+    before, now = NOW - timedelta(days=7), NOW
+    with Store.open(config.database) as store:
+        store.save_batch("pubmed", [(paper, KEPT)], now=before)
+        store.save_batch("pubmed", [(replace(paper, publication_types=("Retracted Publication",)), KEPT)], now=now)
+        store.record_poll(PollRecord("pubmed", utc_iso(now), True))
+        store.record_poll(PollRecord("other", utc_iso(now), False, error=f"127.0.0.1:9: HTTP 500: {payload} {C0}"))
+        publish_week(store, config, Week.parse(WEEK), now=now)
+        view = build_view(store, config, Week.parse(WEEK))
+        text = plaintext.render_week(view, base=config.site_url)
+    assert view.headline.corrections and view.failures
+    markdown = (config.digests / f"{WEEK}.md").read_text(encoding="utf-8")
+    head = markdown[:markdown.index("Contents:")]  # the headline and the failures
+    page = Page()
+    page.feed(render(head))
+    page.close()
+    assert {tag for tag, _ in page.tags} <= ALLOWED_TAGS and not any(tag == "a" for tag, _ in page.tags), page.tags
+    shown = " ".join("".join(page.text).split())
+    assert shown.count(" ".join(plain(payload).split())) == 2 and not INVISIBLE.search(head)
+    body = (config.digests / f"{WEEK}.html").read_text(encoding="utf-8")
+    checked = Page()
+    checked.feed(body)
+    checked.close()
+    for tag, attrs in checked.tags:
+        assert tag in HTML_TAGS and all(name in HTML_TAGS[tag] for name, _ in attrs), (tag, attrs)
+    hrefs = {value for tag, attrs in checked.tags if tag == "a" for name, value in attrs if name == "href"}
+    assert {h for h in hrefs if not (h or "").startswith("#")} == {"index.html", paper.url, "2026-W47.html#item-pubmed-42000100"}
+    assert " ".join("".join(checked.text).split()).count(" ".join(plain(payload).split())) >= 3  # headline, failures, notice
+    assert " ".join(text.split()).count(" ".join(plain(payload).split())) >= 3 and not INVISIBLE.search(text)
+    feed = etree.fromstring((config.digests / "feed.xml").read_bytes(), etree.XMLParser(resolve_entities=False, no_network=True))
+    summary = feed.find("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}summary")
+    assert summary.get("type") == "text" and " ".join(plain(payload).split()) in " ".join(summary.text.split())
+    assert not INVISIBLE.search(summary.text)
 
 
 # ---- the feed checks that refuse truncated and deeply nested feeds accept every real shape ----

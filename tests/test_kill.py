@@ -181,8 +181,8 @@ def test_a_poll_killed_mid_way_shows_as_interrupted_a_running_one_does_not(site)
     written = watcher(site, "digest", "--week", week)  # a writer: takes the lock, finds the run dead, marks it
     assert written.returncode == 0, written.stderr
     assert poll_runs(db) == [(started, None, "interrupted")]  # `finished` stays NULL: it never finished
-    assert f"> **Note: {told}the rest come with the next poll.**" in (site / "digests" / f"{week}.md").read_text()
-    assert f"<strong>Note:</strong> {told}the rest come with the next poll.</p>" in (site / "digests" / f"{week}.html").read_text()
+    assert f"\n- {told}the rest come with the next poll.\n" in (site / "digests" / f"{week}.md").read_text()
+    assert f"<li>{told}the rest come with the next poll.</li>" in (site / "digests" / f"{week}.html").read_text()
 
     server.disarm()
     again = watcher(site, "poll")
@@ -193,7 +193,7 @@ def test_a_poll_killed_mid_way_shows_as_interrupted_a_running_one_does_not(site)
     assert items == expected and all(done.values())  # what the killed poll had stored is kept; the rest came now
     assert watcher(site, "digest", "--week", week).returncode == 0
     at = f"{datetime.fromisoformat(resumed.replace('Z', '+00:00')).astimezone(tz):%Y-%m-%d %H:%M %Z}"
-    assert f"> **Note: {told}the rest came with the next poll, at {at}.**" in (site / "digests" / f"{week}.md").read_text()
+    assert f"\n- {told}the rest came with the next poll, at {at}.\n" in (site / "digests" / f"{week}.md").read_text()
     after = watcher(site, "status")
     assert after.returncode == 0 and "INTERRUPTED" not in after.stdout, after.stdout
 

@@ -4,6 +4,7 @@ and HTML, sent once per week and recipient set, failures retried and shown, the 
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -83,8 +84,21 @@ def test_the_ended_week_arrives_once_as_text_and_html(tmp_path, ca, trusted, sto
     assert msg["Message-ID"] == message_id(Week.parse("2026-W47"), config.email)
     assert msg.get_content_type() == "multipart/alternative"
     text, page = (part.get_content() for part in msg.iter_parts())
-    assert text.replace("\r\n", "\n") == (config.digests / "2026-W47.md").read_text()
+    text = text.replace("\r\n", "\n")
+    # Text written for reading: the headline first, no Markdown (no escapes, no link syntax), bare URLs.
+    assert text.startswith("Literature watch 2026-W47\n=========================\n\n"
+                           "1 new item from Mon 16 Nov 2026 to Sun 22 Nov 2026: 1 randomised trial.\n")
+    assert "\\" not in text and "**" not in text and "](" not in text and "|---" not in text
+    assert ("Randomised controlled trials (1)\n--------------------------------\n\n1.  Ketamine trial 100\n"
+            "    Randomized Controlled Trial · matched ketamine in the title\n    “Esketamine & depression.”\n"
+            "    https://pubmed.ncbi.nlm.nih.gov/100/\n") in text
+    assert "\nThis week's page: https://clinic.example/watch/2026-W47.html\n" in text
+    assert all(len(line) <= 76 for line in text.splitlines() if "https://" not in line)
+    assert text != (config.digests / "2026-W47.md").read_text()
+    # The HTML part is the week's page: the headline is the first thing after the title.
     assert page.startswith("<!DOCTYPE html>") and "Ketamine trial 100" in page and "Esketamine &amp; depression." in page
+    assert re.search(r'<h1 id="top">Literature watch 2026-W47</h1>\r?\n<section id="headline" class="headline">\r?\n'
+                     r'<p class="lead"><strong>1 new item</strong> from Mon 16 Nov 2026 to Sun 22 Nov 2026: 1 randomised trial\.</p>', page)
     assert '<a href="https://clinic.example/watch/index.html">All weeks</a>' in page  # absolute: a mail has no folder
     # The password went to the server in AUTH only: not in the mail, the store, the log.
     assert PASSWORD.encode() not in raw

@@ -17,6 +17,7 @@ import pytest
 from lxml import etree
 
 from tests.configs import write_config
+from watcher import cli
 from watcher.config import load
 from watcher.digest.publish import publish_due, publish_week
 from watcher.errors import ConfigError
@@ -107,9 +108,12 @@ def test_the_page_shows_what_the_markdown_shows(store, config):
     publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     markdown = (config.digests / "2026-W48.md").read_text()
     page = (config.digests / "2026-W48.html").read_text()
-    for words in ("Warning: pubmed failed 1 of 1 poll this week; items from it may be missing.",
-                  "eutils.example: HTTP 503 after 4 tries", "Randomised controlled trials (1)", "Ketamine helped."):
-        assert words in page and (words in markdown or words.replace(".", "\\.", 1) in markdown), words
+    for words in ("1 new item", "from Mon 23 Nov 2026 to Sun 29 Nov 2026: 1 randomised trial.",
+                  "1 source failed this week; items from it may be missing:", "pubmed</strong> failed 1 of 1 poll this week: ",
+                  "eutils.example: HTTP 503 after 4 tries", "Randomised controlled trials (1)", "Ketamine helped.",
+                  "matched ketamine in the title"):
+        shown = words.replace("</strong>", "**")
+        assert words in page and (shown in markdown or shown.replace(".", "\\.", 1) in markdown), words
 
 
 def test_same_store_same_bytes_in_every_format(store, config, tmp_path):
@@ -121,18 +125,36 @@ def test_same_store_same_bytes_in_every_format(store, config, tmp_path):
     assert b"Ketamine &amp; &lt;depression&gt;" in first["2026-W48.html"]
 
 
-def test_the_index_lists_weeks_newest_first_with_counts_and_warnings(store, config):
+def test_the_index_lists_weeks_newest_first_with_dates_counts_and_warnings(store, tmp_path):
+    topics = {"k": {"description": "Ketamine for depression", "groups": {"any": ["*"]}}, "other": {"groups": {"any": ["*"]}}}
+    config = write_config(tmp_path, site_url="https://clinic.example/watch", topics=topics)
     save(store, [item(1, "A")], MONDAY - timedelta(days=7))
     save(store, [item(2, "B"), item(3, "C")], MONDAY, polled=False)
     store.record_poll(PollRecord("pubmed", utc_iso(MONDAY), False, error="down"))
     publish_week(store, config, Week.parse("2026-W47"), now=MONDAY)
     publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     index = (config.digests / "index.html").read_text()
-    rows = re.findall(r'<tr id="week-(\d{4}-w\d\d)"><td><a href="(.+?)">.*?</a></td><td class="n">(\d+)</td><td>(.*?)</td></tr>', index)
-    assert [(w, href, n) for w, href, n, _ in rows] == [("2026-w48", "2026-W48.html", "2"), ("2026-w47", "2026-W47.html", "1")]
-    assert "1 source failing or not polled" in rows[0][3] and rows[1][3] == "none"
+    rows = re.findall(r'<li id="week-(\d{4}-w\d\d)"><strong class="week"><a href="(.+?)">.*?</a></strong>'
+                      r' · <span class="dates">(.+?)</span><br>\n(\d+) new items? · (.*?)</li>', index)
+    assert [(w, href, dates, n) for w, href, dates, n, _ in rows] == [
+        ("2026-w48", "2026-W48.html", "23 Nov – 29 Nov 2026", "2"), ("2026-w47", "2026-W47.html", "16 Nov – 22 Nov 2026", "1")]
+    assert "1 source failing or not polled" in rows[0][4] and rows[1][4] == "no warnings"
+    # The topic's description is its title; it links the feed.
+    assert "<title>Ketamine for depression: all weeks</title>" in index and '<h1 class="site">Ketamine for depression</h1>' in index
+    assert '<a href="feed.xml">The Atom feed</a>' in index
+    markdown = (config.digests / "index.md").read_text()
+    assert markdown.startswith("# Ketamine for depression\n") and "[The Atom feed](feed.xml)" in markdown
+    assert "- [2026-W48](2026-W48.md) · 23 Nov – 29 Nov 2026 · 2 new items · **1 source failing or not polled**\n" in markdown
+    assert "- [2026-W47](2026-W47.md) · 16 Nov – 22 Nov 2026 · 1 new item\n" in markdown
     titles = [e.title for e in feedparser.parse((config.digests / "feed.xml").read_bytes()).entries]
     assert titles == ["Literature watch 2026-W48: 2 new items, 1 source failing", "Literature watch 2026-W47: 1 new item"]
+
+
+def test_a_weeks_dates_in_the_index_across_a_month_and_a_year():
+    from watcher.digest.site import dates
+
+    assert dates("2026-W49") == "30 Nov – 6 Dec 2026" and dates("2026-W53") == "28 Dec 2026 – 3 Jan 2027"
+    assert dates("not a week") == ""
 
 
 def test_the_feed_is_valid_atom_with_stable_ids_and_honest_updated(store, config):
@@ -167,14 +189,28 @@ def test_the_feed_is_valid_atom_with_stable_ids_and_honest_updated(store, config
     assert again[w47] == updated[w47] and again[w48] > updated[w48]
 
 
-def test_without_site_url_the_feed_ids_are_fixed_urns_and_there_are_no_relative_links(store, tmp_path):
+def test_without_site_url_the_feed_ids_are_fixed_urns_and_entries_link_relative_to_the_feed(store, tmp_path, capsys):
     config = write_config(tmp_path)
     save(store, [item(1, "A")], MONDAY)
     publish_week(store, config, Week.parse("2026-W48"), now=MONDAY)
     text = (config.digests / "feed.xml").read_text()
-    parsed = feedparser.parse(text)
+    # A reader resolves the links against the feed's own address, next to which the pages are published.
+    parsed = feedparser.parse(text, response_headers={"content-location": "https://host.example/watch/feed.xml", "content-type": "application/atom+xml"})
     assert not parsed.bozo and parsed.entries[0].id.startswith("urn:uuid:")
-    assert "<link" not in text and "index.html" not in text
+    assert parsed.entries[0].link == "https://host.example/watch/2026-W48.html"
+    assert parsed.feed.link == "https://host.example/watch/index.html"
+    assert 'rel="self"' not in text  # the feed's own address is not known
+    # The content makes no link to other pages: its links would be read against the reader's page, not ours.
+    content = etree.fromstring(text.encode()).find(f"{ATOM}entry/{ATOM}content").text
+    assert "index.html" not in content and "board.html" not in content
+    # `watcher check` says that feed readers need site_url; with it, nothing.
+    assert cli.main(["--config", str(config.path), "check"]) == cli.EXIT_OK
+    assert capsys.readouterr().err.startswith("watcher: warning: outputs include atom but site_url is not set: the feed's entries")
+    with_site = write_config(tmp_path / "site", site_url="https://clinic.example/watch/")
+    without_feed = write_config(tmp_path / "md", outputs=["markdown", "html"])
+    for path in (with_site.path, without_feed.path):
+        assert cli.main(["--config", str(path), "check"]) == cli.EXIT_OK
+        assert "site_url" not in capsys.readouterr().err
 
 
 def test_the_feed_holds_the_last_52_weeks(store, config):

@@ -142,15 +142,23 @@ def test_a_changed_page_flags_the_removed_and_the_edited_claim(tmp_path, eutils,
     assert before.editors.page.missing == () and before.editors.page.changed is None
     assert view.editors.page.changed == "2026-12-01"
     assert "last changed on 2026-12-01; last checked 2026-12-01 12:00 CST." in text
-    assert ("- **fda-approval: no longer on the page** · [dossier](claims/fda-approval.md)\n"
+    # Each claim named by its text (a long one by its start); the id is the HTML anchor.
+    durable = "the treatment for depression can have persistent effects for several weeks …"
+    assert ("- **“Last March, the FDA approved ketamine as a treatment for depression”: no longer on the page** · [dossier](claims/fda-approval.md)\n"
             "  - The page no longer says this: update or remove the claim in feeds.yaml:"
             " “Last March, the FDA approved ketamine as a treatment for depression”") in text
-    assert "- **durable-effect: no longer on the page** · [dossier](claims/durable-effect.md)\n  - The page no longer says this:" in text
-    assert "**Needs a look: fda-approval (no longer on the page), durable-effect (no longer on the page).**" in text
+    assert f"- **“{durable}”: no longer on the page** · [dossier](claims/durable-effect.md)\n  - The page no longer says this:" in text
     assert ("<li>The page no longer says this: update or remove the claim in feeds.yaml:"
             " <q>Last March, the FDA approved ketamine as a treatment for depression</q></li>") in body
-    # The editors' section comes before the evidence and after the source table, flags first.
-    assert text.index("| article |") < text.index("## For the editors") < text.index("- **fda-approval")
+    assert 'id="verdict-fda-approval"' in body
+    # The headline names both, and links them to their verdicts in HTML.
+    assert ("\n- **Claims that need a look:** “Last March, the FDA approved ketamine as a treatment for depression”:"
+            f" the page no longer says this; “{durable}”: the page no longer says this.\n") in text
+    assert text.index("Claims that need a look") < text.index("Contents:")
+    assert ('<li><strong>Claims that need a look:</strong> <a href="#verdict-fda-approval">“Last March, the FDA approved'
+            ' ketamine as a treatment for depression”</a>: the page no longer says this; <a href="#verdict-durable-effect">') in body
+    # The editors' section comes after the evidence and before the source table, flags first.
+    assert text.index("## For the editors") < text.index("- **“Last March") < text.index("| article |")
 
 
 def test_a_claim_the_page_never_said_is_flagged_as_a_bad_quote(tmp_path, eutils, page):
@@ -162,8 +170,9 @@ def test_a_claim_the_page_never_said_is_flagged_as_a_bad_quote(tmp_path, eutils,
         view = build_view(store, config, Week.parse(WEEK))
         text = render(store, config, Week.parse(WEEK))
     assert [(m.id, m.removed) for m in view.editors.page.missing] == [("typo", False)]
-    assert ("- **typo: no longer on the page** · [dossier](claims/typo.md)\n  - The page does not say this (no copy of it ever did):"
-            " correct the quote or remove the claim in feeds.yaml: “the FDA approved ketamine for anxiety”") in text
+    assert ("- **“the FDA approved ketamine for anxiety”: no longer on the page** · [dossier](claims/typo.md)\n  - The page does not"
+            " say this (no copy of it ever did): correct the quote or remove the claim in feeds.yaml: “the FDA approved ketamine for anxiety”") in text
+    assert "- **Claims that need a look:** “the FDA approved ketamine for anxiety”: the page never said this.\n" in text
 
 
 @pytest.mark.parametrize(("fault", "reason"), [
@@ -186,9 +195,11 @@ def test_a_failing_page_is_a_failing_source_and_drops_no_claim(tmp_path, eutils,
         view = build_view(store, config, Week.parse("2026-W49"))
         text = render(store, config, Week.parse("2026-W49"))
     assert [s.name for s in report.failing] == [ARTICLE] and report.failing[0].type == "page"
-    assert "> **Warning: article failed 1 of 1 poll this week; items from it may be missing.**" in text
+    assert "**1 source failed this week; items from it may be missing:**\n\n- **article** failed 1 of 1 poll this week: " in text
     assert view.editors.page.fetched and view.editors.page.missing == ()  # the copy before stands
-    assert "No new evidence this week: fda-approval, durable-effect, mechanism, weight-gain, stress-damage, anxiety." in text
+    # The page failing is no source of evidence failing: every claim was still looked for.
+    assert view.editors.quiet == ("fda-approval", "durable-effect", "mechanism", "weight-gain", "stress-damage", "anxiety")
+    assert "No new evidence this week for: “Last March, the FDA approved ketamine as a treatment for depression”; " in text
 
 
 def test_a_304_to_an_unconditional_request_is_a_failure(tmp_path, eutils, page, upstream):
@@ -207,7 +218,7 @@ def test_a_page_that_cannot_be_reached_before_any_copy_still_lists_the_claims(tm
     with Store.open(config.database) as store:
         text = render(store, config, Week.parse(WEEK))
     assert "has not been fetched yet: the claims are matched, but not checked against it." in text
-    assert "No new evidence this week: fda-approval, durable-effect" in text
+    assert "No new evidence this week for: “Last March, the FDA approved ketamine as a treatment for depression”; " in text
 
 
 @pytest.mark.parametrize(("body", "content_type", "reason"), [

@@ -197,7 +197,7 @@ def test_redirect_to_apology_page_is_a_failure_not_an_empty_week(upstream, tmp_p
     assert polled.source("fda-drugs").ok  # the other feed is unharmed
     with Store.open(config.database) as store:
         page = render(store, config, Week.parse(WEEK))
-    assert "Warning: fda-press failed 1 of 1 poll" in page
+    assert "\n- **fda-press** failed 1 of 1 poll this week: " in page and "may be missing:**" in page
 
 
 def test_html_page_with_status_200_is_a_failure(upstream, tmp_path):

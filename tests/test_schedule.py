@@ -174,7 +174,7 @@ def test_the_gap_note_follows_the_schedule(tmp_path, poll, runs, notes):
         for at in runs:
             record_run(store, at)
         markdown, html = render(store, config, Week.parse("2026-W48")), render(store, config, Week.parse("2026-W48"), "html")
-    found = re.findall(r"> \*\*Note: No polls from (.+?) to (.+?): the job was not running", markdown)
+    found = re.findall(r"\n- No polls from (.+?) to (.+?): the job was not running", markdown)
     assert found == notes
     assert html.count("the job was not running") == len(notes)
 
@@ -304,7 +304,7 @@ def test_one_start_writes_every_missing_digest(store, config, missed):
         assert occurrences(config, item_id) == [Week.containing(seen, CHICAGO).label], item_id
     assert not missing_weeks(store, config, world.now, ("markdown",))
 
-    notes = {w: re.findall(r"> \*\*Note: No polls from (.+?) to (.+?): the job was not running", (config.digests / f"{w}.md").read_text())
+    notes = {w: re.findall(r"\n- No polls from (.+?) to (.+?): the job was not running", (config.digests / f"{w}.md").read_text())
              for w in digest_weeks(config)}
     if missed == 0:  # 27 h without a poll is one missed poll, not an outage worth a note
         assert not any(notes.values())

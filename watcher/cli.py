@@ -21,6 +21,7 @@ from . import __version__
 from .article.resolve import record_claim
 from .article.verdicts import Verdict
 from .config import Config, load
+from .digest.atom import site_url_warning
 from .digest.dossier import state_of
 from .digest.mail import MailResult, send_due, send_week
 from .digest.publish import PRIMARY, publish_due, publish_week
@@ -198,6 +199,8 @@ def cmd_check(config: Config) -> int:
           f" database {config.database}")
     if config.contact.warning and any(s.type == "pubmed" for s in config.sources):
         print(f"watcher: warning: {config.contact.warning}", file=sys.stderr)  # valid, so still exit 0
+    if feed_warning := site_url_warning(config):
+        print(f"watcher: warning: {feed_warning}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from ..export.cite import DEFAULT_STYLE, style_name
 from ..model import Hit, Item
 from ..relevance.match import explain
 from ..relevance.topics import FIELDS, Group, PhraseSet, Topic, compile_group, false_friend_set, term_list
+from ..text import shorten
 from .page_text import comparable
 
 ARTICLE = "article"  # the page watch's name in polls, `status` and the digest header
@@ -30,6 +31,14 @@ ARTICLE_KEYS = ("url", "file", "claims", "citation_style")
 FILE_KEY = "file:"  # a local copy's snapshots are keyed "file:<absolute path>", a watched page's by its URL
 CLAIM_KEYS = ("id", "text", "terms", "groups")
 EXAMPLE = "e.g. - {id: durable-effect, text: \"the effect lasts for weeks\", terms: [durab*, sustain*]}"
+
+
+CLAIM_CHARS = 80  # a claim is named by the start of its sentence
+
+
+def short_claim(text: str) -> str:
+    """A claim's name for people: its sentence, cut at a word near CLAIM_CHARS (the id is its anchor)."""
+    return shorten(text, CLAIM_CHARS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from ..regulatory.settings import Fact
 from ..sections import SECTIONS
 from ..store import REOPENED, RESOLVED, ClaimResolution
-from .claims import Claim
+from .claims import Claim, short_claim
 from .page_text import comparable, contains, locate, sentence_around
 
 CONTRADICTED, GONE, NEW_EVIDENCE, UNCHANGED = "contradicted", "gone", "new-evidence", "unchanged"
@@ -129,6 +129,11 @@ class Verdict:
     @property
     def words(self) -> str:
         return WORDS[self.kind]
+
+    @property
+    def short(self) -> str:
+        """The claim's name for people (its id is the anchor)."""
+        return short_claim(self.text)
 
     @property
     def new(self) -> int:

@@ -1,10 +1,13 @@
-"""The regulatory board that opens a week's digest, from the store alone: per watched product, the
-latest snapshot fetched before the week's end ("as of" its time; stale since the first failed
-fetch after it), then the curated facts of feeds.yaml. Raw text, as the rest of the view: each
-renderer escapes it. No clock is read: the same store and week give the same board."""
+"""The regulatory board, from the store alone: per watched product, the latest snapshot fetched
+before the week's end ("as of" its time; stale since the first failed fetch after it), then the
+curated facts of feeds.yaml. A week shows what changed that week and one standing line per
+product; the whole board is a page of its own (`board_page`), as of the latest snapshot. Raw text,
+as the rest of the view: each renderer escapes it. No clock is read: the same store and week give
+the same board."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
@@ -12,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 from ..regulatory.product import KIND, ProductSnapshot, Submission
 from ..regulatory.settings import RECHECK_DAYS, REGULATORY, Fact, Product, RegulatorySettings
-from ..store import Store
+from ..store import Store, StoredItem
 from ..text import plain, shorten
 from ..weeks import local_stamp, parse_utc
 
 ERROR_CHARS = 300
 STATUS_NAMES = {"AP": "approved", "TA": "tentatively approved"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FOREVER = datetime(9999, 1, 1, tzinfo=UTC)  # the whole board's end: every snapshot stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,14 @@ class BoardLine:
 
 
 @dataclass(frozen=True, slots=True)
+class BoardChange:
+    """A change of a product seen this week (a Regulatory item of the week): "new supplement SUPPL-13 approved …"."""
+
+    text: str
+    link: Link | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProductBlock:
     name: str  # as feeds.yaml names it
     application: str
@@ -43,6 +55,13 @@ class ProductBlock:
     last_error: str | None  # of the latest failed fetch, when stale
     lines: tuple[BoardLine, ...]
     links: tuple[Link, ...]
+    standing: str = ""  # one line: "approved 2019-03-05; label version 11 of 2025-01-21; boxed warning; REMS"
+    changes: tuple[BoardChange, ...] = ()  # seen this week
+
+    @property
+    def short(self) -> str:
+        """The name before any parenthesis: "Brand" of "Brand (generic name) nasal spray"."""
+        return self.name.split(" (", 1)[0].strip() or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +78,40 @@ class BoardView:
     products: tuple[ProductBlock, ...]
     facts: tuple[FactLine, ...]
 
+    @property
+    def as_of(self) -> str | None:
+        """The latest snapshot's time: what a reader takes the board to be as of."""
+        return max((p.as_of for p in self.products if p.as_of), default=None)
 
-def build_board(store: Store, settings: RegulatorySettings, *, end: datetime, last_day: date, tz: ZoneInfo) -> BoardView:
+    @property
+    def changes(self) -> tuple[str, ...]:
+        """This week's changes, each as a line naming its product: "Brand: new supplement …"."""
+        return tuple(f"{p.short}: {c.text}" for p in self.products for c in p.changes)
+
+    @property
+    def unchecked(self) -> int:
+        """Curated facts no person has read against their source, or due for a re-check."""
+        return sum(1 for f in self.facts if f.checked is None or f.recheck)
+
+
+def build_board(store: Store, settings: RegulatorySettings, *, end: datetime, last_day: date, tz: ZoneInfo,
+                week_items: Sequence[StoredItem] = ()) -> BoardView:
+    """`week_items`: the week's matched items; the changes of each product among them are its changes this week."""
     return BoardView(
-        products=tuple(product_block(store, p, end=end, tz=tz) for p in settings.products),
+        products=tuple(product_block(store, p, end=end, tz=tz, week_items=week_items) for p in settings.products),
         facts=tuple(fact_line(f, last_day) for f in settings.facts),
     )
 
 
-def product_block(store: Store, product: Product, *, end: datetime, tz: ZoneInfo) -> ProductBlock:
+def board_page(store: Store, settings: RegulatorySettings, *, tz: ZoneInfo) -> BoardView:
+    """The whole board as of the latest snapshots; facts judged as of the latest poll's day."""
+    latest = store.last_poll_at()
+    last_day = parse_utc(latest).astimezone(tz).date() if latest else EPOCH.date()
+    return build_board(store, settings, end=FOREVER, last_day=last_day, tz=tz)
+
+
+def product_block(store: Store, product: Product, *, end: datetime, tz: ZoneInfo,
+                  week_items: Sequence[StoredItem] = ()) -> ProductBlock:
     latest = store.latest_snapshot(KIND, product.application, before=end)
     since = parse_utc(latest.at) if latest else EPOCH
     # A failed poll stamped after the snapshot is a fetch of this product that did not succeed.
@@ -81,7 +125,42 @@ def product_block(store: Store, product: Product, *, end: datetime, tz: ZoneInfo
         last_error=shorten(failed[-1].error, ERROR_CHARS) if failed else None,
         lines=lines_of(snapshot) if snapshot else (),
         links=links_of(snapshot) if snapshot else (),
+        standing=standing(snapshot) if snapshot else "not fetched yet",
+        changes=tuple(change_of(product, s) for s in week_items
+                      if s.item.source == REGULATORY and s.item.extra.get("application_number") == product.application),
     )
+
+
+def change_of(product: Product, stored: StoredItem) -> BoardChange:
+    """The change a Regulatory item of the board states, without the product's name its title starts with."""
+    title = plain(stored.item.title)
+    prefix = f"{product.name} ({product.application}): "
+    return BoardChange(shorten(title.removeprefix(prefix), ERROR_CHARS), http_link("source", stored.item.url))
+
+
+def standing(s: ProductSnapshot) -> str:
+    """What stays true from week to week, on one line."""
+    parts = []
+    if not s.found:
+        parts.append(f"no Drugs@FDA record of {s.application}")
+    else:
+        original = s.original
+        if original is None:
+            parts.append("no original application in the record")
+        else:
+            status = STATUS_NAMES.get(original.status, "status " + (original.status or "not given"))
+            parts.append(f"{status} {original.date}" if original.date else status)
+    label = s.label
+    if label is None:
+        parts.append("no label in openFDA")
+    else:
+        text = f"label version {label.version or '?'}"
+        parts.append(text + (f" of {label.effective}" if label.effective else ""))
+        if label.boxed_warning:
+            parts.append("boxed warning")
+    if (label is not None and label.rems) or s.rems_submissions:
+        parts.append("REMS")
+    return "; ".join(parts)
 
 
 def lines_of(s: ProductSnapshot) -> tuple[BoardLine, ...]:

@@ -10,12 +10,12 @@ latest copy of the page fetched before the week ended.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..article.claims import ARTICLE, ArticleSettings, matching
+from ..article.claims import ARTICLE, ArticleSettings, Claim, matching, short_claim
 from ..article.page_text import comparable, contains
 from ..article.verdicts import CONTRADICTED, GONE, Verdict
 from ..config import Config
@@ -48,6 +48,18 @@ class ClaimView:
     text: str
     items: tuple[ClaimItem, ...]
 
+    @property
+    def short(self) -> str:
+        return short_claim(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimName:
+    """A claim as the digest names it: by a short form of its sentence; the id is its anchor."""
+
+    id: str
+    short: str
+
 
 @dataclass(frozen=True, slots=True)
 class MissingClaim:
@@ -56,6 +68,10 @@ class MissingClaim:
     id: str
     text: str
     removed: bool  # True: an earlier copy of the page said it; False: no copy ever did
+
+    @property
+    def short(self) -> str:
+        return short_claim(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +87,53 @@ class PageView:
 @dataclass(frozen=True, slots=True)
 class EditorsView:
     claims: tuple[ClaimView, ...]  # the claims with at least one item this week, in feeds.yaml order
-    quiet: tuple[str, ...]  # ids of the claims with nothing new this week (and no verdict that needs a look)
+    quiet: tuple[str, ...]  # ids of the claims with nothing new this week (from sources that answered; no verdict needing a look)
     page: PageView | None  # None: the page is not watched (no article.url or article.file)
     verdicts: tuple[Verdict, ...] = ()  # one per claim, what needs a look first (article/verdicts.py)
     file: str | None = None  # the local copy read instead of a page (article.file)
+    quiet_claims: tuple[ClaimName, ...] = ()  # the `quiet` claims, named
+    unsearched: tuple[ClaimName, ...] = ()  # claims whose every source failed all week: nothing was looked for
 
     @property
-    def look(self) -> tuple[Verdict, ...]:
+    def look(self) -> tuple[Look, ...]:
         return needs_a_look(self)
 
 
-def needs_a_look(editors: EditorsView) -> tuple[Verdict, ...]:
-    """The claims of the article that need a look, for the digest's headline: the contradicted ones
-    first, then those the page no longer carries (or never did). Pure."""
-    return tuple(v for kind in (CONTRADICTED, GONE) for v in editors.verdicts if v.kind == kind)
+@dataclass(frozen=True, slots=True)
+class Look:
+    """A claim of the article that needs an editor's look, and why, in words."""
+
+    id: str
+    short: str
+    why: str  # "contradicted by the record (2019-03-05)", "the page no longer says this"
+
+
+def needs_a_look(editors: EditorsView) -> tuple[Look, ...]:
+    """The claims the week's headline names for the editors: the contradicted ones first, then those
+    the page no longer carries (or never did). Pure; the headline shows whatever this returns, in
+    this order."""
+    looks = []
+    for v in editors.verdicts:
+        if v.kind == CONTRADICTED:
+            dates = "; ".join(dict.fromkeys(f.date for f in v.contradicting))
+            looks.append(Look(v.claim_id, v.short, f"contradicted by the record{f' ({dates})' if dates else ''}"))
+    looks += [Look(v.claim_id, v.short, "the page no longer says this" if v.removed else "the page never said this")
+              for v in editors.verdicts if v.kind == GONE]
+    return tuple(looks)
+
+
+def searched(claim: Claim, sources: Collection[str], failed: Collection[str]) -> bool:
+    """Evidence for the claim was looked for this week: not every source its items come from
+    failed every poll of the week."""
+    mine = claim.rules.sources if claim.rules.sources is not None else sources
+    return not mine or not all(name in failed for name in mine)
 
 
 def build_editors(store: Store, config: Config, items: Sequence[StoredItem], end: datetime, tz: ZoneInfo,
-                  works: Works) -> EditorsView:
-    """`items` are the week's new items in the order the digest lists them."""
+                  works: Works, *, sources: Collection[str] = (), failed: Collection[str] = ()) -> EditorsView:
+    """`items` are the week's new items in the order the digest lists them; `sources` the names of
+    every source items come from, `failed` those whose every poll of the week failed. A claim whose
+    sources all failed is not "quiet": nothing was looked for."""
     article = config.article
     assert article is not None
     found: dict[str, list[ClaimItem]] = {c.id: [] for c in article.claims}
@@ -99,12 +143,19 @@ def build_editors(store: Store, config: Config, items: Sequence[StoredItem], end
     facts = config.regulatory.facts if config.regulatory else ()
     judged = claims_state(store, article, facts, works, end=end, tz=tz).verdicts
     flagged = {v.claim_id for v in judged if v.kind in (CONTRADICTED, GONE)}
+    quiet: list[Claim] = []
+    blind: list[Claim] = []  # nothing was looked for: their sources all failed
+    for claim in article.claims:
+        if not found[claim.id] and claim.id not in flagged:
+            (quiet if searched(claim, sources, failed) else blind).append(claim)
     return EditorsView(
         claims=tuple(ClaimView(c.id, c.text, tuple(found[c.id])) for c in article.claims if found[c.id]),
-        quiet=tuple(c.id for c in article.claims if not found[c.id] and c.id not in flagged),
+        quiet=tuple(c.id for c in quiet),
         page=page_view(store, article, end, tz) if article.page_key else None,
         verdicts=judged,
         file=str(article.file) if article.file and not article.url else None,
+        quiet_claims=tuple(ClaimName(c.id, short_claim(c.text)) for c in quiet),
+        unsearched=tuple(ClaimName(c.id, short_claim(c.text)) for c in blind),
     )
 
 

@@ -1,4 +1,4 @@
-"""Stretches without any poll run in a week: the job was not running. Shown in the digest header,
+"""Stretches without any poll run in a week: the job was not running. Shown under the digest's headline,
 from the store and the schedule's arithmetic alone (no clock, no scheduler).
 
 A gap is a stretch without any poll run longer than half as much again as the longest interval

@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ..store import OutputRecord
+from .board import BoardView
 from .dossier import AnnotatedArticle, Dossier
+from .headline import listing
+from .site import Site, week_lines
 from .view import DigestView
 
 ENV = Environment(
@@ -29,6 +32,7 @@ def anchor(value: str) -> str:
 
 
 ENV.filters["anchor"] = anchor
+ENV.filters["listing"] = listing
 
 
 def render_body(view: DigestView, *, base: str | None = "") -> str:
@@ -42,8 +46,13 @@ def render_week(view: DigestView, *, base: str | None = "") -> str:
     return ENV.get_template("digest.html.j2").render(view=view, body=render_body(view, base=base), base=base)
 
 
-def render_index(records: Sequence[OutputRecord]) -> str:
-    return ENV.get_template("index.html.j2").render(digests=records)
+def render_index(records: Sequence[OutputRecord], site: Site) -> str:
+    return ENV.get_template("index.html.j2").render(digests=week_lines(records), site=site)
+
+
+def render_board(board: BoardView) -> str:
+    """The whole regulatory board, a self-contained page of its own."""
+    return ENV.get_template("board_page.html.j2").render(board=board)
 
 
 def render_dossier(dossier: Dossier) -> str:

@@ -1,5 +1,6 @@
-"""One week's digest as a mail (text: the Markdown; HTML: the page), sent once to the configured
-recipients and recorded; a failed send is retried at the next run.
+"""One week's digest as a mail (text: the week written for reading as plain text; HTML: the page;
+both open with the headline), sent once to the configured recipients and recorded; a failed send
+is retried at the next run.
 
 What is due: every complete week whose digest is final and that has not been sent to this set of
 recipients, from the week the first mail was tried onwards (so configuring mail for a database
@@ -24,7 +25,7 @@ from ..config import Config, EmailSettings
 from ..errors import OutputError
 from ..store import MailRecord, Store
 from ..weeks import Week, utc_iso
-from . import html, markdown
+from . import html, plaintext
 from .missing import is_final
 from .publish import PRIMARY
 from .view import DigestView, build_view
@@ -58,11 +59,7 @@ def message_id(week: Week, settings: EmailSettings) -> str:
 
 
 def subject(view: DigestView, settings: EmailSettings) -> str:
-    text = f"{settings.subject_prefix} {view.week}: {view.total} new item{'' if view.total == 1 else 's'}"
-    failing = len(view.failing) + len(view.silent)
-    if failing:
-        text += f", {failing} source{'' if failing == 1 else 's'} failing"
-    return text
+    return f"{settings.subject_prefix} {view.week}: {view.tally}"
 
 
 def build_message(store: Store, config: Config, week: Week, settings: EmailSettings, *, now: datetime) -> EmailMessage:
@@ -74,7 +71,7 @@ def build_message(store: Store, config: Config, week: Week, settings: EmailSetti
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id(week, settings)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
-    msg.set_content(markdown.render_week(view))
+    msg.set_content(plaintext.render_week(view, base=config.site_url))
     msg.add_alternative(html.render_week(view, base=config.site_url), subtype="html")
     return msg
 

@@ -17,7 +17,10 @@ from markupsafe import Markup
 
 from ..store import OutputRecord
 from ..text import fold
+from .board import BoardView
 from .dossier import Dossier
+from .headline import listing
+from .site import Site, week_lines
 from .view import DigestView
 
 # The inline syntax text could trigger: code, emphasis, links and images, tables, strikethrough,
@@ -63,6 +66,12 @@ def link_path(path: str) -> Markup:
     return Markup(quote(path))
 
 
+def slug(heading: str) -> Markup:
+    """The anchor GitHub and GitLab give a heading of this text: lower case, punctuation other than
+    "-" and "_" dropped, each space a "-"; percent-encoded as a link destination."""
+    return Markup(quote(re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")))
+
+
 ENV = Environment(
     loader=PackageLoader("watcher.digest", "templates"),
     autoescape=False,  # Markdown, not HTML: `finalize` escapes for Markdown instead
@@ -74,14 +83,21 @@ ENV = Environment(
 )
 ENV.filters["link"] = link
 ENV.filters["link_path"] = link_path
+ENV.filters["slug"] = slug
+ENV.filters["listing"] = listing
 
 
 def render_week(view: DigestView) -> str:
     return ENV.get_template("digest.md.j2").render(view=view)
 
 
-def render_index(records: Sequence[OutputRecord]) -> str:
-    return ENV.get_template("index.md.j2").render(digests=records)
+def render_index(records: Sequence[OutputRecord], site: Site) -> str:
+    return ENV.get_template("index.md.j2").render(digests=week_lines(records), site=site)
+
+
+def render_board(board: BoardView) -> str:
+    """The whole regulatory board, a page of its own."""
+    return ENV.get_template("board_page.md.j2").render(board=board)
 
 
 def render_dossier(dossier: Dossier) -> str:

@@ -1,5 +1,6 @@
 """Write a week's outputs: one view, rendered by each configured format, each file written
-atomically and recorded in the store by (week, format); then that format's index, and the Atom
+atomically and recorded in the store by (week, format); then the files over all weeks: each
+format's index, the regulatory board's page (rewritten only when a poll changed it), and the Atom
 feed over the latest weeks."""
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from ..store import OutputRecord, Store
 from ..weeks import Week, utc_iso
 from ..works import Works, works_of
 from . import atom, html, markdown
+from .board import BoardView, board_page
 from .dossier import build_annotated, build_dossiers, state_of
 from .missing import missing_weeks
+from .site import FEED, Site, site_of
 from .view import DigestView, build_view
 
 log = logging.getLogger(__name__)
@@ -41,17 +44,18 @@ class Format:
     suffix: str  # of each week's file: "2026-W48.md"
     index: str  # the index file's name
     render_week: Callable[[DigestView], str]
-    render_index: Callable[[Sequence[OutputRecord]], str]
+    render_index: Callable[[Sequence[OutputRecord], Site], str]
+    render_board: Callable[[BoardView], str]
 
 
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("markdown", ".md", "index.md", markdown.render_week, markdown.render_index),
-        Format("html", ".html", "index.html", html.render_week, html.render_index),
+        Format("markdown", ".md", "index.md", markdown.render_week, markdown.render_index, markdown.render_board),
+        Format("html", ".html", "index.html", html.render_week, html.render_index, html.render_board),
     )
 }
-FEED = "atom"  # one file over all weeks, not a file per week
+BOARD = "board"  # the board's page: board.md, board.html
 
 
 def weekly(config: Config) -> tuple[str, ...]:
@@ -61,6 +65,12 @@ def weekly(config: Config) -> tuple[str, ...]:
 def render(store: Store, config: Config, week: Week, fmt: str = PRIMARY) -> str:
     """A week's output in one format, as text, without writing anything."""
     return FORMATS[fmt].render_week(build_view(store, config, week))
+
+
+def render_board(store: Store, config: Config, fmt: str = PRIMARY) -> str:
+    """The regulatory board's page in one format, as text, without writing anything."""
+    assert config.regulatory is not None
+    return FORMATS[fmt].render_board(board_page(store, config.regulatory, tz=config.timezone))
 
 
 def publish_week(
@@ -99,9 +109,13 @@ def write_week(store: Store, config: Config, week: Week, works: Works, *, now: d
 
 
 def write_site(store: Store, config: Config, works: Works) -> None:
-    """The files over all weeks: each format's index, the feed, and the article's dossiers."""
+    """The files over all weeks: each format's index, the board's page, the feed, and the article's
+    dossiers."""
+    site = site_of(config)
     for name in weekly(config):
-        write_index(store, config, FORMATS[name])
+        write_index(store, config, FORMATS[name], site)
+    if config.regulatory:
+        write_board(store, config)
     if FEED in config.outputs:
         write_feed(store, config, works)
     if config.article is not None:
@@ -158,11 +172,22 @@ def publish_due(store: Store, config: Config, *, now: datetime, should_stop: Cal
     return written
 
 
-def write_index(store: Store, config: Config, fmt: Format) -> Path:
+def write_index(store: Store, config: Config, fmt: Format, site: Site | None = None) -> Path:
     records = sorted(store.outputs(fmt.name), key=lambda r: r.week, reverse=True)
     path = config.digests / fmt.index
-    write_atomic(path, fmt.render_index(records), what="index")
+    write_atomic(path, fmt.render_index(records, site or site_of(config)), what="index")
     return path
+
+
+def write_board(store: Store, config: Config) -> list[Path]:
+    """The whole regulatory board, a page in each weekly format, as of the latest snapshots:
+    written when a poll changed it (or the file is missing), else left as it is."""
+    paths = []
+    for name in weekly(config):
+        path = config.digests / f"{BOARD}{FORMATS[name].suffix}"
+        write_changed(path, render_board(store, config, name), what="board")
+        paths.append(path)
+    return paths
 
 
 def write_feed(store: Store, config: Config, works: Works | None = None) -> Path:
@@ -172,13 +197,26 @@ def write_feed(store: Store, config: Config, works: Works | None = None) -> Path
         works = grouped(store, config)
     content = atom.render_feed(
         store.outputs(PRIMARY),
-        lambda label: html.render_body(build_view(store, config, Week.parse(label), works), base=config.site_url),
+        lambda label: build_view(store, config, Week.parse(label), works),
         site_url=config.site_url,
         namespace=",".join(t.name for t in config.topics),
         page_suffix=FORMATS["html"].suffix if "html" in config.outputs else FORMATS[PRIMARY].suffix,
+        title=site_of(config).title,
     )
     write_atomic(path, content, what="feed")
     return path
+
+
+def write_changed(path: Path, content: str, *, what: str = "file") -> bool:
+    """`write_atomic`, unless the file holds `content` already (its time stays that of its last
+    change, for a static host's caches); True when written."""
+    try:
+        if path.read_text(encoding="utf-8") == content:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or unreadable: written anew
+    write_atomic(path, content, what=what)
+    return True
 
 
 def write_atomic(path: Path, content: str, *, what: str = "file") -> None:

@@ -1,6 +1,6 @@
 """One ISO week of the store as a DigestView: the items that first matched that week, grouped by
-section and ordered, and the header's account of every source. Raw text throughout: each
-renderer escapes for its own format.
+section and ordered, the headline that says what the week holds, and the account of every
+source. Raw text throughout: each renderer escapes for its own format.
 
 A view is a function of the store, the week and the config (no clock is read here), so the same
 database always gives the same view, and every renderer the same bytes.
@@ -9,7 +9,7 @@ database always gives the same view, and every renderer the same bytes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,8 +25,9 @@ from ..text import http_link, plain, shorten
 from ..weeks import Week, local_stamp, parse_utc, utc_iso
 from ..works import Work, Works, joined_by, works_of
 from .board import BoardView, build_board
-from .editors import EditorsView, build_editors
+from .editors import EditorsView, build_editors, needs_a_look
 from .gaps import gap_limit, gaps
+from .headline import Counted, Headline, kinds, listing, missing
 
 ABSTRACT_CHARS = 320
 TITLE_CHARS = 400  # real titles are shorter; a 100 kB "title" from a hostile feed is cut, not shown whole
@@ -34,6 +35,9 @@ ERROR_CHARS = 300
 SHOWN_AUTHORS = 3
 SHOWN_ALSO = 10
 FIELD_NAMES = {"mesh_headings": "MeSH", "keywords": "keywords", "title": "title", "abstract": "abstract"}
+# Where a term was found, in words: "matched aspirin in the title and abstract".
+FIELD_WORDS = {"MeSH": "MeSH headings", "regulatory.products": "watched products"}
+CORRECTION_CHARS = 120
 # Publication types that say nothing about the kind of evidence; left out to keep items short.
 UNINFORMATIVE_TYPES = ("Journal Article", "English Abstract", "Research Support")
 
@@ -46,7 +50,23 @@ class MatchedTerm:
     spellings: tuple[str, ...]  # how the text wrote it, when that differs from the term (at most 3)
     fields: tuple[str, ...]  # "title", "abstract", "MeSH", "keywords"
 
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The term as the text wrote it: "depression" for `depress*`; no wildcard, no quotes."""
+        return self.spellings or (self.term.strip('"').replace("*", ""),)
 
+
+def in_words(matched: Iterable[MatchedTerm]) -> str:
+    """"aspirin and headache in the title and abstract; migraine in the abstract": the words as
+    the text wrote them, grouped by the fields they were found in."""
+    where: dict[tuple[str, ...], list[str]] = {}
+    for m in matched:
+        words = where.setdefault(m.fields, [])
+        words.extend(w for w in m.words if w not in words)
+    return "; ".join(f"{listing(words)} in the {listing(FIELD_WORDS.get(f, f) for f in fields)}" for fields, words in where.items())
+
+
+CORRECTIONS, UPDATES = "Corrections and retractions", "Updates to items already listed"
 WORK = "work"  # a NoticeView's kind: a record of a work listed in an earlier week (see works.py)
 
 
@@ -83,6 +103,11 @@ class Entry:
     also: tuple[AlsoIn, ...] = ()  # the work's records from other sources (or other reports of it)
     more_also: int = 0  # further records not shown (a trial reported by dozens of papers)
 
+    @property
+    def matched_words(self) -> str:
+        """Why it was kept, in words: "aspirin and headache in the title and abstract"."""
+        return in_words(self.matched) or "(no terms recorded)"
+
 
 @dataclass(frozen=True, slots=True)
 class SectionView:
@@ -100,6 +125,7 @@ class SourceLine:
     last_error: str | None
     last_error_at: str | None  # local time, e.g. "2026-11-26 19:10 CST"
     last_success: str | None
+    since: str | None = None  # failing since: the first failed poll after its last success; None: not failing now
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +156,15 @@ class NoticeView:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentsLine:
+    """One part of the week, as the contents list it: the HTML id of its heading, its title and count."""
+
+    anchor: str  # "section-rct"; a Markdown renderer links its heading's own slug instead
+    title: str
+    count: int | None  # shown after the title, as the part's heading shows it; None: no count
+
+
+@dataclass(frozen=True, slots=True)
 class DigestView:
     week: str
     first_day: str  # "Mon 23 Nov 2026"
@@ -143,9 +178,11 @@ class DigestView:
     corrections: tuple[NoticeView, ...] = ()  # flags an item gained: retraction, erratum, concern
     also_matched: tuple[Entry, ...] = ()  # related items: matched the terms, subject something else
     editors: EditorsView | None = None  # the article's claims with this week's evidence; None: no `article`
-    board: BoardView | None = None  # the regulatory board that opens the digest (board.py)
+    board: BoardView | None = None  # the week's regulatory board: a line per product, this week's changes (board.py)
     updates: tuple[NoticeView, ...] = ()  # tracked values that changed (a trial's status); a work's later records
     stopped: tuple[StoppedPoll, ...] = ()  # polls begun this week that did not finish
+    headline: Headline | None = None  # what the week holds, in words (None only in a view made by hand)
+    contents: tuple[ContentsLine, ...] = ()  # the week's parts, in the order every format shows them
 
     @property
     def failing(self) -> tuple[SourceLine, ...]:
@@ -155,6 +192,28 @@ class DigestView:
     def silent(self) -> tuple[SourceLine, ...]:
         """Sources not polled at all this week."""
         return tuple(s for s in self.sources if not s.polls)
+
+    @property
+    def failures(self) -> tuple[SourceLine, ...]:
+        """Every source that failed a poll or was not polled this week, in the sources' order."""
+        return tuple(s for s in self.sources if s.failed or not s.polls)
+
+    @property
+    def nothing_fetched(self) -> bool:
+        """No source answered a single poll this week, and nothing came in (a poll begun the week
+        before may have stored items in it): an empty week that is not a quiet one."""
+        nothing_answered = bool(self.sources) and all(s.polls == s.failed for s in self.sources)
+        return nothing_answered and not (self.total or self.corrections or self.updates)
+
+    @property
+    def tally(self) -> str:
+        """The week in a few words, for a title or a subject: "4 new items, 1 source failing"."""
+        failing = len(self.failures)
+        sources = f"{failing} source{'' if failing == 1 else 's'} failing"
+        if self.nothing_fetched:
+            return f"nothing fetched, {sources}"
+        text = f"{self.total} new item{'' if self.total == 1 else 's'}"
+        return f"{text}, {sources}" if failing else text
 
 
 def build_view(store: Store, config: Config, week: Week, works: Works | None = None) -> DigestView:
@@ -194,6 +253,8 @@ def build_view(store: Store, config: Config, week: Week, works: Works | None = N
     configured = [s.name for s in config.sources] + ([REGULATORY] if config.regulatory else []) + (
         [CROSSREF] if config.crossref else []) + ([ARTICLE] if config.article and config.article.page_key else [])
     names = configured + sorted({p.source for p in polls} - set(configured))
+    lines = tuple(source_line(name, counts.get(name, 0), polls, store, end, tz) for name in names)
+    failed = {s.name for s in lines if s.polls and s.failed == s.polls and not s.items}  # nothing came from them
     monday, sunday = week.monday, week.sunday
     notices: list[NoticeView] = []
     told: set[tuple[str, str, str]] = set()  # one notice per work: PubMed's and Europe PMC's copies retract together
@@ -205,13 +266,14 @@ def build_view(store: Store, config: Config, week: Week, works: Works | None = N
         told.add((work.id, n.notice.kind, n.notice.detail))
         notices.append(NoticeView(n.notice.kind, n.notice.detail, entry_for(n.stored), Week.containing(parse_utc(first), tz).label,
                                   http_link(n.notice.link)))
-    return DigestView(
+    item_sources = [s.name for s in config.sources] + ([REGULATORY] if config.regulatory else [])
+    view = DigestView(
         week=week.label,
         first_day=f"{monday:%a %d %b %Y}",
         last_day=f"{sunday:%a %d %b %Y}",
         timezone=tz.key,
         total=len(entries),
-        sources=tuple(source_line(name, counts.get(name, 0), polls, store, end, tz) for name in names),
+        sources=lines,
         sections=sections,
         last_poll=local_stamp(polls[-1].at, tz) if polls else None,
         gaps=tuple(Gap(local_stamp(utc_iso(a), tz) or "", local_stamp(utc_iso(b), tz) or "")
@@ -219,10 +281,47 @@ def build_view(store: Store, config: Config, week: Week, works: Works | None = N
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE) + tuple(joined),
         also_matched=tuple(e for _, e in related),
-        editors=build_editors(store, config, shown, end, tz, works) if config.article else None,
-        board=build_board(store, config.regulatory, end=end, last_day=sunday, tz=tz) if config.regulatory else None,
+        editors=build_editors(store, config, shown, end, tz, works, sources=item_sources, failed=failed)
+        if config.article else None,
+        board=build_board(store, config.regulatory, end=end, last_day=sunday, tz=tz, week_items=items)
+        if config.regulatory else None,
         stopped=stopped_polls(store, start, end, tz),
     )
+    return replace(view, headline=headline_of(view), contents=contents_of(view))
+
+
+def headline_of(view: DigestView) -> Headline:
+    return Headline(
+        nothing_fetched=view.nothing_fetched,
+        polled=any(s.polls for s in view.sources),
+        total=view.total,
+        kinds=kinds(Counted(s.key, any(f.startswith("preprint") for f in e.flags), e.id.startswith(f"{REGULATORY}:"))
+                    for s in view.sections for e in s.entries),
+        also=len(view.also_matched),
+        regulatory=view.board.changes if view.board else (),
+        corrections=tuple(f"{n.detail}: {shorten(n.entry.title, CORRECTION_CHARS)} (listed in {n.listed_in})"
+                          for n in view.corrections),
+        claims=needs_a_look(view.editors) if view.editors else (),
+        missing=missing(len(view.failing), len(view.silent), len(view.gaps) + len(view.stopped)),
+    )
+
+
+def contents_of(view: DigestView) -> tuple[ContentsLine, ...]:
+    """The parts of the week in the order they come: the news by strength of evidence, the notices
+    about earlier items, the editors' section, the board, "Also matched", the sources."""
+    parts = [ContentsLine(f"section-{s.key}", s.title, len(s.entries)) for s in view.sections]
+    if view.corrections:
+        parts.append(ContentsLine("section-corrections", CORRECTIONS, len(view.corrections)))
+    if view.updates:
+        parts.append(ContentsLine("section-updates", UPDATES, len(view.updates)))
+    if view.editors:
+        parts.append(ContentsLine("section-editors", "For the editors", None))
+    if view.board:
+        parts.append(ContentsLine("board", "Regulatory board", None))
+    if view.also_matched:
+        parts.append(ContentsLine("section-also-matched", "Also matched", len(view.also_matched)))
+    parts.append(ContentsLine("sources", "Sources", None))
+    return tuple(parts)
 
 
 def stopped_polls(store: Store, start: datetime, end: datetime, tz: ZoneInfo) -> tuple[StoppedPoll, ...]:
@@ -269,6 +368,7 @@ def also_in(other: StoredItem, lead: StoredItem) -> AlsoIn:
 def source_line(name: str, count: int, polls: Sequence[PollRecord], store: Store, end: datetime, tz: ZoneInfo) -> SourceLine:
     mine = [p for p in polls if p.source == name]
     failed = [p for p in mine if not p.ok]
+    success = store.last_success_before(name, end)
     return SourceLine(
         name=name,
         items=count,
@@ -276,7 +376,8 @@ def source_line(name: str, count: int, polls: Sequence[PollRecord], store: Store
         failed=len(failed),
         last_error=shorten(failed[-1].error, ERROR_CHARS) if failed else None,
         last_error_at=local_stamp(failed[-1].at, tz) if failed else None,
-        last_success=local_stamp(store.last_success_before(name, end), tz),
+        last_success=local_stamp(success, tz),
+        since=local_stamp(store.first_failure_after(name, success, end), tz) if failed or not mine else None,
     )
 
 
@@ -315,11 +416,17 @@ def matched_terms(hits: Iterable[Hit]) -> tuple[MatchedTerm, ...]:
         name = FIELD_NAMES.get(hit.field, hit.field)
         if name not in where:
             where.append(name)
-        spelled = plain(hit.text).lower()
+        spelled = as_written(plain(hit.text))
         seen = spellings.setdefault(hit.term, [])
-        if spelled != hit.term.lower().strip('"') and spelled not in seen:
+        if spelled.lower() != hit.term.lower().strip('"') and spelled.lower() not in (s.lower() for s in seen):
             seen.append(spelled)
     return tuple(MatchedTerm(plain(term), tuple(spellings[term][:3]), tuple(where)) for term, where in fields.items())
+
+
+def as_written(text: str) -> str:
+    """A matched word as a sentence shows it: lower case, but for words written with capitals or
+    digits inside ("NMDA", "D3"), which keep theirs: "Vitamin D3" is "vitamin D3"."""
+    return " ".join(w if any(c.isupper() or c.isdigit() for c in w[1:]) else w.lower() for w in text.split(" "))
 
 
 def strongest_first(stored: StoredItem) -> tuple[float, bool, str, str]:

@@ -84,6 +84,14 @@ class HealthMixin(Database):
         ).fetchone()
         return str(row[0]) if row[0] is not None else None
 
+    def first_failure_after(self, source: str, after: str | None, end: datetime) -> str | None:
+        """When the first failed poll of `source` after the stamp `after` (or ever, for None) and
+        before `end` was made: how long the source has been failing."""
+        row = self.conn.execute(
+            "SELECT MIN(at) FROM polls WHERE source = ? AND ok = 0 AND at > ? AND at < ?", (source, after or "", utc_iso(end))
+        ).fetchone()
+        return str(row[0]) if row[0] is not None else None
+
     def last_poll_at(self) -> str | None:
         """When the latest poll attempt that ran to its end (ok or failed) began, UTC text.
 
