@@ -46,7 +46,7 @@ ALLOWED = """() => {
   }
   for (const a of document.querySelectorAll('a')) {
     const href = a.getAttribute('href');
-    if (!(/^https?:\\/\\//.test(href) || /^(index|board|\\d{4}-W\\d\\d)\\.html(#[a-z0-9-]+)?$/.test(href) || href === "feed.xml" || /^#[a-z0-9-]+$/.test(href))) bad.push('href ' + href);
+    if (!(/^https?:\\/\\//.test(href) || /^(index|board|article|claims\\/[a-z0-9_-]+|\\d{4}-W\\d\\d)\\.html(#[a-z0-9-]+)?$/.test(href) || href === "feed.xml" || /^#[a-z0-9-]+$/.test(href))) bad.push('href ' + href);
   }
   return bad;
 }"""
