@@ -9,8 +9,10 @@ from .health import HealthMixin
 from .items import ItemsMixin
 from .labels import LabelsMixin
 from .outputs import OutputsMixin
+from .queue import QueueMixin
 from .rows import (
     INTERRUPTED,
+    Decision,
     LabelResult,
     MailRecord,
     OutputRecord,
@@ -22,14 +24,18 @@ from .rows import (
     StoredKeys,
     StoredLabel,
     StoredNotice,
+    StoredUser,
 )
+from .search import SearchMixin
 from .snapshots import SnapshotsMixin
+from .users import UsersMixin
 
 __all__ = [
-    "INTERRUPTED", "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "RunRecord", "SaveResult", "Snapshot", "Store", "StoredItem",
-    "StoredKeys", "StoredLabel", "StoredNotice", "store_failure",
+    "INTERRUPTED", "Decision", "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "RunRecord", "SaveResult", "Snapshot",
+    "Store", "StoredItem", "StoredKeys", "StoredLabel", "StoredNotice", "StoredUser", "store_failure",
 ]
 
 
-class Store(ItemsMixin, HealthMixin, OutputsMixin, SnapshotsMixin, LabelsMixin, Database):
+class Store(ItemsMixin, HealthMixin, OutputsMixin, SnapshotsMixin, LabelsMixin, UsersMixin, SearchMixin, QueueMixin,
+            Database):
     """One database: `Store.open(path)`, then the queries of every table family."""

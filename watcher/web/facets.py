@@ -1,0 +1,67 @@
+"""What the queue filters and the claim pages need of every matched item, kept in memory: its
+evidence section and the claims it bears on (both computed from the item and feeds.yaml, as the
+digest does). Filled on first use, then brought up to date on every request from the items written
+since (an index on `last_seen` makes that a short read), so a poll's new items appear at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..article.claims import Claim, matching
+from ..sections import section_of
+from ..store import Store, StoredItem
+
+
+@dataclass(frozen=True, slots=True)
+class Facet:
+    first_matched: str
+    section: str
+    claims: dict[str, tuple[str, ...]]  # claim id → the claim terms that matched
+
+
+class Facets:
+    def __init__(self, claims: Sequence[Claim]) -> None:
+        self.claims = tuple(claims)
+        self.by_id: dict[str, Facet] = {}
+        self.mark = ""  # the latest last_seen read: rows written at or after it are read again
+        self.lock = threading.Lock()
+
+    def facet(self, stored: StoredItem) -> Facet:
+        found = {m.claim.id: m.terms for m in matching(stored.item, self.claims)}
+        return Facet(stored.first_matched or stored.first_seen, section_of(stored.item), found)
+
+    def refresh(self, store: Store) -> None:
+        with self.lock:
+            matched, others, latest = store.written_since(self.mark)
+            for stored in matched:
+                self.by_id[stored.item.id] = self.facet(stored)
+            for item_id in others:
+                self.by_id.pop(item_id, None)
+            self.mark = max(self.mark, latest)
+
+    def get(self, item_id: str) -> Facet | None:
+        return self.by_id.get(item_id)
+
+    def bearing_on(self, claim_id: str) -> list[str]:
+        """Ids of the matched items bearing on a claim, newest first (when each first matched)."""
+        with self.lock:
+            found = [(f.first_matched, item_id) for item_id, f in self.by_id.items() if claim_id in f.claims]
+        found.sort(key=lambda pair: (pair[0], invert_id(pair[1])), reverse=True)
+        return [item_id for _, item_id in found]
+
+    def counts(self) -> dict[str, int]:
+        """claim id → how many matched items bear on it."""
+        with self.lock:
+            out = {c.id: 0 for c in self.claims}
+            for f in self.by_id.values():
+                for claim_id in f.claims:
+                    if claim_id in out:
+                        out[claim_id] += 1
+        return out
+
+
+def invert_id(item_id: str) -> tuple[int, ...]:
+    """Ties on time broken by id, ascending, inside a descending sort."""
+    return tuple(-ord(c) for c in item_id)
