@@ -147,7 +147,7 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
     @app.before_request
     def identify() -> Response | BaseResponse | None:
         g.user = None
-        if request.endpoint == "static":
+        if request.endpoint in ("static", "favicon"):
             return None
         db = store()
         if db.has_users():
@@ -177,7 +177,7 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"  # not no-referrer: it makes a form's Origin "null"
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -225,6 +225,10 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
     @app.get("/")
     def home() -> BaseResponse:
         return redirect(url_for("queue"))
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204)  # browsers ask; a 404 would be an error in their console
 
     @app.get("/queue")
     def queue() -> str:
