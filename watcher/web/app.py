@@ -30,7 +30,7 @@ from ..digest.html import anchor
 from ..relevance.evaluate import ALL, ROWS, fmt
 from ..relevance.labels import IRRELEVANT, NOTE_CHARS, RELEVANT
 from ..store import Store
-from ..text import plain
+from ..text import plain, shorten
 from ..weeks import Week, utc_now
 from . import claims as claim_pages
 from . import views
@@ -116,7 +116,7 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
     app.jinja_env.undefined = StrictUndefined
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    app.jinja_env.filters["anchor"] = anchor
+    app.jinja_env.filters.update(anchor=anchor, plain=plain, shorten=shorten)
     app.jinja_env.globals.update(fmt=fmt, ALL=ALL, ROWS=ROWS)
     if behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]

@@ -16,7 +16,7 @@ from ..article.claims import ARTICLE, Claim
 from ..article.page_text import comparable, contains
 from ..config import Config
 from ..store import Store
-from ..text import http_link
+from ..text import http_link, plain
 from ..weeks import local_stamp
 from .facets import Facets
 from .views import PAGE, Card, card
@@ -103,7 +103,7 @@ def article(store: Store, config: Config, facets: Facets) -> ArticleView:
     lines = []
     for raw in text.splitlines():
         words = comparable(raw)
-        lines.append(ArticleLine(raw, tuple(cid for cid, quote in quotes if contains(words, quote))))
+        lines.append(ArticleLine(plain(raw), tuple(cid for cid, quote in quotes if contains(words, quote))))
     missing = tuple(c for c in overview(store, config, facets).claims if c.on_page is False)
     return ArticleView(url, local_stamp(at, config.timezone), tuple(lines), missing)
 
