@@ -38,19 +38,11 @@ class QueueMixin(Database):
         row = self.conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
         return stored_item(row) if row else None
 
-    def written_since(self, stamp: str) -> tuple[list[StoredItem], list[str], str]:
-        """What was written at or after `stamp` (UTC text), for the workspace's caches: the matched
-        items, the ids of the others, and the latest `last_seen` among them ("" when none)."""
-        matched: list[StoredItem] = []
-        others: list[str] = []
-        latest = ""
-        for row in self.conn.execute("SELECT * FROM items WHERE last_seen >= ?", (stamp,)):
-            latest = max(latest, row["last_seen"])
-            if row["matched"]:
-                matched.append(stored_item(row))
-            else:
-                others.append(row["id"])
-        return matched, others, latest
+    def written_since(self, stamp: str) -> list[tuple[str, str, bool]]:
+        """(id, last_seen, matched) of the items written at or after `stamp` (UTC text), from the
+        index alone: what the workspace's caches read again."""
+        rows = self.conn.execute("SELECT id, last_seen, matched FROM items WHERE last_seen >= ?", (stamp,))
+        return [(r[0], r[1], bool(r[2])) for r in rows]
 
     def last_poll_ended(self) -> str | None:
         """When the latest poll that ran to its end finished (UTC text)."""

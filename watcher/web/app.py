@@ -93,6 +93,19 @@ class Stores:
             self.opened.clear()
 
 
+def warm(config: Config, facets: Facets, works: views.WorksCache, busy_timeout: float) -> None:
+    """At start, in the background: every matched item's facet, and the works."""
+    store = Store.attach(config.database, busy_timeout=busy_timeout)
+    try:
+        facets.refresh(store)
+        works.get(store)
+    except sqlite3.Error as exc:
+        log.warning("workspace: warming up: %s", exc)
+        facets.ready.set()  # the pages that wait for it compute what is missing themselves
+    finally:
+        store.close()
+
+
 def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool = False,
                busy_timeout: float = 10.0) -> Flask:
     """`loopback`: the server listens on a loopback address only, so while no account exists each
@@ -123,10 +136,13 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
     local_allowed = loopback and not behind_proxy
     stores = Stores(config, busy_timeout)
     facets = Facets(claim_pages.claims_of(config))
-    works = views.WorksCache(config)
+    works = views.WorksCache(config, lambda: Store.attach(config.database, busy_timeout=busy_timeout))
+    warming = threading.Thread(target=warm, args=(config, facets, works, busy_timeout), name="warm-up", daemon=True)
+    warming.start()
     claim_ids = tuple(c.id for c in claim_pages.claims_of(config))
     sources = tuple(s.name for s in config.sources)
     app.extensions["watcher_stores"] = stores
+    app.extensions["watcher_warm_up"] = warming
 
     def store() -> Store:
         return stores.get()
@@ -215,8 +231,10 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
     # ---- pages ----
 
     def refreshed() -> Store:
+        """The store, with every matched item's facet up to date (the claims pages and the queue's
+        section and claim filters need them all; the other pages compute those of the items they show)."""
         db = store()
-        facets.refresh(db)
+        facets.current(db)
         return db
 
     def page_number() -> int:
@@ -238,7 +256,8 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
 
         filters = views.Filters(pick("tier", views.TIERS), pick("section", tuple(views.SECTION_TITLES)),
                                 pick("claim", claim_ids), pick("source", sources))
-        return render_template("queue.html.j2", view=views.queue(refreshed(), config, facets, filters, page_number()))
+        db = refreshed() if filters.section or filters.claim else store()
+        return render_template("queue.html.j2", view=views.queue(db, config, facets, filters, page_number()))
 
     @app.get("/week")
     def week() -> str:
@@ -249,11 +268,11 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
             abort(404, str(exc))
         if which > current:
             abort(404, f"{which} has not begun yet.")
-        return render_template("week.html.j2", view=views.week(refreshed(), config, facets, works, which, current))
+        return render_template("week.html.j2", view=views.week(store(), config, facets, works, which, current))
 
     @app.get("/item")
     def item() -> str:
-        found = views.item(refreshed(), config, facets, works, request.args.get("id", ""))
+        found = views.item(store(), config, facets, works, request.args.get("id", ""))
         if found is None:
             abort(404, "No stored item has this id.")
         return render_template("item.html.j2", view=found)
@@ -276,7 +295,7 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
     @app.get("/search")
     def search() -> str:
         query = request.args.get("q", "")[:200]
-        return render_template("search.html.j2", view=views.search(refreshed(), config, facets, query))
+        return render_template("search.html.j2", view=views.search(store(), config, facets, query))
 
     @app.get("/quality")
     def quality() -> str:

@@ -1,7 +1,8 @@
 """What the queue filters and the claim pages need of every matched item, kept in memory: its
 evidence section and the claims it bears on (both computed from the item and feeds.yaml, as the
-digest does). Filled on first use, then brought up to date on every request from the items written
-since (an index on `last_seen` makes that a short read), so a poll's new items appear at once."""
+digest does). Filled once in the background when the server starts (`ready` is set then; the pages
+that need every item wait for it), then brought up to date at each such request from the items
+written since (an index on `last_seen` makes that a short read), so a poll's new items appear at once."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ class Facets:
     def __init__(self, claims: Sequence[Claim]) -> None:
         self.claims = tuple(claims)
         self.by_id: dict[str, Facet] = {}
-        self.mark = ""  # the latest last_seen read: rows written at or after it are read again
+        self.mark = ""  # the latest last_seen read: rows written at or after it are looked at again
+        self.at_mark: set[str] = set()  # ids read with last_seen == mark
         self.lock = threading.Lock()
+        self.ready = threading.Event()
 
     def facet(self, stored: StoredItem) -> Facet:
         found = {m.claim.id: m.terms for m in matching(stored.item, self.claims)}
@@ -34,12 +37,25 @@ class Facets:
 
     def refresh(self, store: Store) -> None:
         with self.lock:
-            matched, others, latest = store.written_since(self.mark)
-            for stored in matched:
-                self.by_id[stored.item.id] = self.facet(stored)
-            for item_id in others:
-                self.by_id.pop(item_id, None)
-            self.mark = max(self.mark, latest)
+            written = store.written_since(self.mark)
+            # Rows at the mark itself were read last time unless written again since (same second).
+            fresh = [(i, seen, matched) for i, seen, matched in written if not (seen == self.mark and i in self.at_mark)]
+            found = store.items_by_id(i for i, _, matched in fresh if matched)
+            for item_id, _, matched in fresh:
+                if matched and item_id in found:
+                    self.by_id[item_id] = self.facet(found[item_id])
+                else:
+                    self.by_id.pop(item_id, None)
+            latest = max((seen for _, seen, _ in written), default=self.mark)
+            if latest != self.mark:
+                self.mark, self.at_mark = latest, set()
+            self.at_mark.update(i for i, seen, _ in fresh if seen == self.mark)
+        self.ready.set()
+
+    def current(self, store: Store) -> None:
+        """Every matched item's facet, up to date: waits for the first filling if it is still running."""
+        self.ready.wait()
+        self.refresh(store)
 
     def get(self, item_id: str) -> Facet | None:
         return self.by_id.get(item_id)

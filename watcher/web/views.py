@@ -5,6 +5,7 @@ out, raw text throughout (the templates escape it, as the digest's renderers do)
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -75,7 +76,7 @@ def status(store: Store, config: Config) -> Status:
 
 
 def card(stored: StoredItem, facets: Facets, config: Config, decision: Decision | None) -> Card:
-    facet = facets.get(stored.item.id) or facets.facet(stored)
+    facet = (facets.get(stored.item.id) if facets.ready.is_set() else None) or facets.facet(stored)
     return Card(entry_for(stored), SECTION_TITLES.get(facet.section, facet.section), tuple(facet.claims), shown(decision, config))
 
 
@@ -182,21 +183,46 @@ def item(store: Store, config: Config, facets: Facets, works: WorksCache, item_i
 
 
 class WorksCache:
-    """The store's works (works.py), grouped again only when items were written since."""
+    """The store's works (works.py), grouped in the background when items were written since: a
+    page uses the latest grouping at once (a record stored since is a work of its own until the
+    next grouping is done, as `Works.of` has it), so no page waits for a regrouping."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, attach: Callable[[], Store] | None = None) -> None:
         self.config = config
+        self.attach = attach  # a connection for the background thread; None: group in the caller's
         self.works: Works | None = None
         self.mark: tuple[object, ...] = ()
         self.lock = threading.Lock()
+        self.grouping = False
+
+    def group(self, store: Store, mark: tuple[object, ...]) -> Works:
+        works = works_of(store, separate=self.config.separate, sources=[s.name for s in self.config.sources])
+        with self.lock:
+            self.works, self.mark, self.grouping = works, mark, False
+        return works
 
     def get(self, store: Store) -> Works:
         mark = tuple(store.conn.execute("SELECT MAX(last_seen), COUNT(*) FROM items").fetchone())
         with self.lock:
-            if self.works is None or mark != self.mark:
-                self.works = works_of(store, separate=self.config.separate, sources=[s.name for s in self.config.sources])
-                self.mark = mark
-            return self.works
+            works, stale = self.works, mark != self.mark
+            start = stale and works is not None and not self.grouping and self.attach is not None
+            if start:
+                self.grouping = True
+        if works is None:
+            return self.group(store, mark)
+        if start:
+            threading.Thread(target=self.regroup, args=(mark,), daemon=True).start()
+        return works
+
+    def regroup(self, mark: tuple[object, ...]) -> None:
+        assert self.attach is not None
+        store = self.attach()
+        try:
+            self.group(store, mark)
+        finally:
+            store.close()
+            with self.lock:
+                self.grouping = False
 
 
 # ---------------------------------------------------------------- this week
