@@ -40,8 +40,7 @@ from watcher.web.app import create_app  # noqa: E402
 from watcher.web.facets import Facets  # noqa: E402
 
 START = datetime(2025, 1, 6, 12, tzinfo=UTC)
-WORDS = ("trial cohort patients adults dose response remission outcome placebo week month safety efficacy"
-         " randomised controlled open label follow-up primary secondary analysis scale score baseline change").split()
+WORDS = ["trial", "cohort", "patients", "adults", "dose", "response", "remission", "outcome", "placebo", "week", "month", "safety", "efficacy", "randomised", "controlled", "open", "label", "follow-up", "primary", "secondary", "analysis", "scale", "score", "baseline", "change"]
 CLAIM_WORDS = ["sustained response", "relapse", "NMDA receptor", "glutamate", "weight gain", "appetite", "cortisol",
                "anxiety", "FDA approval", "label change", "synaptogenesis", "maintenance"]
 SYLLABLES = ["ka", "lo", "mi", "ra", "to", "ve", "sun", "dar", "qui", "len", "bo", "zet", "ny", "ha", "pri", "gol"]
