@@ -210,3 +210,31 @@ def test_quality_is_what_evaluate_computes(client, config):
     html = client.get("/quality").get_data(as_text=True)
     assert "2 labelled items (1 relevant, 1 irrelevant)" in html
     assert 'href="/item?id=pubmed:3"' in html  # the one disagreement, one click from its item
+
+
+def test_a_page_says_when_a_poll_is_running_and_when_the_last_one_ended(client, config):
+    from watcher.store.lock import WriterLock
+
+    assert "Last poll ended: never" in client.get("/queue").get_data(as_text=True)
+    with Store.open(config.database) as store:
+        run = store.begin_run("poll", now=T0)
+        store.finish_run(run, now=T0, status="ok", new_items=0, matched=0, failures=0)
+    with WriterLock.for_database(config.database, "watcher poll"):
+        html = client.get("/queue").get_data(as_text=True)
+    assert "A poll is running" in html and "Last poll ended: 2026-11-24 09:00 CST" in html
+    assert "A poll is running" not in client.get("/queue").get_data(as_text=True)
+
+
+def test_behind_a_proxy_the_cookie_is_secure_and_there_is_no_local_user(config):
+    add_user(config, "ana")
+    app = app_for(config, behind_proxy=True)
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "watch.clinic.example"}
+    site = "https://watch.clinic.example"  # as the proxy forwards it (ProxyFix believes one hop)
+    with app.test_client() as client:
+        assert client.get("/queue", headers=https, base_url=site).status_code == 302
+        html = client.get("/signin", headers=https, base_url=site).get_data(as_text=True)
+        response = client.post("/signin", headers={**https, "Origin": site, "Referer": site + "/signin"}, base_url=site,
+                               data={"csrf_token": token(html), "name": "ana", "password": "correct horse battery"})
+        assert response.status_code == 303 and "Secure" in response.headers["Set-Cookie"]
+        assert client.get("/queue", headers=https, base_url=site).status_code == 200
+    app.extensions["watcher_stores"].close()

@@ -71,7 +71,7 @@ def queue_count(page) -> int:
     return int(page.inner_text("h1").split(":")[1].split()[0])
 
 
-def test_an_editor_decides_ten_items_by_keyboard_and_ten_by_mouse_and_export_and_evaluate_see_them(site, browser):
+def test_an_editor_clears_the_queue_by_keyboard_and_by_mouse_and_export_and_evaluate_see_it(site, browser):
     with serving(site.path) as served:
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         sign_in(page, served.url, "ana")
@@ -96,6 +96,11 @@ def test_an_editor_decides_ten_items_by_keyboard_and_ten_by_mouse_and_export_and
         assert queue_count(page) == before - 19
         with page.expect_navigation():  # and decided again, by mouse
             page.locator(f'.card[data-item="{decided[-1][0]}"] form[data-key=r] button').click()
+        while queue_count(page):  # then the rest of the queue, by keyboard, until it is empty
+            decided.append((page.get_attribute(".card.selected", "data-item"), "irrelevant"))
+            with page.expect_navigation():
+                page.keyboard.press("i")
+        assert page.locator(".empty").inner_text() == "Nothing left to decide."
         exported = watcher(site.path, "export", "--format", "jsonl")  # while the server runs
         evaluated = watcher(site.path, "evaluate")
         page.close()
@@ -106,7 +111,8 @@ def test_an_editor_decides_ten_items_by_keyboard_and_ten_by_mouse_and_export_and
             if record["label"]:
                 labels[record["id"]] = (record["label"], record["label_by"])
     assert labels == {item_id: (verdict, "ana") for item_id, verdict in decided}
-    assert evaluated.returncode == 0 and evaluated.stdout.startswith("20 labelled items (10 relevant, 10 irrelevant)")
+    assert len(decided) == before == len(PAPERS)
+    assert evaluated.returncode == 0 and evaluated.stdout.startswith(f"{before} labelled items (10 relevant, {before - 10} irrelevant)")
 
 
 def test_search_finds_an_item_by_an_author(site, browser):
