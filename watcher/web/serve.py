@@ -37,7 +37,8 @@ def loopback_host(host: str) -> bool:
 
 
 def serve(config: Config, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, threads: int = THREADS,
-          behind_proxy: bool = False, say: Callable[[str], None] = print) -> int:
+          behind_proxy: bool = False, say: Callable[[str], None] | None = None) -> int:
+    say = say or (lambda line: print(line, flush=True))  # the address, at once, to whoever reads the output
     loopback = loopback_host(host)
     with Store.open(config.database) as store:  # checked and migrated once; the threads attach
         accounts = len(store.users())
