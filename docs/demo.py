@@ -1,6 +1,8 @@
 """Make the staff guide's digest excerpt and the screenshots in docs/ from a local replay: no network.
 
-    .venv/bin/python docs/demo.py            # prints the Markdown digest, writes docs/*.png
+    .venv/bin/python docs/demo.py                     # prints the Markdown digest, writes docs/*.png
+    .venv/bin/python docs/demo.py --site demo         # also keeps the site (feeds.yaml, database, digests) in demo/
+    .venv/bin/watcher --config demo/feeds.yaml serve  # then: the editors' workspace on the demo data
 
 The project's own feeds.yaml, unchanged but for every source's URL, which points at the test
 stand-ins on 127.0.0.1 (tests/upstreams). What they serve is the project's own demo data, not real
@@ -10,14 +12,19 @@ for Spravato and Ketalar from the project's fixtures (tests/fixtures/openfda, in
 real shapes), the first without its latest labeling supplement until the second poll; the clinic's
 real article page from ../shared/article; and an FDA press feed that is down (nothing listens at
 its address). `watcher poll`, then `watcher run --once`, write the week; the system's Chromium
-takes the screenshots. tests/test_browser.py measures the same week.
+takes the screenshots of the digest and of the workspace (`watcher serve` on the same store, its
+queue and one item, at 375 px and at a desktop's width); tests/test_browser.py measures the same
+week. The stand-ins stop when the script ends: a kept site's feeds.yaml points at them, so
+`watcher poll` there finds nothing to fetch, while `watcher serve` needs no network.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import yaml
@@ -104,7 +111,8 @@ def demo_week(folder: Path, server: Server) -> tuple[int, Path]:
     return code, sorted((folder / "digests").glob("20*-W*.md"))[-1]
 
 
-def screenshots(page: Path) -> None:
+def screenshots(page: Path, workspace: str) -> None:
+    """The digest's page, then the workspace's queue and its first item, each at a phone's and a desktop's width."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -116,15 +124,56 @@ def screenshots(page: Path) -> None:
             tab.goto(page.as_uri())
             tab.screenshot(path=str(ROOT / "docs" / name))
             tab.close()
+        for width, height, size in ((375, 900, "phone"), (1100, 800, "desktop")):
+            tab = browser.new_page(viewport={"width": width, "height": height})
+            tab.goto(workspace + "queue")
+            tab.screenshot(path=str(ROOT / "docs" / f"workspace-queue-{size}.png"))
+            tab.click(".card a.open")
+            tab.wait_for_load_state()
+            tab.screenshot(path=str(ROOT / "docs" / f"workspace-item-{size}.png"))
+            tab.close()
         browser.close()
 
 
-def main() -> int:
+def serve_in_background(feeds: Path) -> str:
+    """The workspace over the demo's store on a free loopback port (no account: the local user)."""
+    from waitress import create_server
+
+    from watcher.config import load
+    from watcher.store import Store
+    from watcher.web.accounts import session_key
+    from watcher.web.app import create_app
+
+    config = load(feeds)
+    Store.open(config.database).close()
+    app = create_app(config, session_key(config.database), loopback=True)
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    return f"http://127.0.0.1:{server.effective_port}/"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--site", type=Path, help="keep the site (feeds.yaml, watcher.db, digests/) in this new folder")
+    parser.add_argument("--no-screenshots", action="store_true", help="leave docs/*.png as they are")
+    args = parser.parse_args(argv)
+    if args.site is not None and args.site.exists() and any(args.site.iterdir()):
+        parser.error(f"--site {args.site}: the folder is not empty")
     with Server() as server, tempfile.TemporaryDirectory() as tmp:
-        code, week = demo_week(Path(tmp), server)
+        folder = mkdir(args.site.resolve()) if args.site is not None else Path(tmp)
+        code, week = demo_week(folder, server)
+        feeds = folder / "feeds.yaml"
         print(week.read_text(encoding="utf-8"))
-        screenshots(week.with_suffix(".html"))
+        if not args.no_screenshots:
+            screenshots(week.with_suffix(".html"), serve_in_background(feeds))
+        if args.site is not None:
+            print(f"The site is in {folder}: `watcher --config {folder / 'feeds.yaml'} serve` opens its workspace.", file=sys.stderr)
         return code
+
+
+def mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Exit codes: 0 all well; 1 a source failed (the others were still stored) or a wr
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import sqlite3
@@ -37,6 +38,8 @@ from .status import StatusReport, status
 from .store import REOPENED, RESOLVED, OutputRecord, Store, store_failure
 from .store.lock import DEFAULT_WAIT, WriterLock, writer_busy
 from .text import plain
+from .web.accounts import ROLES, check_name, hash_password
+from .web.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from .weeks import Week, parse_utc, utc_iso, utc_now
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -93,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--split", help="only the records of --file whose `split` is this, e.g. holdout")
     evaluation.add_argument("--since", type=day, metavar="YYYY-MM-DD",
                             help="only the labels given on or after this day (in feeds.yaml's timezone), e.g. to measure recent weeks")
+    serve = commands.add_parser("serve", help="the editors' workspace in a browser (queue, decisions, claims, search)")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
+    serve.add_argument("--behind-proxy", action="store_true",
+                       help="a reverse proxy on this machine terminates TLS and forwards: believe its X-Forwarded-* headers,"
+                            " send cookies as Secure")
+    user = commands.add_parser("user", help="the workspace's accounts: add, remove, passwd, list")
+    user.add_argument("action", choices=["add", "remove", "passwd", "list"])
+    user.add_argument("name", nargs="?", help="the account's name: 1 to 40 of a-z 0-9 . _ -")
+    user.add_argument("--role", choices=list(ROLES), help="editor (decides; the default for add) or reader (reads only)")
     for writer in WRITERS:
         commands.choices[writer].add_argument(
             "--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
@@ -142,6 +155,8 @@ def run_command(argv: Sequence[str] | None) -> int:
             args.week = week_begun(args.week, config)  # a bad --week is refused before any lock or database
         if args.command == "run" and not args.once:
             return run_forever(config, wait=args.wait)  # takes the writer lock per job
+        if args.command == "serve":
+            return serve(config, host=args.host, port=args.port, behind_proxy=args.behind_proxy)
         if args.command == "evaluate" and args.file:
             return cmd_evaluate(config, None, args, StopFlag())  # records from files: no database needed
         if args.command in WRITERS and not (args.command == "claim" and args.action == "show"):
@@ -359,7 +374,7 @@ def cmd_label(config: Config, store: Store, args: argparse.Namespace, stop: Stop
         if not args.id or not args.verdict:
             raise UsageError(f"label: give an item id and a verdict ({' or '.join(LABELS)}), or --import FILE.csv")
         labels = [make_label(args.id, args.verdict, args.note)]
-    result = store.add_labels(labels, now=utc_now())
+    result = store.add_labels(labels, now=utc_now(), user=login())
     if result.unknown:
         unknown = result.unknown
         shown = ", ".join(plain(u) for u in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
@@ -441,9 +456,56 @@ def verdict_line(v: Verdict) -> str:
     return line
 
 
+def login() -> str:
+    """Who gives a label on the command line: the login name (kept with the label)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "command line"
+
+
+def read_password(prompt: str) -> str:
+    """A password from the terminal (asked twice, not echoed) or the first line of stdin; never argv."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"{prompt}: ")
+        if getpass.getpass("again: ") != first:
+            raise UsageError("user: the two passwords differ; nothing was changed")
+        return first
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+
+
+def cmd_user(config: Config, store: Store, args: argparse.Namespace, stop: StopFlag) -> int:
+    if args.action == "list":
+        for u in store.users():
+            print(f"{u.name}\t{u.role}\tsince {u.created}")
+        return EXIT_OK
+    if not args.name:
+        raise UsageError(f"user {args.action}: give the account's name")
+    name = check_name(args.name)
+    now = utc_now()
+    if args.action == "remove":
+        if not store.remove_user(name):
+            raise UsageError(f"user remove: no account is named {name}")
+        print(f"removed {name}: its sessions end now; its decisions stay, under its name")
+        return EXIT_OK
+    if args.action == "add" and store.user(name) is not None:
+        raise UsageError(f"user add: {name} exists; change its password with `watcher user passwd {name}`")
+    if args.action == "passwd" and store.user(name) is None:
+        raise UsageError(f"user passwd: no account is named {name}; add it with `watcher user add {name}`")
+    hashed = hash_password(read_password(f"password for {name}"))
+    if args.action == "add":
+        role = args.role or ROLES[0]
+        store.add_user(name, role, hashed, now=now)
+        print(f"added {name} ({role})")
+    else:
+        store.change_user(name, now=now, password_hash=hashed, role=args.role)
+        print(f"changed the password of {name}{f' and made it {args.role}' if args.role else ''}: its other sessions end now")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
     "poll": cmd_poll, "digest": cmd_digest, "run": cmd_run, "export": cmd_export, "status": cmd_status,
-    "send": cmd_send, "label": cmd_label, "evaluate": cmd_evaluate, "claim": cmd_claim,
+    "send": cmd_send, "label": cmd_label, "evaluate": cmd_evaluate, "claim": cmd_claim, "user": cmd_user,
 }
 
 if __name__ == "__main__":

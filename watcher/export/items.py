@@ -2,7 +2,8 @@
 record with the id of its work.
 
 Besides each record's own fields: `tier`, `score` and `reason` (the filter's verdict), `label` (the
-editor's latest), `claims` (the ids of the article's claims a matched record bears on, computed from
+editor's current verdict) with `cite` (the claim it is cited for), `note`, `label_by` and `label_at`,
+`claims` (the ids of the article's claims a matched record bears on, computed from
 feeds.yaml now, as the digest does) and `flags` (its current editor flags, each with when it appeared:
 the notice that reported it, or the record's first_seen when it came with one).
 """
@@ -18,14 +19,15 @@ from typing import Any, TextIO
 from ..article.claims import Claim, matching
 from ..relevance.labels import Label
 from ..sections import flags_of
-from ..store import Store, StoredItem
+from ..store import Store, StoredItem, StoredLabel
 from ..works import Work, works_of
 
 WORKS_PER_READ = 500  # records are read a chunk of works at a time, not all at once
 
 # Leading columns for CSV; any further keys follow in sorted order.
 CSV_FIELDS = (
-    "id", "work", "source", "url", "first_seen", "matched", "tier", "score", "reason", "label", "matched_terms", "pmid",
+    "id", "work", "source", "url", "first_seen", "matched", "tier", "score", "reason", "label", "cite", "note", "label_by",
+    "label_at", "matched_terms", "pmid",
     "title", "abstract", "journal", "pub_year", "date", "authors", "doi", "publication_types", "mesh_headings", "keywords",
 )
 
@@ -35,19 +37,22 @@ class Annotations:
 
     def __init__(self, store: Store, claims: Sequence[Claim]) -> None:
         self.claims = claims
-        self.labels = {s.label.item_id: s.label for s in store.labels()}
+        self.labels = {s.label.item_id: s for s in store.labels()}
         self.history = store.flag_history()
 
     def row(self, stored: StoredItem) -> dict[str, Any]:
-        return record(stored, self.claims, self.history.get(stored.item.id), self.labels.get(stored.item.id))
+        given = self.labels.get(stored.item.id)
+        return record(stored, self.claims, self.history.get(stored.item.id), given.label if given else None, given)
 
 
 def record(
-    stored: StoredItem, claims: Sequence[Claim] = (), flagged: dict[str, str] | None = None, label: Label | None = None
+    stored: StoredItem, claims: Sequence[Claim] = (), flagged: dict[str, str] | None = None, label: Label | None = None,
+    given: StoredLabel | None = None,
 ) -> dict[str, Any]:
     """One record as a flat row. `tier` is core or related when matched, else null; `label` is the
-    editor's latest verdict (empty when none), so an export with the label column filled in can be
-    read back by `watcher label --import`; `flagged`: when each flag was first reported."""
+    editor's current verdict (empty when none), with its claim, note, who and when (`given`), so an
+    export with the label column filled in can be read back by `watcher label --import`; `flagged`:
+    when each flag was first reported."""
     flagged = flagged or {}
     item = asdict(stored.item)
     extra = item.pop("extra")
@@ -61,6 +66,10 @@ def record(
         "score": stored.match.score if stored.match.matched else None,
         "reason": stored.match.reason if stored.match.matched else None,
         "label": label.label if label else None,
+        "cite": label.claim if label else None,
+        "note": label.note if label else None,
+        "label_by": given.user if given else None,
+        "label_at": given.at if given else None,
         "matched_terms": list(stored.match.terms),
         "matched_topics": list(stored.match.topics),
         "claims": [m.claim.id for m in matching(stored.item, claims)] if stored.match.matched else [],

@@ -27,6 +27,7 @@ class Label:
     item_id: str
     label: str  # RELEVANT | IRRELEVANT
     note: str = ""
+    claim: str | None = None  # "cite for claim X" (the workspace): relevant, and evidence for that claim
 
 
 def parse_label(value: str, where: str = "label") -> str:

@@ -10,9 +10,11 @@ from .health import HealthMixin
 from .items import ItemsMixin
 from .labels import LabelsMixin
 from .outputs import OutputsMixin
+from .queue import QueueMixin
 from .rows import (
     INTERRUPTED,
     ClaimResolution,
+    Decision,
     LabelResult,
     MailRecord,
     OutputRecord,
@@ -24,14 +26,19 @@ from .rows import (
     StoredKeys,
     StoredLabel,
     StoredNotice,
+    StoredUser,
 )
+from .search import SearchMixin
 from .snapshots import SnapshotsMixin
+from .users import UsersMixin
 
 __all__ = [
-    "INTERRUPTED", "REOPENED", "RESOLVED", "ClaimResolution", "LabelResult", "MailRecord", "OutputRecord", "PollRecord", "RunRecord",
-    "SaveResult", "Snapshot", "Store", "StoredItem", "StoredKeys", "StoredLabel", "StoredNotice", "store_failure",
+    "INTERRUPTED", "REOPENED", "RESOLVED", "ClaimResolution", "Decision", "LabelResult", "MailRecord", "OutputRecord",
+    "PollRecord", "RunRecord", "SaveResult", "Snapshot", "Store", "StoredItem", "StoredKeys", "StoredLabel", "StoredNotice",
+    "StoredUser", "store_failure",
 ]
 
 
-class Store(ItemsMixin, HealthMixin, OutputsMixin, SnapshotsMixin, LabelsMixin, ClaimsMixin, Database):
+class Store(ItemsMixin, HealthMixin, OutputsMixin, SnapshotsMixin, LabelsMixin, ClaimsMixin, UsersMixin, SearchMixin, QueueMixin,
+            Database):
     """One database: `Store.open(path)`, then the queries of every table family."""

@@ -81,6 +81,26 @@ class Database:
             raise StoreError(f"{path}: cannot write the database: {exc}") from None
         return store
 
+    @classmethod
+    def attach(cls, path: str | Path, *, busy_timeout: float) -> Self:
+        """One more connection to a database that `open` has checked and migrated in this process
+        (the workspace keeps one per server thread): no check, no migration. `busy_timeout`: how long
+        a write waits for another writer's transaction (a poll commits a batch at a time)."""
+        path = Path(path)
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from None
+        if version != len(MIGRATIONS):
+            conn.close()
+            raise StoreError(f"{path}: schema version {version}, expected {len(MIGRATIONS)}: another watcher version"
+                             " changed it; restart `watcher serve`")
+        return cls(conn, path)
+
     def migrate(self, version: int) -> None:
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction() as conn:

@@ -52,6 +52,31 @@ class StoredLabel:
     stored: StoredItem
     label: Label
     at: str  # UTC, when it was given
+    user: str = ""  # who gave it ("" for labels stored before users were recorded)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One row of the labels table (labels.py): the item's whole decision when it was made."""
+
+    id: int
+    item_id: str
+    label: str | None  # relevant | irrelevant | None (no verdict: a note alone, or an undo)
+    claim: str | None  # the claim it is cited for (with a relevant verdict)
+    note: str
+    at: str  # UTC
+    user: str
+    undoes: int | None  # set on an undo: the row it withdraws
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUser:
+    name: str
+    role: str  # editor | reader
+    password: str  # the argon2id hash
+    created: str
+    changed: str
+    generation: int  # grows with every change of password or role: sessions signed before are void
 
 
 @dataclass(frozen=True, slots=True)

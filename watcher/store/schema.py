@@ -158,10 +158,86 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX claim_resolutions_claim ON claim_resolutions(claim_id, id);
     """,
+    # 10: editors' decisions in the workspace are labels too: who gave each, "cite for claim X" (a
+    #    relevant verdict naming the claim it is evidence for), a note alone, and undo (a row that
+    #    withdraws an earlier one). Each row is the item's whole decision then; the latest row not
+    #    withdrawn counts, every one is kept. SQLite cannot change a CHECK constraint in place: the
+    #    table is rebuilt, its rows copied with their ids.
+    """
+    CREATE TABLE labels_new (
+        id      INTEGER PRIMARY KEY,
+        item_id TEXT NOT NULL REFERENCES items(id),
+        label   TEXT CHECK (label IN ('relevant', 'irrelevant')),   -- NULL: no verdict (a note alone, an undo)
+        claim   TEXT CHECK (claim IS NULL OR label = 'relevant'),    -- cite for this claim (an id in feeds.yaml)
+        note    TEXT NOT NULL DEFAULT '',
+        at      TEXT NOT NULL,                    -- UTC, when it was given
+        user    TEXT NOT NULL DEFAULT '',         -- who: an account, `local`, or the login of a `watcher label`
+        undoes  INTEGER REFERENCES labels_new(id), -- this row withdraws that one
+        CHECK (undoes IS NULL OR (label IS NULL AND claim IS NULL))
+    );
+    INSERT INTO labels_new (id, item_id, label, note, at) SELECT id, item_id, label, note, at FROM labels;
+    DROP TABLE labels;
+    ALTER TABLE labels_new RENAME TO labels;
+    CREATE INDEX labels_item ON labels(item_id, id);
+    CREATE INDEX labels_undoes ON labels(undoes) WHERE undoes IS NOT NULL;
+    """,
+    # 11: the workspace's accounts (`watcher user`): a password is kept only as its argon2id hash;
+    #     `generation` grows with every password or role change, which voids the sessions signed before.
+    """
+    CREATE TABLE users (
+        name       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL CHECK (role IN ('editor', 'reader')),
+        password   TEXT NOT NULL,                 -- the argon2id hash (PHC string), never the password
+        created    TEXT NOT NULL,
+        changed    TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+    # 12: full-text search (FTS5) over every item's title, abstract and authors, kept in step by
+    #     triggers in the transaction that writes the item (any writer, any version of the poll).
+    #     Contentless (the text stays in `items` alone); its rows are keyed by `search_keys.id`, an
+    #     INTEGER PRIMARY KEY that VACUUM keeps (the rowids of `items` it may renumber).
+    """
+    CREATE TABLE search_keys (
+        id      INTEGER PRIMARY KEY,
+        item_id TEXT NOT NULL UNIQUE
+    );
+    CREATE VIRTUAL TABLE item_search USING fts5(title, abstract, authors, content='', tokenize='unicode61 remove_diacritics 2');
+    CREATE TRIGGER items_search_insert AFTER INSERT ON items BEGIN
+        INSERT INTO search_keys (item_id) VALUES (new.id);
+        INSERT INTO item_search (rowid, title, abstract, authors) VALUES (
+            (SELECT id FROM search_keys WHERE item_id = new.id), json_extract(new.data, '$.title'),
+            json_extract(new.data, '$.abstract'), (SELECT group_concat(value, '; ') FROM json_each(new.data, '$.authors')));
+    END;
+    CREATE TRIGGER items_search_update AFTER UPDATE OF data ON items BEGIN
+        INSERT INTO item_search (item_search, rowid, title, abstract, authors) VALUES (
+            'delete', (SELECT id FROM search_keys WHERE item_id = old.id), json_extract(old.data, '$.title'),
+            json_extract(old.data, '$.abstract'), (SELECT group_concat(value, '; ') FROM json_each(old.data, '$.authors')));
+        INSERT INTO item_search (rowid, title, abstract, authors) VALUES (
+            (SELECT id FROM search_keys WHERE item_id = new.id), json_extract(new.data, '$.title'),
+            json_extract(new.data, '$.abstract'), (SELECT group_concat(value, '; ') FROM json_each(new.data, '$.authors')));
+    END;
+    CREATE TRIGGER items_search_delete AFTER DELETE ON items BEGIN
+        INSERT INTO item_search (item_search, rowid, title, abstract, authors) VALUES (
+            'delete', (SELECT id FROM search_keys WHERE item_id = old.id), json_extract(old.data, '$.title'),
+            json_extract(old.data, '$.abstract'), (SELECT group_concat(value, '; ') FROM json_each(old.data, '$.authors')));
+        DELETE FROM search_keys WHERE item_id = old.id;
+    END;
+    INSERT INTO search_keys (item_id) SELECT id FROM items ORDER BY first_seen, id;
+    INSERT INTO item_search (rowid, title, abstract, authors)
+        SELECT k.id, json_extract(i.data, '$.title'), json_extract(i.data, '$.abstract'),
+               (SELECT group_concat(value, '; ') FROM json_each(i.data, '$.authors'))
+        FROM search_keys k JOIN items i ON i.id = k.item_id;
+    """,
+    # 13: the items written since a moment, found without reading them all (the workspace's caches)
+    """
+    CREATE INDEX items_last_seen ON items(last_seen);
+    """,
 )
 # Tables any version of watcher has created: a version-0 file holding others is not ours.
 OUR_TABLES = {"items", "sources", "runs", "polls", "digests", "outputs", "mails", "notices", "snapshots", "labels",
-              "claim_resolutions"}
+              "claim_resolutions", "users", "search_keys",
+              *(f"item_search{part}" for part in ("", "_data", "_idx", "_docsize", "_config"))}
 
 
 def statements(script: str) -> Iterator[str]:

@@ -1,0 +1,54 @@
+"""A small store for the workspace's tests: a config with a topic and two claims, items stored
+through the real save path, and the Flask app over them (the framework's test client)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.configs import write_config
+from watcher.config import Config
+from watcher.model import Item
+from watcher.relevance.match import match
+from watcher.store import Store
+
+T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+TOPIC = {"headache": {"groups": {"drug": ["aspirin"], "condition": ["headache*", "migraine*"]}}}
+ARTICLE = {"claims": [
+    {"id": "prevents-migraine", "text": "aspirin prevents migraine attacks", "terms": ["prevent*", "prophyla*"]},
+    {"id": "stomach", "text": "aspirin can upset the stomach", "terms": ["gastr*", "stomach", "bleeding"]},
+]}
+KEY = b"k" * 64
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def paper(n: int, title: str, abstract: str = "", authors: tuple[str, ...] = ("Roe J",), **kw: Any) -> Item:
+    return Item(id=f"pubmed:{n}", source="pubmed", url=f"https://pubmed.ncbi.nlm.nih.gov/{n}/", title=title,
+                abstract=abstract or None, authors=authors, identifiers=(f"pmid:{n}",), **kw)
+
+
+PAPERS = [
+    paper(1, "Aspirin to prevent migraine: a randomised trial", "Aspirin prevented migraine attacks.",
+          ("Lindqvist E", "Okafor C"), publication_types=("Randomized Controlled Trial",)),
+    paper(2, "Aspirin and gastric bleeding in headache patients", "Gastric bleeding was rare.", ("Rivera A",)),
+    paper(3, "Aspirin for tension headache", "A cohort of adults with tension headache.", ("Tan W",)),
+    paper(4, "Aspirin in fever", "Not about the head at all.", ("Müller K",)),  # not matched
+]
+
+
+def workspace_config(folder: Path, **top: Any) -> Config:
+    return write_config(folder, topics=TOPIC, article=ARTICLE, **top)
+
+
+def fill(config: Config, items: list[Item] = PAPERS, *, now: datetime = T0) -> None:
+    with Store.open(config.database) as store:
+        for i, item in enumerate(items):  # one a minute: "newest first" has an order to show
+            store.save_batch(item.source, [(item, match(item, config.topics))], now=now + timedelta(minutes=i))
+
+
+def token(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
