@@ -120,7 +120,7 @@ def test_the_article_checked_week_after_week(site, upstream):
         assert f"([source]({source})), **not yet checked against its source**" in fda_verdict
     assert ("  - Wording that goes stale: “Last March” reads differently every year; the page was first seen on 2026-11-24:"
             " give the date instead (the record dates it 2019-03-05).") in fda_verdict
-    assert f"- **“{DURABLE}”: new evidence** since the page last changed on 2026-11-24: 2 items" in verdicts
+    assert f"- **“{DURABLE}”: new evidence** since the page was first seen on 2026-11-24: 2 items" in verdicts
     html = (config.digests / "2026-W48.html").read_text(encoding="utf-8")
     assert html.index('<section id="section-editors">') < html.index('id="verdict-fda-approval"') < html.index('id="verdict-durable-effect"')
 

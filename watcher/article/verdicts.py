@@ -121,7 +121,7 @@ class Verdict:
     supporting: tuple[FactCited, ...] = ()
     evidence: tuple[EvidenceGroup, ...] = ()  # since the baseline, strongest kind first
     since: str | None = None  # the baseline as a local day; None: every item since the watch began
-    since_what: str = ""  # "the page last changed" | "an editor's record" | ""
+    since_what: str = ""  # "the page last changed" | "the page was first seen" | "an editor's record" | ""
     removed: bool = False  # GONE: an earlier copy carried the claim (else no copy ever did)
     stale: tuple[StaleWording, ...] = ()
     resolution: ClaimResolution | None = None  # the record that holds for this wording, if any
@@ -188,7 +188,9 @@ def verdict(claim: Claim, facts: Sequence[Fact], page: PageState, evidence: Iter
     supporting = tuple(FactCited.of(f) for f in facts if claim.id in f.supports)
     record = holding_record(claim, records)
     resolved_at = record.at if record and record.action == RESOLVED else None
-    baseline, since_what = max(((page.changed_at, "the page last changed"), (resolved_at, "an editor's record")),
+    # The page's first copy is when the watch began reading it, not a change of it.
+    page_since = "the page last changed" if page.earlier else "the page was first seen"
+    baseline, since_what = max(((page.changed_at, page_since), (resolved_at, "an editor's record")),
                                key=lambda pair: pair[0] or "")
     if baseline is None:
         since_what = ""
