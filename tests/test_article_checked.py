@@ -146,6 +146,7 @@ def test_the_article_checked_week_after_week(site, upstream):
 
     # -- the dossier of durable-effect: several weeks, the retracted preprint struck through --
     dossier = (config.digests / "claims" / "durable-effect.md").read_text(encoding="utf-8")
+    assert dossier.startswith(f"# “{DURABLE}”: unchanged\n")  # named by its words; the id names its file
     assert "listed in [2026-W48](../2026-W48.md)" in dossier and "listed in [2026-W49](../2026-W49.md)" in dossier
     assert dossier.index("## Meta-analyses and systematic reviews (1)") < dossier.index("## Randomised controlled trials (1)")
     struck = next(line for line in dossier.splitlines() if "arketamine" in line)
