@@ -71,3 +71,22 @@ def test_news_about_an_item_first_listed_this_week_is_no_notice(store, config):
     view = build_view(store, config, Week.parse("2026-W48"))
     assert view.total == 1 and not view.corrections
     assert "RETRACTED" in render(store, config, Week.parse("2026-W48"))  # the listing itself carries the flag
+
+
+def test_a_flag_reported_from_elsewhere_the_week_a_work_is_listed_is_on_its_entry(store, config):
+    # The PubMed record leads the work; Crossref's data retracts its Europe PMC copy (same DOI) two
+    # days later, in the same week: the entry says so, and no later week lists it as news.
+    monday = Week.parse("2026-W48").bounds(CHICAGO)[0]
+    copy = Item(id="europepmc:MED:1", source="europepmc", url="https://europepmc.org/article/MED/1", title="Ketamine for depression",
+                doi="10.1000/k.1", identifiers=("epmc:MED:1", "pmid:1"))
+    store.save_batch("pubmed", [(paper(doi="10.1000/K.1", identifiers=("pmid:1",)), Match(True, ("t",), HIT))],
+                     now=monday + timedelta(hours=1))
+    store.save_batch("europepmc", [(copy, Match(True, ("t",), HIT))], now=monday + timedelta(hours=2))
+    store.add_notices([("europepmc:MED:1", Notice(FLAG, "RETRACTED", "https://doi.org/10.1000/k.1.retraction"))],
+                      now=monday + timedelta(days=2))
+    view = build_view(store, config, Week.parse("2026-W48"))
+    [entry] = [e for s in view.sections for e in s.entries]
+    assert entry.id == "pubmed:1" and "RETRACTED" in entry.flags and not view.corrections
+    assert "**RETRACTED**" in render(store, config, Week.parse("2026-W48"))
+    earlier = build_view(store, config, Week.parse("2026-W48"))  # the same store, the same week: the same view
+    assert earlier == view and not build_view(store, config, Week.parse("2026-W49")).corrections

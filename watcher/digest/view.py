@@ -347,13 +347,17 @@ def listings(store: Store, items: Sequence[StoredItem], works: Iterable[Work], e
         chosen.append((lead, [r for r in work.records if r.first_seen < cutoff and r is not lead]))
     missing = {r.id for lead, others in chosen for r in [*others, *([lead] if lead else [])] if r.id not in by_id}
     by_id.update(store.items_by_id(missing))
+    # Flags a record gained through a notice of its own (a retraction Crossref reports, say) before
+    # the week ended: the entry carries them, whichever of the work's records the notice was about.
+    gained = store.flag_history(before=end)
     found = []
     for lead, others in chosen:
         if lead is None or lead.id not in by_id:
             continue
         stored = by_id[lead.id]
         also = [also_in(by_id[r.id], stored) for r in others if r.id in by_id]
-        found.append((stored, entry_for(stored, also)))
+        told = [flag for r in (lead, *others) for flag in gained.get(r.id, {})]
+        found.append((stored, entry_for(stored, also, told)))
     return found
 
 
@@ -381,8 +385,10 @@ def source_line(name: str, count: int, polls: Sequence[PollRecord], store: Store
     )
 
 
-def entry_for(stored: StoredItem, also: Sequence[AlsoIn] = ()) -> Entry:
+def entry_for(stored: StoredItem, also: Sequence[AlsoIn] = (), told: Sequence[str] = ()) -> Entry:
+    """`told`: flags that notices reported of the work's records, besides the record's own."""
     item = stored.item
+    flags = flags_of(item)
     return Entry(
         id=item.id,
         title=shorten(item.title, TITLE_CHARS) or "(untitled)",
@@ -394,7 +400,7 @@ def entry_for(stored: StoredItem, also: Sequence[AlsoIn] = ()) -> Entry:
         doi=plain(item.doi) or None,
         doi_url=http_link(f"https://doi.org/{plain(item.doi)}") if item.doi else None,
         types=tuple(plain(t) for t in item.publication_types if not t.startswith(UNINFORMATIVE_TYPES)),
-        flags=tuple(flags_of(item)),
+        flags=tuple(dict.fromkeys([*flags, *told])),
         matched=matched_terms(stored.match.hits),
         opening=shorten(item.abstract, ABSTRACT_CHARS),
         tier=stored.match.tier or CORE,
