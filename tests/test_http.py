@@ -16,6 +16,7 @@ from email.utils import formatdate
 import pytest
 from werkzeug import Response as WerkzeugResponse
 
+from tests.fakes import FakeTime
 from tests.upstreams import faults
 from tests.upstreams.server import Reply, Server
 from watcher.errors import FetchError
@@ -24,20 +25,6 @@ from watcher.http import HttpClient, HttpPolicy
 NCBI_429 = {"error": "API rate limit exceeded", "api-key": "203.0.113.7", "count": "4", "limit": "3"}
 OPENFDA_404 = {"error": {"code": "NOT_FOUND", "message": "No matches found!"}}
 
-
-class FakeTime:
-    """A clock that moves only when slept on; every wait is recorded."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.waits: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(float(seconds))
-        self.now += float(seconds)
 
 
 @pytest.fixture

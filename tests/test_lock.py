@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.configs import DRUG_TOPIC, pubmed, write_feeds
+from tests.fakes import FakeTime
 from watcher.cli import main
 from watcher.store.lock import LockHeld, WriterLock, describe_holder, lock_path
 
@@ -33,20 +34,6 @@ def feeds(tmp_path) -> Path:
     return write_feeds(tmp_path, [pubmed()], topics=DRUG_TOPIC)  # the source is never reached
 
 
-class FakeTime:
-    """A monotonic clock that only moves when the lock sleeps."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
-
 
 def test_the_lock_file_sits_next_to_the_database(tmp_path):
     assert lock_path(tmp_path / "data" / "watcher.db") == tmp_path / "data" / "watcher.db.lock"
@@ -66,7 +53,7 @@ def test_a_second_writer_waits_a_bounded_time_then_names_the_holder(tmp_path):
     fake = FakeTime()
     with WriterLock(path, "watcher run (poll)"), pytest.raises(LockHeld) as caught:
         WriterLock(path, "watcher digest", wait=2, clock=fake.clock, sleep=fake.sleep).acquire()
-    assert sum(fake.slept) == pytest.approx(2.0) and max(fake.slept) <= 0.1
+    assert sum(fake.waits) == pytest.approx(2.0) and max(fake.waits) <= 0.1
     message = str(caught.value)
     assert f"pid {os.getpid()} (watcher run (poll), since " in message
     assert "waited 2 s" in message and "--wait" in message
@@ -80,12 +67,12 @@ def test_the_lock_is_taken_as_soon_as_it_is_free(tmp_path):
 
     def sleep(seconds):  # the holder finishes while we wait
         fake.sleep(seconds)
-        if len(fake.slept) == 3:
+        if len(fake.waits) == 3:
             holder.release()
 
     with WriterLock(path, "watcher digest", wait=60, clock=fake.clock, sleep=sleep):
         assert json.loads(path.read_text())["command"] == "watcher digest"
-    assert len(fake.slept) == 3
+    assert len(fake.waits) == 3
 
 
 def test_a_stop_request_ends_the_wait(tmp_path):
@@ -93,8 +80,8 @@ def test_a_stop_request_ends_the_wait(tmp_path):
     fake = FakeTime()
     with WriterLock(path, "watcher poll"), pytest.raises(LockHeld, match="stop requested"):
         WriterLock(path, "watcher run (poll)", wait=60, clock=fake.clock, sleep=fake.sleep,
-                   should_stop=lambda: len(fake.slept) >= 2).acquire()
-    assert len(fake.slept) == 2
+                   should_stop=lambda: len(fake.waits) >= 2).acquire()
+    assert len(fake.waits) == 2
 
 
 def test_an_unreadable_note_is_still_a_clear_message():

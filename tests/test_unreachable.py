@@ -22,6 +22,7 @@ from pytest_httpserver import HTTPServer
 
 from tests.article_page import default_article, default_topic
 from tests.configs import openfda, regulatory, rss, write_config
+from tests.fakes import FakeTime
 from tests.polls import run_poll
 from tests.upstreams import faults, feeds
 from tests.upstreams.server import Reply
@@ -34,20 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 UNRESOLVED = "api.watcher-tests.invalid"
 LOG_LINE = 300  # characters: the longest line the log may write at its default level
 
-
-class FakeTime:
-    """A clock that moves only when slept on; every wait is recorded."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.waits: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(float(seconds))
-        self.now += float(seconds)
 
 
 @pytest.fixture
