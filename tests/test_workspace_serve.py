@@ -230,7 +230,9 @@ def test_an_editor_marks_the_contradicted_fda_claim_resolved_and_the_cli_prints_
     with serving(fda_site.path) as served:
         page = browser.new_page(viewport={"width": 375, "height": 800})
         sign_in(page, served.url, "ana")
-        page.goto(served.url + "claims")
+        for path in ("article", "claims/fda-approval", "claims"):  # with the resolve form, at 375 px
+            page.goto(served.url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
         assert page.locator("li.verdict").first.get_attribute("id") == "verdict-fda-approval"  # contradicted first
         assert page.locator("#verdict-fda-approval strong").first.inner_text() == f"“{FDA}”: contradicted"
         with page.expect_navigation():
