@@ -1,12 +1,13 @@
 """The workspace at size: a store of 100,000 items (a third of them matched) and 5,000 labels, then
-the queue, an item, a claim dossier and a search answer, each timed through the whole request
+the queue, an item, the claims' verdicts, a claim dossier, the annotated article and a search
+answer, each timed through the whole request
 (Flask's test client: routing, the view, the template) and as its view function alone, with the
 ratio to a bare SQLite query of the same rows. Then a decision made while a poll's batches commit:
 how long a 500-record batch holds the write lock, and how long a decision waits for it.
 
     .venv/bin/python benchmarks/workspace.py [--items 100000] [--labels 5000] [--repeat 15]
 
-The claims are the project's feeds.yaml's; records are synthetic, shaped like PubMed's (a title,
+The claims and curated facts are the project's feeds.yaml's; records are synthetic, shaped like PubMed's (a title,
 a 1 kB abstract, six authors from a pool of 20,000 names), stored through `Store.save_batch` (so the
 search index is filled by its triggers, as a poll fills it).
 """
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from tests.configs import write_config  # noqa: E402
+from tests.configs import OFFLINE, openfda, pubmed, write_config  # noqa: E402
 from watcher.config import Config  # noqa: E402
 from watcher.model import CORE, RELATED, Hit, Item, Match  # noqa: E402
 from watcher.relevance.labels import Label  # noqa: E402
@@ -40,6 +41,7 @@ from watcher.web.app import create_app  # noqa: E402
 from watcher.web.facets import Facets  # noqa: E402
 
 START = datetime(2025, 1, 6, 12, tzinfo=UTC)
+PAGE = "https://clinic.example/page"
 WORDS = ["trial", "cohort", "patients", "adults", "dose", "response", "remission", "outcome", "placebo", "week", "month", "safety", "efficacy", "randomised", "controlled", "open", "label", "follow-up", "primary", "secondary", "analysis", "scale", "score", "baseline", "change"]
 CLAIM_WORDS = ["sustained response", "relapse", "NMDA receptor", "glutamate", "weight gain", "appetite", "cortisol",
                "anxiety", "FDA approval", "label change", "synaptogenesis", "maintenance"]
@@ -52,7 +54,10 @@ def surname(rng: random.Random) -> str:
 
 def build(folder: Path, items: int, labels: int) -> tuple[Config, list[str]]:
     raw = yaml.safe_load((ROOT / "feeds.yaml").read_text(encoding="utf-8"))
-    config = write_config(folder, topics={"t": {"groups": {"any": ["*"]}}}, article={"claims": raw["article"]["claims"]})
+    # feeds.yaml's claims and facts (one claim is contradicted), the page a copy of the claims' sentences
+    config = write_config(folder, [pubmed(), openfda(OFFLINE)], topics={"t": {"groups": {"any": ["*"]}}},
+                          article={"url": PAGE, "claims": raw["article"]["claims"]}, regulatory=raw["regulatory"])
+    page = "\n".join(f"Paragraph {n}. {c['text']}. " + " ".join(WORDS) for n, c in enumerate(raw["article"]["claims"]))
     rng = random.Random(20)
     names = sorted({f"{surname(rng)} {rng.choice('ABCDEFGHJKLMNPRSTW')}" for _ in range(20_000)})
     matched_ids = []
@@ -76,6 +81,7 @@ def build(folder: Path, items: int, labels: int) -> tuple[Config, list[str]]:
                 batch = []
         if batch:
             store.save_batch("pubmed", batch, now=START + timedelta(minutes=items // 500 + 1))
+        store.save_snapshot("article", PAGE, {"url": PAGE, "text": page}, now=START)
         chosen = rng.sample(matched_ids, min(labels, len(matched_ids)))
         for start in range(0, len(chosen), 500):
             store.add_labels([Label(i, "relevant" if n % 3 else "irrelevant") for n, i in enumerate(chosen[start:start + 500])],
@@ -117,14 +123,20 @@ def main() -> int:
         print(f"once, in the background at start: claims and sections of every matched item {time.perf_counter() - started:.2f} s", end="")
         started = time.perf_counter()
         works.get(store)
-        print(f", works grouped {time.perf_counter() - started:.2f} s")
+        print(f", works grouped {time.perf_counter() - started:.2f} s", end="")
+        evidence = claim_pages.EvidenceCache(config, facets, works)
+        started = time.perf_counter()
+        evidence.compute(store)
+        print(f", the works bearing on each claim {time.perf_counter() - started:.2f} s (again after each write, in the background)")
         app = create_app(config, b"k" * 64, loopback=True)
         client = app.test_client()
         app.extensions["watcher_warm_up"].join()  # the app fills its own caches at start: not while timing
         queue = views.queue(store, config, facets, views.Filters())
         item_id = queue.cards[0].entry.id
         claim = max(facets.counts().items(), key=lambda kv: kv[1])[0]
-        dossier = claim_pages.dossier(store, config, facets, claim)
+        dossier = claim_pages.dossier(store, config, facets, evidence, claim)
+        dossier_ids = [line.entry.item.id for g in dossier.groups for line in g.lines] if dossier else []
+        bearing = {c: len(w) for c, w in evidence.get(store).bearing.items()}
         author = names[len(names) // 2].split()[0]
         found = views.search(store, config, facets, author)
         filtered = views.queue(store, config, facets, views.Filters(claim=claim))
@@ -134,8 +146,11 @@ def main() -> int:
             (f"queue filtered by claim {claim}", f"/queue?claim={claim}",
              lambda: views.queue(store, config, facets, views.Filters(claim=claim)), [c.entry.id for c in filtered.cards]),
             ("an item", f"/item?id={item_id}", lambda: views.item(store, config, facets, works, item_id), [item_id]),
-            (f"claim dossier {claim} ({facets.counts()[claim]:,} items, page of 50)", f"/claims/{claim}",
-             lambda: claim_pages.dossier(store, config, facets, claim), [c.entry.id for c in dossier.cards] if dossier else []),
+            (f"claims: every verdict ({sum(bearing.values()):,} works)", "/claims",
+             lambda: claim_pages.overview(store, config, evidence), dossier_ids),
+            (f"claim dossier {claim} ({bearing[claim]:,} works, page of 50)", f"/claims/{claim}",
+             lambda: claim_pages.dossier(store, config, facets, evidence, claim), dossier_ids),
+            ("the annotated article", "/article", lambda: claim_pages.article(store, config, evidence), dossier_ids),
             (f"search by an author ({len(found.cards)} found)", f"/search?q={author}",
              lambda: views.search(store, config, facets, author), [c.entry.id for c in found.cards]),
         ]
@@ -145,6 +160,10 @@ def main() -> int:
             alone = timed(view, args.repeat)
             reference = timed(bare(store, ids), args.repeat)
             print(f"{name:48} {whole * 1000:7.1f}ms {alone * 1000:7.1f}ms {reference * 1000:7.2f}ms {whole / reference:12.0f}x")
+        started = time.perf_counter()
+        client.get(f"/claims/{claim}?page=2")
+        print(f"a dossier page seen for the first time (its 50 references rendered, then kept):"
+              f" {(time.perf_counter() - started) * 1000:.0f} ms")
         app.extensions["watcher_stores"].close()
         contention(store, config)
         store.close()

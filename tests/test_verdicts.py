@@ -69,6 +69,13 @@ def test_a_contradicted_claim_quotes_the_page_sentence_and_the_record(claims):
     assert [(s.phrase, s.first_seen, s.record_date) for s in found.stale] == [("Last March", "2026-11-10", "2019-03-05")]
 
 
+def test_the_page_sentence_is_quoted_as_visible_text(claims):
+    """The page is from the network: a bidi override or a control inside the sentence is not quoted."""
+    text = f"Intro.\n{FDA} \u202eevil\u202c end\x1b[2J. Next."
+    found = verdict(claims[0], [RECORD], page(text), [], [])
+    assert found.page_says == f"{FDA} evil end[2J."
+
+
 def test_the_page_not_watched_still_contradicts_but_cannot_quote_it(claims):
     found = verdict(claims[0], [RECORD], page(None), [], [])
     assert found.kind == CONTRADICTED and found.page_says is None and found.stale[0].first_seen is None

@@ -197,8 +197,9 @@ def test_search_finds_an_item_by_an_author_with_or_without_accents(client):
 
 
 def test_the_claims_pages_list_every_item_bearing_on_a_claim(client):
-    html = client.get("/claims").get_data(as_text=True)
-    assert "prevents-migraine" in html and "not checked against the page" in html
+    html = client.get("/claims").get_data(as_text=True)  # no page watched, no fact: each claim's news since the watch began
+    assert "<strong>“aspirin prevents migraine attacks”: new evidence</strong> since the watch began: 1 item" in html
+    assert "feeds.yaml gives neither <code>article.url</code> nor <code>article.file</code>" in html
     html = client.get("/claims/stomach").get_data(as_text=True)
     assert 'data-item="pubmed:2"' in html and 'data-item="pubmed:1"' not in html
 

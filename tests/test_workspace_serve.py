@@ -1,7 +1,8 @@
 """`watcher serve` as a real process: accounts from `watcher user`, decisions by keyboard and by
 mouse in Chromium (Playwright) that `watcher export` and `watcher evaluate` then read, search by an
 author, cross-site and token-less posts refused, a reader who cannot decide, every page at 375 px,
-50 concurrent requests while a real poll writes, SIGTERM, and no secret in any log."""
+the default feeds.yaml's contradicted FDA claim marked resolved (which `watcher claim show` then
+prints), 50 concurrent requests while a real poll writes, SIGTERM, and no secret in any log."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
 
+from tests.article_page import default_feeds
+from tests.configs import CONTACT, load
 from tests.serving import env, serving, session_with_token, watcher
 from tests.upstreams import eutils
 from tests.workspace import fill, paper, workspace_config
@@ -198,6 +202,65 @@ def test_every_page_is_usable_at_375_px(site, browser):
                 assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375 and box["height"] >= 24, (path, box)
         assert errors == [] and outside == []
         page.close()
+
+
+FDA = "Last March, the FDA approved ketamine as a treatment for depression"
+
+
+@pytest.fixture
+def fda_site(tmp_path):
+    """The default feeds.yaml (its topic, claims and facts; every source offline, the page not watched),
+    a paper bearing on the FDA claim, and an editor."""
+    raw = default_feeds()
+    raw = {k: raw[k] for k in ("timezone", "sources", "topics", "article", "regulatory")}
+    for source in raw["sources"]:
+        source["url"] = "http://127.0.0.1:9/"  # the discard port: nothing is fetched
+    raw["contact"] = CONTACT
+    path = tmp_path / "feeds.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    config = load(path)
+    fill(config, [paper(300, "FDA approval of esketamine nasal spray for treatment-resistant depression",
+                        "The FDA approved esketamine (Spravato) for depression.", ("Lindqvist E",))])
+    added = watcher(path, "user", "add", "ana", "--role", "editor", stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    return config
+
+
+def test_an_editor_marks_the_contradicted_fda_claim_resolved_and_the_cli_prints_the_record(fda_site, browser):
+    with serving(fda_site.path) as served:
+        page = browser.new_page(viewport={"width": 375, "height": 800})
+        sign_in(page, served.url, "ana")
+        for path in ("article", "claims/fda-approval", "claims"):  # with the resolve form, at 375 px
+            page.goto(served.url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+        assert page.locator("li.verdict").first.get_attribute("id") == "verdict-fda-approval"  # contradicted first
+        assert page.locator("#verdict-fda-approval strong").first.inner_text() == f"“{FDA}”: contradicted"
+        with page.expect_navigation():
+            page.locator("#verdict-fda-approval a", has_text="dossier").click()
+        assert page.url.endswith("/claims/fda-approval")
+        verdict = page.locator("#verdict-fda-approval").inner_text()
+        assert "The record says: 2019-03-05: FDA approved Spravato (esketamine) nasal spray" in verdict
+        assert "Wording that goes stale: Last March reads differently every year" in verdict
+        assert "pubmed:300" in page.locator(".card").first.inner_text()
+        button = page.locator("form.claim-action button")
+        box = button.bounding_box()
+        assert button.inner_text() == "Resolved on the page" and box and box["x"] + box["width"] <= 375
+        page.fill("form.claim-action input[name=note]", "The page now names esketamine and March 2019")
+        with page.expect_navigation():
+            button.click()
+        assert page.url.endswith("/claims/fda-approval")
+        assert page.locator("ul.history li").first.inner_text().startswith("Resolved on the page by ana, ")
+        page.goto(served.url + "claims")
+        shown = page.locator("#verdict-fda-approval").inner_text()
+        assert "contradicted" not in shown.splitlines()[0]
+        assert "Resolved by ana on " in shown and "The page now names esketamine and March 2019" in shown
+        assert page.locator("form[action='/claims/fda-approval/reopen']").count() == 1
+        printed = watcher(fda_site.path, "claim", "show", "fda-approval")  # while the server runs: the same store
+        page.close()
+    assert printed.returncode == 0, printed.stderr
+    first, *rest = printed.stdout.splitlines()
+    assert first.startswith("fda-approval: unchanged since an editor's record on ")
+    assert any(line.endswith("resolved by ana: The page now names esketamine and March 2019") for line in rest), printed.stdout
 
 
 def test_fifty_concurrent_requests_during_a_poll_lose_no_decision(site, upstream):

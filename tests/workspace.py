@@ -1,5 +1,7 @@
 """A small store for the workspace's tests: a config with a topic and two claims, items stored
-through the real save path, and the Flask app over them (the framework's test client)."""
+through the real save path, and the Flask app over them (the framework's test client). With
+`claims_config`, the article is a watched page and curated facts bear on the claims: one
+contradicts prevents-migraine (whose words go stale: "recently"), one supports stomach."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.configs import write_config
+from tests.configs import OFFLINE, openfda, pubmed, regulatory, write_config
 from watcher.config import Config
 from watcher.model import Item
 from watcher.relevance.match import match
@@ -20,6 +22,17 @@ ARTICLE = {"claims": [
     {"id": "prevents-migraine", "text": "aspirin prevents migraine attacks", "terms": ["prevent*", "prophyla*"]},
     {"id": "stomach", "text": "aspirin can upset the stomach", "terms": ["gastr*", "stomach", "bleeding"]},
 ]}
+PAGE_URL = "https://clinic.example/aspirin"
+CLAIMS_ARTICLE = {"url": PAGE_URL, "claims": [
+    {**ARTICLE["claims"][0], "text": "Recently, aspirin was shown to prevent migraine attacks"},
+    ARTICLE["claims"][1],
+]}
+PAGE_TEXT = ("Aspirin at the clinic\nRecently, aspirin was shown to prevent migraine attacks in adults."
+             " Ask us.\nBeware: aspirin can upset the stomach.")
+CONTRADICTS = {"statement": "In the largest trial, aspirin did not prevent migraine attacks.", "date": "2024-05-02",
+               "source": "https://regulator.example/aspirin-migraine-trial", "contradicts": ["prevents-migraine"]}
+SUPPORTS = {"statement": "Aspirin's label warns of stomach bleeding.", "date": "2021-03",
+            "source": "https://regulator.example/aspirin-label", "checked": "2026-11-20", "supports": ["stomach"]}
 KEY = b"k" * 64
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -40,6 +53,19 @@ PAPERS = [
 
 def workspace_config(folder: Path, **top: Any) -> Config:
     return write_config(folder, topics=TOPIC, article=ARTICLE, **top)
+
+
+def claims_config(folder: Path, *, facts: list[dict[str, Any]] | None = None, article: dict[str, Any] | None = None,
+                  **top: Any) -> Config:
+    """The workspace's topic, its claims on a watched page, and facts bearing on them."""
+    return write_config(folder, [pubmed(), openfda(OFFLINE)], topics=TOPIC, article=article or CLAIMS_ARTICLE,
+                        regulatory=regulatory(facts=[CONTRADICTS, SUPPORTS] if facts is None else facts), **top)
+
+
+def store_page(config: Config, text: str = PAGE_TEXT, *, now: datetime = T0) -> None:
+    """A copy of the watched page, as the page watch stores it."""
+    with Store.open(config.database) as store:
+        store.save_snapshot("article", PAGE_URL, {"url": PAGE_URL, "text": text}, now=now)
 
 
 def fill(config: Config, items: list[Item] = PAPERS, *, now: datetime = T0) -> None:

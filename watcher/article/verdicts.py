@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from ..regulatory.settings import Fact
 from ..sections import SECTIONS
 from ..store import REOPENED, RESOLVED, ClaimResolution
+from ..text import plain
 from .claims import Claim, short_claim
 from .page_text import comparable, contains, locate, sentence_around
 
@@ -183,7 +184,7 @@ def verdict(claim: Claim, facts: Sequence[Fact], page: PageState, evidence: Iter
     """One claim's verdict. `day`: a UTC stamp as a local day, for the baseline (else its date part)."""
     quote = comparable(claim.text)
     span = locate(page.text, claim.text) if page.fetched else None
-    page_says = sentence_around(page.text, span) if span else None
+    page_says = plain(sentence_around(page.text, span)) if span else None  # the page is from the network
     contradicting = tuple(FactCited.of(f) for f in facts if claim.id in f.contradicts)
     supporting = tuple(FactCited.of(f) for f in facts if claim.id in f.supports)
     record = holding_record(claim, records)

@@ -10,7 +10,7 @@ reported after it was listed included (a retraction found in Crossref's data, sa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -83,9 +83,13 @@ def notice_of(records: Sequence[StoredItem], flag: str, links: dict[tuple[str, s
     return None
 
 
-def claim_works(store: Store, article: ArticleSettings, works: Works, *, end: datetime | None,
-                tz: ZoneInfo) -> dict[str, tuple[ClaimWork, ...]]:
-    """Claim id → the works bearing on it, listed before `end`, in no particular order."""
+def claim_works(store: Store, article: ArticleSettings, works: Works, *, end: datetime | None, tz: ZoneInfo,
+                bears: Callable[[StoredItem], Iterable[str]] | None = None) -> dict[str, tuple[ClaimWork, ...]]:
+    """Claim id → the works bearing on it, listed before `end`, in no particular order. `bears`: the
+    ids of the claims a record matches, when the caller keeps them already (the workspace does: matching
+    every record again is most of the time this takes); by default, matched here."""
+    if bears is None:
+        bears = lambda stored: (m.claim.id for m in matching(stored.item, article.claims))  # noqa: E731
     by_work: dict[str, list[StoredItem]] = {}
     for stored in store.matched_before(end):
         by_work.setdefault(works.of(stored).id, []).append(stored)
@@ -98,7 +102,7 @@ def claim_works(store: Store, article: ArticleSettings, works: Works, *, end: da
         lead_record = work.lead(LATEST)
         order = {r.id: i for i, r in enumerate(work.records)}
         records = sorted(matched, key=lambda s: (s.item.id != (lead_record.id if lead_record else ""), order.get(s.item.id, 0)))
-        claim_ids = {m.claim.id for s in records for m in matching(s.item, article.claims)}
+        claim_ids = {claim_id for s in records for claim_id in bears(s)}
         if not claim_ids:
             continue
         lead = records[0]
@@ -128,8 +132,15 @@ def claims_state(store: Store, article: ArticleSettings, facts: Sequence[Fact], 
                  tz: ZoneInfo) -> ClaimsState:
     """The claims as of `end` (None: everything stored). The verdicts weigh the core tier only: an
     item whose subject is something else is listed in the dossier, not counted as news."""
+    return judge_claims(store, article, facts, claim_works(store, article, works, end=end, tz=tz), end=end, tz=tz)
+
+
+def judge_claims(store: Store, article: ArticleSettings, facts: Sequence[Fact], bearing: dict[str, tuple[ClaimWork, ...]], *,
+                 end: datetime | None, tz: ZoneInfo) -> ClaimsState:
+    """The claims as of `end`, given the works bearing on each (`claim_works`): the page and the
+    editors' records are read here, so a caller that keeps `bearing` (it changes only when items do)
+    still sees a new copy of the page or a new record at once."""
     page = page_state(store, article, end, tz)
-    bearing = claim_works(store, article, works, end=end, tz=tz)
     records = tuple(store.claim_resolutions(before=end))
     core = {claim_id: [w.evidence for w in found if w.evidence.tier == CORE] for claim_id, found in bearing.items()}
     judged = verdicts(article.claims, facts, page, core, records, day=lambda stamp: local_day(stamp, tz))

@@ -12,10 +12,11 @@ Views over the whole store (not a week): the same store gives the same dossiers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..article.claims import Claim
 from ..article.page_text import locate
 from ..article.verdicts import EvidenceItem, Verdict, grouped
 from ..config import Config
@@ -23,6 +24,7 @@ from ..export.cite import references
 from ..export.csl import csl_item
 from ..regulatory.settings import Fact
 from ..store import Store
+from ..text import fold
 from ..works import Works, works_of
 from .claims import ClaimsState, ClaimWork, claims_state
 
@@ -61,7 +63,7 @@ class Dossier:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    text: str
+    text: str  # visible text only (the page is from the network: no control or bidi mark)
     claim_id: str | None = None  # the claim these words are; None: the page's other words
     kind: str | None = None  # that claim's verdict
 
@@ -75,11 +77,35 @@ class AnnotatedArticle:
     unplaced: tuple[Verdict, ...]  # claims whose words the copy does not carry
 
 
+def facts_of(config: Config) -> Sequence[Fact]:
+    return config.regulatory.facts if config.regulatory else ()
+
+
 def state_of(store: Store, config: Config, works: Works | None = None, end: datetime | None = None) -> ClaimsState:
     assert config.article is not None
-    facts: Sequence[Fact] = config.regulatory.facts if config.regulatory else ()
     works = works if works is not None else works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
-    return claims_state(store, config.article, facts, works, end=end, tz=config.timezone)
+    return claims_state(store, config.article, facts_of(config), works, end=end, tz=config.timezone)
+
+
+def citations(found: Iterable[ClaimWork], style: str) -> dict[str, str]:
+    """Work id (its lead record's) → its reference in the CSL style."""
+    unique = {w.evidence.id: w for w in found}
+    return references([csl_item(key, w.records) for key, w in sorted(unique.items())], style)
+
+
+def claim_dossier(state: ClaimsState, claim: Claim, style: str, cited: Mapping[str, str]) -> Dossier:
+    """One claim's dossier from the claims' state; `cited`: the references (`citations`) by work id,
+    a work without one shows its title."""
+    verdict = state.verdict(claim.id)
+    assert verdict is not None
+    baseline = {e.id for g in verdict.evidence for e in g.items}
+    found = {w.evidence.id: w for w in state.works.get(claim.id, ())}
+    groups = tuple(
+        DossierGroup(g.section, g.title, tuple(
+            DossierEntry(e, cited.get(e.id, e.title), found[e.id].notice, e.id in baseline) for e in g.items))
+        for g in grouped(w.evidence for w in found.values())
+    )
+    return Dossier(claim.id, claim.text, verdict, groups, style)
 
 
 def build_dossiers(store: Store, config: Config, works: Works | None = None, *,
@@ -88,21 +114,8 @@ def build_dossiers(store: Store, config: Config, works: Works | None = None, *,
     assert config.article is not None
     state = state or state_of(store, config, works)
     style = config.article.citation_style
-    unique: dict[str, ClaimWork] = {w.evidence.id: w for found in state.works.values() for w in found}
-    cited = references([csl_item(key, w.records) for key, w in sorted(unique.items())], style)
-    dossiers = []
-    for claim in config.article.claims:
-        verdict = state.verdict(claim.id)
-        assert verdict is not None
-        baseline = {e.id for g in verdict.evidence for e in g.items}
-        found = {w.evidence.id: w for w in state.works.get(claim.id, ())}
-        groups = tuple(
-            DossierGroup(g.section, g.title, tuple(
-                DossierEntry(e, cited.get(e.id, e.title), found[e.id].notice, e.id in baseline) for e in g.items))
-            for g in grouped(w.evidence for w in found.values())
-        )
-        dossiers.append(Dossier(claim.id, claim.text, verdict, groups, style))
-    return tuple(dossiers)
+    cited = citations((w for found in state.works.values() for w in found), style)
+    return tuple(claim_dossier(state, claim, style, cited) for claim in config.article.claims)
 
 
 def build_dossier(store: Store, config: Config, claim_id: str, works: Works | None = None) -> Dossier | None:
@@ -138,11 +151,11 @@ def build_annotated(store: Store, config: Config, works: Works | None = None, *,
             if lo >= hi:
                 continue
             if lo > at:
-                spans.append(Span(text[at:lo]))
-            spans.append(Span(text[lo:hi], verdict.claim_id, verdict.kind))
+                spans.append(Span(fold(text[at:lo])))
+            spans.append(Span(fold(text[lo:hi]), verdict.claim_id, verdict.kind))
             at = hi
         if at < end:
-            spans.append(Span(text[at:end]))
+            spans.append(Span(fold(text[at:end])))
         if spans:
             paragraphs.append(tuple(spans))
     return AnnotatedArticle(article.url or (str(article.file) if article.file else None), state.page.changed,

@@ -44,6 +44,13 @@ class QueueMixin(Database):
         rows = self.conn.execute("SELECT id, last_seen, matched FROM items WHERE last_seen >= ?", (stamp,))
         return [(r[0], r[1], bool(r[2])) for r in rows]
 
+    def evidence_mark(self) -> tuple[object, ...]:
+        """(the latest last_seen, how many items, the latest notice): it changes whenever a record,
+        or a notice about one (a retraction found later), is written; what the workspace's claims
+        cache is keyed on."""
+        seen, count = self.conn.execute("SELECT MAX(last_seen), COUNT(*) FROM items").fetchone()
+        return seen, count, self.conn.execute("SELECT MAX(id) FROM notices").fetchone()[0]
+
     def last_poll_ended(self) -> str | None:
         """When the latest poll that ran to its end finished (UTC text)."""
         row = self.conn.execute("SELECT MAX(finished) FROM runs WHERE command = 'poll' AND finished IS NOT NULL").fetchone()

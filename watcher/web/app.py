@@ -15,21 +15,25 @@ import logging
 import sqlite3
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from jinja2 import StrictUndefined
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader, StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..article.resolve import record_claim
+from ..article.verdicts import WORDS
 from ..config import Config
 from ..digest.html import anchor
+from ..errors import UsageError
 from ..relevance.evaluate import ALL, ROWS, fmt
 from ..relevance.labels import IRRELEVANT, NOTE_CHARS, RELEVANT
-from ..store import Store
+from ..store import REOPENED, RESOLVED, Store
 from ..text import plain, shorten
 from ..weeks import Week, utc_now
 from . import claims as claim_pages
@@ -93,16 +97,19 @@ class Stores:
             self.opened.clear()
 
 
-def warm(config: Config, facets: Facets, works: views.WorksCache, busy_timeout: float) -> None:
-    """At start, in the background: every matched item's facet, and the works."""
+def warm(config: Config, facets: Facets, works: views.WorksCache, evidence: claim_pages.EvidenceCache,
+         busy_timeout: float) -> None:
+    """At start, in the background: every matched item's facet, the works, and the works bearing on each claim."""
     store = Store.attach(config.database, busy_timeout=busy_timeout)
     try:
         facets.refresh(store)
         works.get(store)
+        evidence.compute(store)
     except sqlite3.Error as exc:
         log.warning("workspace: warming up: %s", exc)
-        facets.ready.set()  # the pages that wait for it compute what is missing themselves
     finally:
+        facets.ready.set()  # after a failure, the pages that wait for these compute what is missing themselves
+        evidence.ready.set()
         store.close()
 
 
@@ -125,19 +132,23 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
         MAX_CONTENT_LENGTH=64 * 1024,
         TRUSTED_HOSTS=LOOPBACK_NAMES if loopback and not behind_proxy else None,
     )
+    # The workspace's templates, and the digest's under digest/ (the verdicts are rendered by the same macro).
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(Path(__file__).parent / "templates"),
+                                     PrefixLoader({"digest": PackageLoader("watcher.digest", "templates")})])
     app.jinja_env.autoescape = True
     app.jinja_env.undefined = StrictUndefined
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(anchor=anchor, plain=plain, shorten=shorten)
-    app.jinja_env.globals.update(fmt=fmt, ALL=ALL, ROWS=ROWS)
+    app.jinja_env.globals.update(fmt=fmt, ALL=ALL, ROWS=ROWS, verdict_words=WORDS, page_size=views.PAGE)
     if behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     local_allowed = loopback and not behind_proxy
     stores = Stores(config, busy_timeout)
     facets = Facets(claim_pages.claims_of(config))
     works = views.WorksCache(config, lambda: Store.attach(config.database, busy_timeout=busy_timeout))
-    warming = threading.Thread(target=warm, args=(config, facets, works, busy_timeout), name="warm-up", daemon=True)
+    evidence = claim_pages.EvidenceCache(config, facets, works, lambda: Store.attach(config.database, busy_timeout=busy_timeout))
+    warming = threading.Thread(target=warm, args=(config, facets, works, evidence, busy_timeout), name="warm-up", daemon=True)
     warming.start()
     claim_ids = tuple(c.id for c in claim_pages.claims_of(config))
     sources = tuple(s.name for s in config.sources)
@@ -279,18 +290,18 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
 
     @app.get("/claims")
     def claims() -> str:
-        return render_template("claims.html.j2", view=claim_pages.overview(refreshed(), config, facets))
+        return render_template("claims.html.j2", view=claim_pages.overview(store(), config, evidence))
 
     @app.get("/claims/<claim_id>")
     def claim(claim_id: str) -> str:
-        found = claim_pages.dossier(refreshed(), config, facets, claim_id, page_number())
+        found = claim_pages.dossier(store(), config, facets, evidence, claim_id, page_number())
         if found is None:
             abort(404, "feeds.yaml has no claim of this id.")
         return render_template("dossier.html.j2", view=found)
 
     @app.get("/article")
     def article() -> str:
-        return render_template("article.html.j2", view=claim_pages.article(refreshed(), config, facets))
+        return render_template("article.html.j2", view=claim_pages.article(store(), config, evidence))
 
     @app.get("/search")
     def search() -> str:
@@ -384,6 +395,27 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
         if withdrawn is None:
             abort(404, "This item has no decision to undo.")
         return after("undone", item_id)
+
+    # ---- an editor's record on a claim (POST only, editors only) ----
+
+    def record(claim_id: str, action: str) -> BaseResponse:
+        user = editor()
+        if config.article is None or claim_id not in claim_ids:
+            abort(404, "feeds.yaml has no claim of this id.")
+        try:
+            record_claim(store(), config.article, claim_id, user.name, request.form.get("note", ""), utc_now(), action=action)
+        except UsageError as exc:
+            abort(400, str(exc))
+        return redirect(local_path(request.form.get("next"), url_for("claim", claim_id=claim_id)), 303)
+
+    @app.post("/claims/<claim_id>/resolve")
+    def resolve(claim_id: str) -> BaseResponse:
+        """The page is corrected (or the claim found right): the contradicted verdict leaves."""
+        return record(claim_id, RESOLVED)
+
+    @app.post("/claims/<claim_id>/reopen")
+    def reopen(claim_id: str) -> BaseResponse:
+        return record(claim_id, REOPENED)
 
     app.extensions["watcher_csrf"] = csrf
     return app
