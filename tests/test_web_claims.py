@@ -89,7 +89,7 @@ def test_the_claims_page_names_each_claim_by_its_words_with_its_verdict_contradi
     assert f"The record says: {CONTRADICTS['date']}: {CONTRADICTS['statement']} (source)" in migraine
     assert f'href="{CONTRADICTS["source"]}"' in verdict_block(html, "prevents-migraine")
     assert "Wording that goes stale: Recently reads differently every year; the page was first seen on 2026-11-24" in migraine
-    assert stomach.startswith("“aspirin can upset the stomach”: new evidence since the page last changed on 2026-11-24")
+    assert stomach.startswith("“aspirin can upset the stomach”: new evidence since the page was first seen on 2026-11-24")
     assert f"The record bears it out: {SUPPORTS['date']}: {SUPPORTS['statement']}" in stomach
     assert 'href="/claims/prevents-migraine">dossier</a>' in html
     assert html.count('action="/claims/prevents-migraine/resolve"') == 1 and "/claims/stomach/resolve" not in html
