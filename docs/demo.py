@@ -21,7 +21,6 @@ week. The stand-ins stop when the script ends: a kept site's feeds.yaml points a
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import threading
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.article_page import article_text, html_page  # noqa: E402
+from tests.chromium import ARGS, CHROMIUM  # noqa: E402
 from tests.smtp import free_port  # noqa: E402
 from tests.test_board import records  # noqa: E402
 from tests.upstreams import ctgov, europepmc  # noqa: E402
@@ -115,10 +115,8 @@ def screenshots(page: Path, workspace: str) -> None:
     """The digest's page, then the workspace's queue and its first item, each at a phone's and a desktop's width."""
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for name, width, height in SIZES:
             tab = browser.new_page(viewport={"width": width, "height": height})
             tab.goto(page.as_uri())

@@ -35,6 +35,20 @@ def upstream() -> Iterator[Server]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """The system's Chromium through Playwright, one per test module (skipped where there is none)."""
+    from tests.chromium import ARGS, CHROMIUM
+
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
 @pytest.fixture
 def store(config):
     """An open store at the database of the module's own `config` fixture."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -31,24 +30,11 @@ from watcher.web.accounts import key_path
 
 pytestmark = pytest.mark.slow  # processes: the server, the CLI, a browser
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 PASSWORD = "a long enough password"
 PAPERS = [paper(100 + n, f"Aspirin for migraine, study {n}", f"Headache study {n}; prevention of attacks.",
                 (f"Author{n} A", "Roe J")) for n in range(24)]
 PAPERS.append(paper(200, "Aspirin and headache in a cohort", "Observational.", ("Zyskowska M", "Roe J")))
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
-    with playwright.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
