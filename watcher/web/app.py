@@ -26,6 +26,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader, 
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..article.claims import short_claim
 from ..article.resolve import record_claim
 from ..article.verdicts import WORDS
 from ..config import Config
@@ -140,7 +141,9 @@ def create_app(config: Config, key: bytes, *, loopback: bool, behind_proxy: bool
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(anchor=anchor, plain=plain, shorten=shorten)
-    app.jinja_env.globals.update(fmt=fmt, ALL=ALL, ROWS=ROWS, verdict_words=WORDS, page_size=views.PAGE)
+    # Claims are named by their words, as in the digest; the id stays in links and form values.
+    claim_names = {c.id: short_claim(c.text) for c in claim_pages.claims_of(config)}
+    app.jinja_env.globals.update(fmt=fmt, ALL=ALL, ROWS=ROWS, verdict_words=WORDS, page_size=views.PAGE, claim_names=claim_names)
     if behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     local_allowed = loopback and not behind_proxy
