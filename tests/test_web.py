@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workspace import KEY, T0, fill, token, workspace_config
+from tests.workspace import T0, app_for, fill, token, workspace_client, workspace_config
 from watcher.export.items import records
 from watcher.store import Store
 from watcher.web.accounts import hash_password
-from watcher.web.app import create_app
 
 
 @pytest.fixture
@@ -19,18 +18,12 @@ def config(tmp_path):
     return config
 
 
-def app_for(config, **kw):
-    app = create_app(config, KEY, loopback=kw.pop("loopback", True), **kw)
-    app.config["TESTING"] = True
-    return app
 
 
 @pytest.fixture
 def client(config):
-    app = app_for(config)
-    with app.test_client() as client:
+    with workspace_client(config) as client:
         yield client
-    app.extensions["watcher_stores"].close()
 
 
 def decide(client, item_id, verdict, page="/queue", **extra):

@@ -14,7 +14,21 @@ from datetime import timedelta
 import pytest
 from markupsafe import escape
 
-from tests.workspace import CLAIMS_ARTICLE, CONTRADICTS, KEY, PAGE_TEXT, PAPERS, SUPPORTS, T0, claims_config, fill, paper, store_page, token
+from tests.workspace import (
+    CLAIMS_ARTICLE,
+    CONTRADICTS,
+    PAGE_TEXT,
+    PAPERS,
+    SUPPORTS,
+    T0,
+    app_for,
+    claims_config,
+    fill,
+    paper,
+    store_page,
+    token,
+    workspace_client,
+)
 from watcher.cli import main
 from watcher.digest.dossier import build_dossier
 from watcher.digest.editors import needs_a_look
@@ -22,7 +36,6 @@ from watcher.digest.view import build_view
 from watcher.model import Related
 from watcher.store import Store
 from watcher.web.accounts import hash_password
-from watcher.web.app import create_app
 from watcher.weeks import Week, parse_utc, utc_now
 
 MIGRAINE = CLAIMS_ARTICLE["claims"][0]["text"]
@@ -41,18 +54,12 @@ def config(tmp_path):
     return config
 
 
-def app_for(config):
-    app = create_app(config, KEY, loopback=True)
-    app.config["TESTING"] = True
-    return app
 
 
 @pytest.fixture
 def client(config):
-    app = app_for(config)
-    with app.test_client() as client:
+    with workspace_client(config) as client:
         yield client
-    app.extensions["watcher_stores"].close()
 
 
 BLOCK = re.compile(r"</?(?:p|li|ul|ol|h\d|div|section|article|blockquote|form|label|main|header|nav)\b[^>]*>")

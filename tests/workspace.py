@@ -6,6 +6,8 @@ contradicts prevents-migraine (whose words go stale: "recently"), one supports s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,24 @@ def fill(config: Config, items: list[Item] = PAPERS, *, now: datetime = T0) -> N
     with Store.open(config.database) as store:
         for i, item in enumerate(items):  # one a minute: "newest first" has an order to show
             store.save_batch(item.source, [(item, match(item, config.topics))], now=now + timedelta(minutes=i))
+
+
+def app_for(config: Config, **kw: Any) -> Any:
+    """The workspace's Flask app over `config`, in testing mode (bound to loopback unless told)."""
+    from watcher.web.app import create_app
+
+    app = create_app(config, KEY, loopback=kw.pop("loopback", True), **kw)
+    app.config["TESTING"] = True
+    return app
+
+
+@contextmanager
+def workspace_client(config: Config) -> Iterator[Any]:
+    """A client of the app in process; the app's store connections closed after."""
+    app = app_for(config)
+    with app.test_client() as client:
+        yield client
+    app.extensions["watcher_stores"].close()
 
 
 def token(html: str) -> str:
