@@ -34,6 +34,7 @@ from tests.upstreams.crossref import Crossref
 from tests.upstreams.pages import WebPage
 from watcher.cli import main
 from watcher.config import load
+from watcher.digest.claims import ClaimIndex
 from watcher.digest.editors import Look, needs_a_look
 from watcher.digest.publish import publish_week
 from watcher.digest.view import build_view
@@ -235,3 +236,14 @@ def test_the_page_checks_the_claims_also_from_a_local_copy(tmp_path: Path):
     copy.unlink()
     failed = run_poll(config, now=NOW + timedelta(days=8))
     assert not failed.source("article").ok and "cannot read the article's local copy" in failed.source("article").error
+
+
+def test_one_publish_matches_each_record_against_the_claims_once_and_writes_the_same_bytes(site):
+    config, *_ = site
+    assert run_poll(config, now=W48).report.ok and run_poll(config, now=W49).report.ok
+    with Store.open(config.database) as store:
+        index = ClaimIndex(config.article)
+        weeks = [Week.parse("2026-W48"), Week.parse("2026-W49")]
+        shared = [build_view(store, config, w, index=index) for w in weeks]
+        assert shared == [build_view(store, config, w) for w in weeks]  # the index changes no verdict
+        assert set(index.seen) == {s.item.id for s in store.iter_items() if s.match.matched}  # each asked once, kept

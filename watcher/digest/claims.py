@@ -83,6 +83,22 @@ def notice_of(records: Sequence[StoredItem], flag: str, links: dict[tuple[str, s
     return None
 
 
+class ClaimIndex:
+    """Which claims each record bears on, matched once per record however many moments are asked
+    about: a publish builds one for every week it writes and the feed's weeks, over one unchanging
+    store (the writer lock is held)."""
+
+    def __init__(self, article: ArticleSettings) -> None:
+        self.article = article
+        self.seen: dict[str, tuple[str, ...]] = {}
+
+    def bears(self, stored: StoredItem) -> tuple[str, ...]:
+        found = self.seen.get(stored.item.id)
+        if found is None:
+            found = self.seen[stored.item.id] = tuple(m.claim.id for m in matching(stored.item, self.article.claims))
+        return found
+
+
 def claim_works(store: Store, article: ArticleSettings, works: Works, *, end: datetime | None, tz: ZoneInfo,
                 bears: Callable[[StoredItem], Iterable[str]] | None = None) -> dict[str, tuple[ClaimWork, ...]]:
     """Claim id → the works bearing on it, listed before `end`, in no particular order. `bears`: the
@@ -129,10 +145,12 @@ def claim_works(store: Store, article: ArticleSettings, works: Works, *, end: da
 
 
 def claims_state(store: Store, article: ArticleSettings, facts: Sequence[Fact], works: Works, *, end: datetime | None,
-                 tz: ZoneInfo) -> ClaimsState:
+                 tz: ZoneInfo, index: ClaimIndex | None = None) -> ClaimsState:
     """The claims as of `end` (None: everything stored). The verdicts weigh the core tier only: an
-    item whose subject is something else is listed in the dossier, not counted as news."""
-    return judge_claims(store, article, facts, claim_works(store, article, works, end=end, tz=tz), end=end, tz=tz)
+    item whose subject is something else is listed in the dossier, not counted as news. `index`:
+    the records' claims matched already, when the caller asks about many moments."""
+    bearing = claim_works(store, article, works, end=end, tz=tz, bears=index.bears if index else None)
+    return judge_claims(store, article, facts, bearing, end=end, tz=tz)
 
 
 def judge_claims(store: Store, article: ArticleSettings, facts: Sequence[Fact], bearing: dict[str, tuple[ClaimWork, ...]], *,

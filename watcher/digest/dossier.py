@@ -26,7 +26,7 @@ from ..regulatory.settings import Fact
 from ..store import Store
 from ..text import fold
 from ..works import Works, works_of
-from .claims import ClaimsState, ClaimWork, claims_state
+from .claims import ClaimIndex, ClaimsState, ClaimWork, claims_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +81,11 @@ def facts_of(config: Config) -> Sequence[Fact]:
     return config.regulatory.facts if config.regulatory else ()
 
 
-def state_of(store: Store, config: Config, works: Works | None = None, end: datetime | None = None) -> ClaimsState:
+def state_of(store: Store, config: Config, works: Works | None = None, end: datetime | None = None,
+             index: ClaimIndex | None = None) -> ClaimsState:
     assert config.article is not None
     works = works if works is not None else works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
-    return claims_state(store, config.article, facts_of(config), works, end=end, tz=config.timezone)
+    return claims_state(store, config.article, facts_of(config), works, end=end, tz=config.timezone, index=index)
 
 
 def citations(found: Iterable[ClaimWork], style: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from ..store import Snapshot, Store, StoredItem
 from ..text import http_link, plain, shorten
 from ..weeks import local_stamp, parse_utc
 from ..works import Works
-from .claims import claims_state
+from .claims import ClaimIndex, claims_state
 
 TITLE_CHARS = 300
 SECTION_TITLES = {s.key: s.title for s in SECTIONS}
@@ -130,7 +130,8 @@ def searched(claim: Claim, sources: Collection[str], failed: Collection[str]) ->
 
 
 def build_editors(store: Store, config: Config, items: Sequence[StoredItem], end: datetime, tz: ZoneInfo,
-                  works: Works, *, sources: Collection[str] = (), failed: Collection[str] = ()) -> EditorsView:
+                  works: Works, *, sources: Collection[str] = (), failed: Collection[str] = (),
+                  index: ClaimIndex | None = None) -> EditorsView:
     """`items` are the week's new items in the order the digest lists them; `sources` the names of
     every source items come from, `failed` those whose every poll of the week failed. A claim whose
     sources all failed is not "quiet": nothing was looked for."""
@@ -141,7 +142,7 @@ def build_editors(store: Store, config: Config, items: Sequence[StoredItem], end
         for match in matching(stored.item, article.claims):
             found[match.claim.id].append(claim_item(stored, match.terms))
     facts = config.regulatory.facts if config.regulatory else ()
-    judged = claims_state(store, article, facts, works, end=end, tz=tz).verdicts
+    judged = claims_state(store, article, facts, works, end=end, tz=tz, index=index).verdicts
     flagged = {v.claim_id for v in judged if v.kind in (CONTRADICTED, GONE)}
     quiet: list[Claim] = []
     blind: list[Claim] = []  # nothing was looked for: their sources all failed

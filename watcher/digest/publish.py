@@ -21,6 +21,7 @@ from ..weeks import Week, utc_iso
 from ..works import Works, works_of
 from . import atom, html, markdown
 from .board import BoardView, board_page
+from .claims import ClaimIndex
 from .dossier import build_annotated, build_dossiers, state_of
 from .missing import missing_weeks
 from .site import FEED, Site, site_of
@@ -78,16 +79,16 @@ def publish_week(
 ) -> list[OutputRecord]:
     """Render and write `week` in each of `formats` (default: every configured one), then the
     indexes and the feed."""
-    works = grouped(store, config)  # the view's and the feed's
-    records = write_week(store, config, week, works, now=now, formats=formats or weekly(config))
-    write_site(store, config, works)
+    reading = read(store, config)  # the view's and the feed's
+    records = write_week(store, config, week, reading, now=now, formats=formats or weekly(config))
+    write_site(store, config, reading)
     return records
 
 
-def write_week(store: Store, config: Config, week: Week, works: Works, *, now: datetime,
+def write_week(store: Store, config: Config, week: Week, reading: Reading, *, now: datetime,
                formats: Sequence[str]) -> list[OutputRecord]:
     """One week's files, each recorded; the files over all weeks are `write_site`'s."""
-    view = build_view(store, config, week, works)
+    view = build_view(store, config, week, reading.works, reading.claims)
     records = []
     for name in formats:
         fmt = FORMATS[name]
@@ -108,7 +109,7 @@ def write_week(store: Store, config: Config, week: Week, works: Works, *, now: d
     return records
 
 
-def write_site(store: Store, config: Config, works: Works) -> None:
+def write_site(store: Store, config: Config, reading: Reading) -> None:
     """The files over all weeks: each format's index, the board's page, the feed, and the article's
     dossiers."""
     site = site_of(config)
@@ -117,20 +118,21 @@ def write_site(store: Store, config: Config, works: Works) -> None:
     if config.regulatory:
         write_board(store, config)
     if FEED in config.outputs:
-        write_feed(store, config, works)
+        write_feed(store, config, reading)
     if config.article is not None:
-        write_claims(store, config, works)
+        write_claims(store, config, reading)
 
 
 CLAIMS = "claims"  # the dossiers' folder in the digests folder
 ARTICLE_PAGE = "article.html"
 
 
-def write_claims(store: Store, config: Config, works: Works) -> list[Path]:
+def write_claims(store: Store, config: Config, reading: Reading) -> list[Path]:
     """Each claim's dossier (claims/<id>.md, and .html with the HTML output) and the annotated
     article (article.html, with the HTML output), as of everything stored; a dossier of a claim no
     longer in feeds.yaml is removed."""
-    state = state_of(store, config, works)
+    works = reading.works
+    state = state_of(store, config, works, index=reading.claims)
     folder = config.digests / CLAIMS
     written = []
     suffixes = [(".md", markdown.render_dossier)] + ([(".html", html.render_dossier)] if "html" in config.outputs else [])
@@ -149,6 +151,19 @@ def write_claims(store: Store, config: Config, works: Works) -> list[Path]:
     return written
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one publish reads of the store once for every page it writes: the works, and which claims
+    each record bears on (the same store throughout: the writer lock is held)."""
+
+    works: Works
+    claims: ClaimIndex | None
+
+
+def read(store: Store, config: Config) -> Reading:
+    return Reading(grouped(store, config), ClaimIndex(config.article) if config.article else None)
+
+
 def grouped(store: Store, config: Config) -> Works:
     return works_of(store, separate=config.separate, sources=[s.name for s in config.sources])
 
@@ -158,17 +173,17 @@ def publish_due(store: Store, config: Config, *, now: datetime, should_stop: Cal
     current week's in every format."""
     formats = weekly(config)
     due = {**missing_weeks(store, config, now, formats), Week.containing(now, config.timezone): formats}
-    works = grouped(store, config)  # once for every week: nothing here changes the items
+    reading = read(store, config)  # once for every week: nothing here changes the items
     written: list[OutputRecord] = []
     for week, missing in due.items():
         if should_stop is not None and should_stop():
             log.info("digests: stop requested; the rest at the next catch-up")
             break
-        records = write_week(store, config, week, works, now=now, formats=missing)
+        records = write_week(store, config, week, reading, now=now, formats=missing)
         log.info("digest %s: written (%s), %d item(s)", week, ", ".join(missing), records[0].items)
         written.extend(records)
     # The indexes and the feed once, after the weeks: a catch-up of many weeks renders them once.
-    write_site(store, config, works)
+    write_site(store, config, reading)
     return written
 
 
@@ -190,14 +205,14 @@ def write_board(store: Store, config: Config) -> list[Path]:
     return paths
 
 
-def write_feed(store: Store, config: Config, works: Works | None = None) -> Path:
+def write_feed(store: Store, config: Config, reading: Reading | None = None) -> Path:
     """The Atom feed from the store: the same store gives the same bytes."""
     path = config.digests / atom.FILE
-    if works is None:  # grouped once for every week the feed carries
-        works = grouped(store, config)
+    if reading is None:  # read once for every week the feed carries
+        reading = read(store, config)
     content = atom.render_feed(
         store.outputs(PRIMARY),
-        lambda label: build_view(store, config, Week.parse(label), works),
+        lambda label: build_view(store, config, Week.parse(label), reading.works, reading.claims),
         site_url=config.site_url,
         namespace=",".join(t.name for t in config.topics),
         page_suffix=FORMATS["html"].suffix if "html" in config.outputs else FORMATS[PRIMARY].suffix,

@@ -25,6 +25,7 @@ from ..text import http_link, plain, shorten
 from ..weeks import Week, local_stamp, parse_utc, utc_iso
 from ..works import Work, Works, joined_by, works_of
 from .board import BoardView, build_board
+from .claims import ClaimIndex
 from .editors import EditorsView, build_editors, needs_a_look
 from .gaps import gap_limit, gaps
 from .headline import Counted, Headline, kinds, listing, missing
@@ -216,7 +217,8 @@ class DigestView:
         return f"{text}, {sources}" if failing else text
 
 
-def build_view(store: Store, config: Config, week: Week, works: Works | None = None) -> DigestView:
+def build_view(store: Store, config: Config, week: Week, works: Works | None = None,
+               index: ClaimIndex | None = None) -> DigestView:
     """`works`: the store's works when the caller has them already (one grouping for many weeks)."""
     start, end = week.bounds(config.timezone)
     tz = config.timezone
@@ -281,7 +283,7 @@ def build_view(store: Store, config: Config, week: Week, works: Works | None = N
         corrections=tuple(n for n in notices if n.kind == FLAG),
         updates=tuple(n for n in notices if n.kind == UPDATE) + tuple(joined),
         also_matched=tuple(e for _, e in related),
-        editors=build_editors(store, config, shown, end, tz, works, sources=item_sources, failed=failed)
+        editors=build_editors(store, config, shown, end, tz, works, sources=item_sources, failed=failed, index=index)
         if config.article else None,
         board=build_board(store, config.regulatory, end=end, last_day=sunday, tz=tz, week_items=items)
         if config.regulatory else None,
