@@ -28,7 +28,7 @@ from tests.upstreams import eutils, faults
 from watcher import cli
 from watcher.config import Config, load
 from watcher.digest.gaps import gap_limit
-from watcher.digest.missing import missing_weeks
+from watcher.digest.missing import is_final, missing_weeks
 from watcher.digest.publish import render
 from watcher.model import Hit, Item, Match
 from watcher.poll import PollReport, SourceReport, poll
@@ -367,6 +367,25 @@ def test_a_busy_lock_defers_the_job_and_schedules_a_retry(config):
         service.poll_job()
     retry = service.scheduler.get_job("catch-up")
     assert retry is not None and retry.trigger.run_date > datetime.now(UTC) + timedelta(minutes=4)
+
+
+def test_the_digest_job_writes_the_week_that_ended_final_and_the_site_once(config):
+    monday = datetime(2026, 11, 30, 7, 0, tzinfo=CHICAGO)  # the digest's time, after 2026-W48 ended
+    with Store.open(config.database) as store:
+        store.save_batch("pubmed", [(Item("pubmed:1", "pubmed", "", "Ketamine"), Match(True, ("t",), ()))],
+                         now=monday - timedelta(days=3))
+    service = Service(config, scheduler_class=BackgroundScheduler, clock=lambda: monday.astimezone(UTC))
+    service.digest_job()
+    with Store.open(config.database) as store:
+        written = {(r.week, r.format): r for r in store.outputs()}
+    assert written[("2026-W48", "markdown")].items == 1 and is_final(written[("2026-W48", "markdown")], config)
+    assert ("2026-W49", "markdown") in written  # the week begun, fresh
+    later = Service(config, scheduler_class=BackgroundScheduler, clock=lambda: (monday + timedelta(hours=1)).astimezone(UTC))
+    later.digest_job()  # again: the ended week is final, so only the current week is written again
+    with Store.open(config.database) as store:
+        again = {(r.week, r.format): r.written_at for r in store.outputs()}
+    assert again[("2026-W48", "markdown")] == written[("2026-W48", "markdown")].written_at
+    assert again[("2026-W49", "markdown")] > written[("2026-W49", "markdown")].written_at
 
 
 def test_a_stopped_service_starts_no_work(config):

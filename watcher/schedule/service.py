@@ -25,12 +25,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from ..config import Config
 from ..digest.mail import MailResult, send_due
-from ..digest.publish import publish_due, publish_week
+from ..digest.publish import publish_due
 from ..errors import WatcherError
 from ..poll import PollReport, poll
 from ..store import OutputRecord, Store
 from ..store.lock import DEFAULT_WAIT, LockHeld, WriterLock
-from ..weeks import Week, utc_now
+from ..weeks import utc_now
 from .due import digest_trigger, poll_due, poll_trigger
 
 log = logging.getLogger(__name__)
@@ -188,10 +188,9 @@ class Service:
 
     def digest_job(self) -> None:
         def work(store: Store) -> None:
+            # The week that ended has no final output yet (one written after its end), so it is
+            # among the weeks due, with any other missing one; the indexes, feed and dossiers once.
             now = self.clock()
-            week = Week.containing(now, self.config.timezone).previous
-            records = publish_week(store, self.config, week, now=now)
-            log.info("digest %s: written, %d item(s)", week, records[0].items if records else 0)
             publish_due(store, self.config, now=now, should_stop=self.stop)
             send_due(store, self.config, now=now, env=os.environ)
 
