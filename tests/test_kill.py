@@ -22,6 +22,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,26 +95,35 @@ def check_database(db: Path) -> dict[str, set[str]]:
     return items, cursors
 
 
-@pytest.mark.parametrize(("label", "phase", "delay"), KILL_POINTS, ids=[f"{label}-{p}{f'+{d * 1000:g}ms' if d else ''}" for label, p, d in KILL_POINTS])
-def test_poll_killed_then_rerun_stores_everything_once(site, label, phase, delay):
-    server, site, expected = site
-    hold = faults.Hold(phase)
-    server.arm(label, hold, times=1)
+@contextmanager
+def killed_when_held(site: Path, hold: faults.Hold, label: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A `watcher poll` in a child process, held by the stand-in at `label`; the body runs while it is
+    held, then the child is killed with SIGKILL (and the stand-in lets go of the request)."""
     child = subprocess.Popen([sys.executable, "-m", "watcher", "poll"], cwd=site, env=child_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         if not hold.reached.wait(30):
             child.kill()
             pytest.fail(f"the poll never reached {label}: {child.communicate()[1][-2000:]!r}")
-        time.sleep(delay)
+        yield child
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     finally:
         hold.release.set()
         if child.poll() is None:
             child.kill()
-        child.stderr.close()
+        if child.stderr is not None:
+            child.stderr.close()
     assert child.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize(("label", "phase", "delay"), KILL_POINTS, ids=[f"{label}-{p}{f'+{d * 1000:g}ms' if d else ''}" for label, p, d in KILL_POINTS])
+def test_poll_killed_then_rerun_stores_everything_once(site, label, phase, delay):
+    server, site, expected = site
+    hold = faults.Hold(phase)
+    server.arm(label, hold, times=1)
+    with killed_when_held(site, hold, label):
+        time.sleep(delay)
 
     # Right after the kill: a consistent database, and no source marked done without all its items.
     items, done = check_database(site / "watcher.db")
@@ -152,20 +163,9 @@ def test_a_poll_killed_mid_way_shows_as_interrupted_a_running_one_does_not(site)
     db, tz = site / "watcher.db", ZoneInfo("America/Chicago")
     hold = faults.Hold("head")
     server.arm("efetch:50", hold, times=1)  # the feed and PubMed's first batch are stored by then
-    child = subprocess.Popen([sys.executable, "-m", "watcher", "poll"], cwd=site, env=child_env(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert hold.reached.wait(30), "the poll never reached efetch:50"
+    with killed_when_held(site, hold, "efetch:50"):
         running = watcher(site, "status")  # the child holds the writer lock: its poll is running, not dead
         assert "poll running:   since " in running.stdout and "INTERRUPTED" not in running.stdout, running.stdout
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
-    finally:
-        hold.release.set()
-        if child.poll() is None:
-            child.kill()
-        child.stderr.close()
-    assert child.returncode == -signal.SIGKILL
     [(started, finished, state)] = poll_runs(db)
     assert (finished, state) == (None, None)  # as the kill left it
     begun = datetime.fromisoformat(started.replace("Z", "+00:00")).astimezone(tz)
