@@ -111,6 +111,3 @@ class LabelsMixin(Database):
         )
         return [StoredLabel(stored_item(r), Label(r["id"], r["label_value"], r["label_note"], r["label_claim"]), r["label_at"],
                             r["label_user"]) for r in rows]
-
-    def decided_count(self) -> int:
-        return int(self.conn.execute(CURRENT + "SELECT COUNT(*) FROM current WHERE label IS NOT NULL").fetchone()[0])
